@@ -1,0 +1,1 @@
+"""Faust agents and web views: thin wiring between ``streams`` and ``models``."""

@@ -1,0 +1,25 @@
+"""The detectors: one pure module each (SPEC §3).
+
+A detector module exposes ``NAME`` (its deadline prefix), ``EVENT_TYPES`` (the
+events it looks at), ``on_event(state, event, policy)`` and
+``on_deadline(state, key, now, policy)``. Both update the customer's state in
+place (the dict passed in becomes the new state) and return the alert changes;
+neither does I/O or reads a clock: ``now`` is stream time.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from models.detectors import late_delivery, wrong_delivery
+
+__all__ = ["DETECTORS", "BY_EVENT_TYPE"]
+
+DETECTORS: dict[str, ModuleType] = {
+    module.NAME: module for module in (late_delivery, wrong_delivery)
+}
+
+BY_EVENT_TYPE: dict[str, tuple[ModuleType, ...]] = {}
+for _module in DETECTORS.values():
+    for _type in _module.EVENT_TYPES:
+        BY_EVENT_TYPE[_type] = BY_EVENT_TYPE.get(_type, ()) + (_module,)

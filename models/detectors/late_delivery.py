@@ -1,0 +1,99 @@
+"""``promise.late_delivery``: delivered after ``promised_delivery_by``, or the deadline passed without delivery.
+
+One alert per order (keyed by order_id). The deadline fires from stream time,
+so an order nobody reports on still raises; a late delivery after that updates
+the same alert. A delivery that turns out to have been in time (its report came
+in after the deadline fired, beyond the grace) resolves it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.alerts import AlertChange, raise_alert, resolve_alert
+from models.events import Event
+from models.policy import Policy
+from models.state import order_value
+from models.timestamps import MS_PER_HOUR, format_duration, format_human, format_ms
+
+__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline"]
+
+NAME = "late_delivery"
+KIND = "promise.late_delivery"
+EVENT_TYPES = frozenset({"order.placed", "order.delivered", "order.cancelled"})
+
+
+def _deadline(order_id: str) -> str:
+    return f"{NAME}|{order_id}"
+
+
+def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
+    order_id = event.data["order_id"]
+    order = state["orders"].get(order_id)
+    if order is None:
+        return []
+    if event.type == "order.placed":
+        if order["placed"] == event.event_id and order["status"] == "open":
+            state["deadlines"][_deadline(order_id)] = order["due"]
+        return []
+    state["deadlines"].pop(_deadline(order_id), None)
+    if event.type != "order.delivered":
+        return []  # a cancelled order is not delivered late; an open late alert stays
+    if event.at <= order["due"]:
+        change = resolve_alert(
+            state, kind=KIND, key=order_id, at=event.at,
+            summary=f"Order {order_id} was delivered on time after all "
+            f"({format_human(event.at)}; promised by {format_human(order['due'])}).",
+            evidence=[order["placed"], event.event_id],
+        )
+        return [change] if change else []
+    late_by = event.at - order["due"]
+    change = _raise(
+        state, order_id, order, policy, at=event.at, late_by=late_by, stage="delivered_late",
+        summary=f"Your order {order_id} was promised by {format_human(order['due'])} "
+        f"and arrived {format_duration(late_by)} late.",
+        action=f"Apologise for the late delivery of order {order_id} and offer compensation.",
+        evidence=[order["placed"], event.event_id],
+    )
+    return [change] if change else []
+
+
+def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> list[AlertChange]:
+    order = state["orders"].get(key)
+    if order is None or order["status"] not in ("open", "shipped"):
+        return []
+    late_by = now - order["due"]
+    critical_after = int(policy.late_delivery_critical_hours * MS_PER_HOUR)
+    if late_by < critical_after:
+        # Look again when it becomes critical, so a forgotten order escalates by itself.
+        state["deadlines"][_deadline(key)] = order["due"] + critical_after
+    where = "is on its way" if order["status"] == "shipped" else "has not been shipped"
+    change = _raise(
+        state, key, order, policy, at=now, late_by=late_by, stage="undelivered",
+        summary=f"Your order {key} was promised by {format_human(order['due'])} and has not "
+        f"arrived; it {where}.",
+        action=f"Find out where order {key} is, tell the customer when it will arrive, "
+        "and offer compensation.",
+        evidence=[order["placed"]] + ([order["shipped_by"]] if "shipped_by" in order else []),
+    )
+    return [change] if change else []
+
+
+def _raise(
+    state: dict[str, Any], order_id: str, order: dict[str, Any], policy: Policy, *, at: int,
+    late_by: int, stage: str, summary: str, action: str, evidence: list[str],
+) -> AlertChange | None:
+    critical = order["urgent"] or late_by >= policy.late_delivery_critical_hours * MS_PER_HOUR
+    return raise_alert(
+        state, policy, kind=KIND, key=order_id, at=at,
+        severity="critical" if critical else "warning", summary=summary,
+        amount=order_value(order), per="once", evidence=evidence, suggested_action=action,
+        details={
+            "order_id": order_id,
+            "promised_delivery_by": format_ms(order["due"]),
+            "late_by_hours": round(late_by / MS_PER_HOUR, 1),
+            "status": stage,
+            "urgent": order["urgent"],
+        },
+        stage=stage,
+    )

@@ -1,0 +1,54 @@
+"""Money as integer micro-units (millionths of the currency unit).
+
+Integer cents cannot hold per-unit prices such as 0.0125 EUR/kWh, and Decimal
+does not survive a JSON round trip through the state changelog; micro-units are
+exact for every realistic price, sum without drift and serialize as plain ints.
+Floats appear only at the output edge, rounded to cents.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+__all__ = ["MICROS", "to_micros", "to_amount", "format_money"]
+
+MICROS = 1_000_000
+_CENT = Decimal("0.01")
+# No company bills a trillion in one figure; bigger values are corrupt input.
+_LIMIT = 10**12 * MICROS
+
+
+def to_micros(value: object) -> int:
+    """Parse a JSON number or decimal string into micro-units; ValueError if it is not money."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a decimal number")
+    if isinstance(value, int):
+        return _bounded(value * MICROS)
+    try:
+        # str() of a float is its shortest repr, so 12.34 becomes exactly 12.34.
+        amount = Decimal(str(value) if isinstance(value, float) else value)
+    except InvalidOperation:
+        raise ValueError("must be a decimal number") from None
+    if not amount.is_finite():
+        raise ValueError("must be a finite decimal number")
+    micros = amount * MICROS
+    if micros != micros.to_integral_value():
+        raise ValueError("has more than 6 decimal places")
+    return _bounded(int(micros))
+
+
+def _bounded(micros: int) -> int:
+    if -_LIMIT <= micros <= _LIMIT:
+        return micros
+    raise ValueError("is out of range")
+
+
+def to_amount(micros: int) -> float:
+    """The JSON number for an alert: rounded to cents (the output edge only)."""
+    return float((Decimal(micros) / MICROS).quantize(_CENT, rounding=ROUND_HALF_EVEN))
+
+
+def format_money(micros: int, currency: str) -> str:
+    """``EUR 1,234.50`` for a summary sentence."""
+    cents = (Decimal(micros) / MICROS).quantize(_CENT, rounding=ROUND_HALF_EVEN)
+    return f"{currency} {cents:,.2f}"

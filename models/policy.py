@@ -1,0 +1,99 @@
+"""The policy: every threshold fairwatch judges by, with defaults that work out of the box.
+
+A policy file (TOML) overrides the defaults, and ``FAIRWATCH_POLICY_<KEY>``
+environment variables override the file. Anything invalid raises PolicyError
+naming the key, so a worker stops at start rather than judging by a silent default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from models.errors import PolicyError
+
+__all__ = ["Policy", "load_policy"]
+
+ENV_PREFIX = "FAIRWATCH_POLICY_"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Thresholds and bounds. Durations carry their unit in the name."""
+
+    currency: str = "EUR"
+    #: Events up to this much older than the newest seen are still applied in order.
+    grace_minutes: float = 10.0
+    #: Events dated further than this ahead of the wall clock are rejected: one bogus
+    #: timestamp must not drag stream time (and every deadline) into the future.
+    max_future_minutes: float = 1440.0
+    #: How many recent event ids per customer are remembered for de-duplication.
+    dedup_window: int = 100
+    #: Closed orders are kept this long (billing errors need them) and then forgotten.
+    order_retention_days: float = 120.0
+    #: Most orders kept per customer; the oldest closed ones go first.
+    max_orders_per_customer: int = 200
+    #: Resolved alerts are remembered this long, so a returning condition gets its next revision.
+    alert_retention_days: float = 400.0
+    #: A late delivery of more than this is critical.
+    late_delivery_critical_hours: float = 72.0
+    #: An alert is re-emitted as updated when its money at stake moves by this fraction.
+    update_threshold: float = 0.10
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(name: str, expected: type, value: Any) -> Any:
+    if expected is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif expected is int and isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif expected is str and isinstance(value, str) and value:
+        return value
+    else:
+        raise PolicyError(f"policy key {name!r}: expected {expected.__name__}, got {value!r}")
+    if number < 0 or number != number:
+        raise PolicyError(f"policy key {name!r}: must not be negative, got {value!r}")
+    return number
+
+
+def _from_env(name: str, expected: type, text: str) -> Any:
+    try:
+        return expected(text) if expected is not str else text
+    except ValueError:
+        raise PolicyError(
+            f"policy key {name!r} (from {ENV_PREFIX}{name.upper()}): "
+            f"expected {expected.__name__}, got {text!r}"
+        ) from None
+
+
+def load_policy(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Policy:
+    """The effective policy: defaults, then the TOML file at ``path``, then the environment."""
+    types = {f.name: {"float": float, "int": int, "str": str}[str(f.type)] for f in fields(Policy)}
+    values: dict[str, Any] = {}
+    if path:
+        try:
+            document = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise PolicyError(f"policy file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(f"policy file {path}: {exc}") from None
+        for name, value in document.items():
+            if name not in types:
+                raise PolicyError(f"policy key {name!r} is unknown (in {path})")
+            values[name] = _coerce(name, types[name], value)
+    for variable, text in (environ or {}).items():
+        if not variable.startswith(ENV_PREFIX):
+            continue
+        name = variable[len(ENV_PREFIX) :].lower()
+        if name not in types:
+            raise PolicyError(f"policy key {name!r} is unknown (from {variable})")
+        values[name] = _coerce(name, types[name], _from_env(name, types[name], text))
+    if "update_threshold" in values and values["update_threshold"] > 1:
+        raise PolicyError("policy key 'update_threshold': must be a fraction between 0 and 1")
+    return Policy(**values)

@@ -1,0 +1,73 @@
+"""The one place that parses and formats timestamps.
+
+Event time is carried as integer epoch milliseconds (UTC) from decode to alert:
+cheap to compare, exact, and JSON-friendly in state.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+__all__ = [
+    "parse_rfc3339", "format_ms", "format_human", "format_duration", "MS_PER_HOUR", "MS_PER_DAY",
+]
+
+MS_PER_HOUR = 3_600_000
+MS_PER_DAY = 24 * MS_PER_HOUR
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+# datetime.fromisoformat accepts far more than RFC 3339 (dates alone, basic
+# format, no offset); the shape check keeps the contract strict.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})\Z"
+)
+
+
+def parse_rfc3339(value: object) -> int:
+    """Return epoch milliseconds for an RFC 3339 timestamp with offset.
+
+    Raises ValueError with a short reason when the value is not one.
+    """
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 string")
+    if _RFC3339.match(value) is None:
+        raise ValueError("must be RFC 3339 with a time zone offset")
+    text = value
+    if "." in text:
+        # Python parses at most microseconds; nanosecond inputs are valid RFC 3339.
+        head, _, rest = text.partition(".")
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = head + "." + rest[: min(digits, 6)] + rest[digits:]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("is not a valid date and time") from None
+    return (moment - _EPOCH) // _ONE_MS
+
+
+def format_ms(epoch_ms: int) -> str:
+    """Format epoch milliseconds as RFC 3339 UTC (``Z``), millisecond precision when needed."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    if epoch_ms % 1000:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_human(epoch_ms: int) -> str:
+    """``22 Nov 2026, 10:00 UTC`` for a sentence a person reads out."""
+    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=timezone.utc)
+    return f"{moment.day} {moment.strftime('%b %Y, %H:%M')} UTC"
+
+
+def format_duration(ms: int) -> str:
+    """``26 hours`` / ``3 days`` / ``45 minutes``: the lateness a person understands."""
+    minutes = ms // 60_000
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = ms // MS_PER_HOUR
+    if hours < 72:
+        return f"{hours} hours"
+    return f"{ms // MS_PER_DAY} days"

@@ -1,0 +1,98 @@
+"""The Faust app: settings, topics and the customer table. Built once, from the environment.
+
+Faust fixes aiokafka's ``fetch_max_wait_ms`` at 1500; on the embedded Tansu
+broker every multi-partition fetch then waits that long. The transport below
+sets it from configuration through Faust's transport classes (no patching of
+Faust's source); on Apache Kafka a fetch returns as soon as data arrives, so the
+setting only matters when the broker waits it out.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from models.events import INPUT_TOPICS
+from models.policy import Policy, load_policy
+from streams import codecs
+from streams.config import Config, load_config
+from streams.deadletter import DEAD_LETTER_TOPIC
+from streams.topics import ALERTS_TOPIC
+
+__all__ = ["app", "config", "policy", "inputs", "alerts_topic", "dead_letter_topic", "customers", "ALERTS_TOPIC"]
+
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Read by AIOKafkaConsumer.start() when it builds its Fetcher.
+        consumer._fetch_max_wait_ms = self.app.fairwatch_config.fetch_max_wait_ms
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class FairwatchApp(faust.App):
+    fairwatch_config: Config
+    fairwatch_policy: Policy
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+
+def create_app(cfg: Config, pol: Policy) -> FairwatchApp:
+    codecs.register()
+    fw = FairwatchApp(
+        cfg.app_id,
+        broker=cfg.broker_url,
+        store="rocksdb://" if cfg.store == "rocksdb" else "memory://",
+        datadir=str(cfg.data_dir),
+        autodiscover=False,
+        web_host=cfg.web_host,
+        web_port=cfg.web_port,
+        web_bind=cfg.web_host,
+        broker_session_timeout=cfg.session_timeout,
+        broker_heartbeat_interval=cfg.heartbeat_interval,
+        topic_partitions=cfg.partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        stream_wait_empty=False,
+    )
+    fw.fairwatch_config = cfg
+    fw.fairwatch_policy = pol
+    return fw
+
+
+config = load_config()
+policy = load_policy(config.policy_path, os.environ)
+app = create_app(config, policy)
+
+#: The three co-partitioned input topics, consumed as one stream: no repartitioning.
+inputs = app.topic(*INPUT_TOPICS, partitions=config.partitions, key_serializer="raw", value_serializer="raw")
+alerts_topic = app.topic(ALERTS_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw")
+dead_letter_topic = app.topic(
+    DEAD_LETTER_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw"
+)
+customers = app.Table(
+    "customers",
+    partitions=config.partitions,
+    key_type=str,
+    default=None,
+)
+# Faust derives serializers from the types; state is plain JSON-able data, so
+# orjson encodes it directly (set before the store and changelog are built).
+customers.value_serializer = "orjson"

@@ -1,0 +1,15 @@
+"""Readiness: joined the group and every assigned table partition recovered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["is_ready"]
+
+
+def is_ready(app: Any) -> bool:
+    # fairwatch_joined is set by the first partition assignment (agents.ingest).
+    if not getattr(app, "fairwatch_joined", False) or app.rebalancing or app.in_recovery:
+        return False
+    recovery = app.tables.recovery
+    return recovery.completed.is_set() and not recovery.in_recovery

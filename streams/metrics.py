@@ -1,0 +1,37 @@
+"""Domain metrics (SPEC §6), in prometheus-client's default registry next to Faust's sensor metrics.
+
+Labels are bounded: topic, event type (or ``invalid``), a reason code, alert
+kind and lifecycle. Never a customer id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = [
+    "EVENTS_IN", "PROCESSED", "DUPLICATES", "DEAD_LETTERED", "LATE_EVENTS", "ALERTS",
+    "OVERPAY", "PROCESSING_LATENCY", "EVENT_TO_ALERT", "READY",
+]
+
+EVENTS_IN = Counter("fairwatch_events_in_total", "Messages consumed from input topics.", ["topic", "type"])
+PROCESSED = Counter("fairwatch_events_processed_total", "Valid, new events applied to state.", ["topic"])
+DUPLICATES = Counter("fairwatch_events_duplicate_total", "Events ignored as duplicates by event_id.", ["topic"])
+DEAD_LETTERED = Counter(
+    "fairwatch_events_dead_lettered_total", "Messages sent to the dead-letter topic.", ["topic", "reason"]
+)
+LATE_EVENTS = Counter(
+    "fairwatch_events_late_total", "Events older than stream time (beyond the grace); still applied.", ["topic"]
+)
+ALERTS = Counter("fairwatch_alerts_total", "Alert emissions.", ["kind", "lifecycle"])
+OVERPAY = Counter(
+    "fairwatch_money_at_stake_total", "Money at stake in raised alerts, in the policy currency.", ["kind", "per"]
+)
+PROCESSING_LATENCY = Histogram(
+    "fairwatch_processing_latency_seconds", "Consume to alert produced, for events that caused alerts.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+EVENT_TO_ALERT = Histogram(
+    "fairwatch_event_to_alert_seconds", "Event time of the triggering event to alert emission (wall clock).",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600),
+)
+READY = Gauge("fairwatch_ready", "1 when joined, assigned partitions recovered; else 0.")

@@ -1,0 +1,30 @@
+"""Topic names and creation for the tools that run beside a worker (demo, produce, tests).
+
+The worker declares its own topics through Faust; producers must not race it
+and let a broker auto-create an input topic with the wrong partition count.
+"""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from models.events import INPUT_TOPICS
+from streams.deadletter import DEAD_LETTER_TOPIC
+
+__all__ = ["ALERTS_TOPIC", "DEAD_LETTER_TOPIC", "INPUT_TOPICS", "ensure_topics"]
+
+ALERTS_TOPIC = "fairwatch.alerts"
+
+
+async def ensure_topics(bootstrap: list[str], partitions: int, replication: int = 1) -> None:
+    """Create the input, alert and dead-letter topics that do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [*INPUT_TOPICS, ALERTS_TOPIC, DEAD_LETTER_TOPIC]
+        missing = [NewTopic(name, partitions, replication) for name in wanted if name not in existing]
+        if missing:
+            await admin.create_topics(missing)
+    finally:
+        await admin.close()
