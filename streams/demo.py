@@ -1,0 +1,151 @@
+"""``fairwatch demo``: embedded broker, a worker, synthetic customers, alerts printed live.
+
+Ctrl-C, SIGTERM or ``--seconds`` all end the same way: the generator stops, the
+worker is given time to finish what was produced, the final counts are printed
+(with the conservation check), then the worker and the broker are stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.broker import EmbeddedBroker
+from streams.generator import StoryBook
+from streams.supervisor import Counts, WorkerProcess
+from streams.tools import format_alert
+from streams.topics import ALERTS_TOPIC, ensure_topics
+
+__all__ = ["run_demo"]
+
+PARTITIONS = 4
+# Stories play out in seconds, not days: a short grace lets the never-delivered
+# order's deadline pass in stream time within the demo.
+DEMO_ENV = {"FAIRWATCH_POLICY_GRACE_MINUTES": "0.05"}
+
+
+def run_demo(seconds: float | None, customers: int) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="fairwatch-demo-"))
+    started = time.monotonic()
+    external = os.environ.get("FAIRWATCH_BROKER")
+    broker = None if external else EmbeddedBroker(log_path=workdir / "broker.log")
+    worker: WorkerProcess | None = None
+    try:
+        address = external or broker.start().address  # type: ignore[union-attr]
+        profile = os.environ.get("FAIRWATCH_BROKER_PROFILE", "kafka" if external else "tansu")
+        print(f"fairwatch demo: broker {address} ({'external' if external else 'embedded Tansu'}); "
+              f"logs in {workdir}", flush=True)
+        asyncio.run(ensure_topics([address], PARTITIONS))
+        worker = WorkerProcess(address, workdir / "data", workdir / "worker.log", env=DEMO_ENV,
+                               partitions=PARTITIONS, profile=profile).start()
+        print(f"fairwatch demo: worker on {worker.url} (/metrics, /ready); Ctrl-C stops", flush=True)
+        return asyncio.run(_demo(worker, address, seconds, customers, started))
+    finally:
+        if worker is not None:
+            worker.stop()
+        if broker is not None:
+            broker.stop()
+
+
+async def _demo(worker: WorkerProcess, address: str, seconds: float | None, customers: int, started: float) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if seconds is not None:
+        loop.call_later(seconds, stop.set)
+    produced = [0]
+    alerts: dict[str, int] = {}
+    printer = asyncio.create_task(_print_alerts(address, alerts, started))
+    generator = asyncio.create_task(_generate(address, customers, produced, stop))
+    await stop.wait()
+    print("\nfairwatch demo: stopping; letting the worker finish what was produced ...", flush=True)
+    await generator
+    counts = await _settle(worker, produced[0])
+    await asyncio.sleep(1.0)  # the last alerts on their way to the printer
+    printer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await printer
+    _summary(produced[0], counts, alerts, time.monotonic() - started)
+    return 0 if counts is not None and counts.conserved and counts["in"] == produced[0] else 1
+
+
+async def _generate(address: str, customers: int, produced: list[int], stop: asyncio.Event) -> None:
+    book = StoryBook()
+    producer = AIOKafkaProducer(bootstrap_servers=[address], linger_ms=2)
+    await producer.start()
+    try:
+        ids = [f"c-{n:04d}" for n in range(1, customers + 1)]
+        # The first customers tell the headline stories, so alerts show at once.
+        opening = [book.late, book.wrong, book.lost, book.bad, book.duplicate]
+        step = 0
+        while not stop.is_set():
+            story = opening[step] if step < len(opening) else book.weighted()
+            customer = ids[step % len(ids)]
+            now = int(time.time() * 1000)
+            for topic, key, value in story(customer, now):
+                await producer.send(topic, value=value, key=key)
+                produced[0] += 1
+            step += 1
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _print_alerts(address: str, alerts: dict[str, int], started: float) -> None:
+    consumer = AIOKafkaConsumer(ALERTS_TOPIC, bootstrap_servers=[address], auto_offset_reset="earliest",
+                                enable_auto_commit=False, fetch_max_wait_ms=20)
+    await consumer.start()
+    first = True
+    try:
+        async for message in consumer:
+            document = orjson.loads(message.value)
+            if first:
+                print(f"first alert {time.monotonic() - started:.1f} s after start", flush=True)
+                first = False
+            kind = f"{document['data']['kind']} ({document['type'].rsplit('.', 1)[-1]})"
+            alerts[kind] = alerts.get(kind, 0) + 1
+            print(format_alert(document), flush=True)
+    finally:
+        await consumer.stop()
+
+
+async def _settle(worker: WorkerProcess, produced: int, timeout: float = 30.0) -> Counts | None:
+    deadline = time.monotonic() + timeout
+    counts = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            counts = await asyncio.to_thread(worker.counts)
+            if counts["in"] >= produced:
+                return counts
+        await asyncio.sleep(0.2)
+    return counts
+
+
+def _summary(produced: int, counts: Counts | None, alerts: dict[str, int], elapsed: float) -> None:
+    print(f"\nfairwatch demo: {elapsed:.1f} s")
+    if counts is None:
+        print("  the worker's counts could not be read")
+        return
+    verdict = "holds" if counts.conserved else "DOES NOT HOLD"
+    print(f"  produced      {produced}")
+    print(f"  in            {counts['in']}")
+    print(f"  processed     {counts['processed']}")
+    print(f"  duplicates    {counts['duplicates']}")
+    print(f"  dead-lettered {counts['dead_lettered']}")
+    print(f"  in == processed + duplicates + dead_lettered: "
+          f"{counts['in']} == {counts['processed']} + {counts['duplicates']} + {counts['dead_lettered']} "
+          f"({verdict})")
+    print("  alerts by kind:")
+    for kind, number in sorted(alerts.items()):
+        print(f"    {kind:<45} {number}")

@@ -1,0 +1,121 @@
+"""Synthetic customers for the demo: small stories that trip each detector built so far.
+
+A story is a list of (topic, key, value bytes) messages in the order a shop's
+systems would send them. Event times are relative to ``now`` (some in the past:
+the order placed two days ago is reported now), so the alerts read like real ones.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import orjson
+
+from models.timestamps import MS_PER_DAY, MS_PER_HOUR, format_ms
+
+__all__ = ["Message", "StoryBook"]
+
+Message = tuple[str, bytes, bytes]
+
+_PRODUCTS = [
+    ("BOX-40", "Moving boxes 40 l", 2.49, {"colour": "brown", "packaging": "flat-pack"}),
+    ("MUG-W", "Enamel mug", 8.90, {"colour": "white"}),
+    ("TAPE-B", "Packing tape", 3.20, {"colour": "brown"}),
+    ("LAMP-1", "Desk lamp", 39.00, {"colour": "black", "plug": "EU"}),
+    ("SHIRT-M", "Linen shirt", 49.00, {"colour": "blue", "size": "M"}),
+]
+_WRONG = {"flat-pack": "assembled", "brown": "white", "white": "grey", "black": "silver", "blue": "green", "M": "L", "EU": "UK"}
+
+
+class StoryBook:
+    """Makes events for customer stories; every event id is unique within the book."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.serial = 0
+        self.sent: list[Message] = []  # what was produced, to re-send as duplicates
+
+    def _event(self, customer: str, kind: str, at: int, data: dict) -> Message:
+        self.serial += 1
+        document = {
+            "event_id": f"demo-{self.serial:07d}",
+            "type": kind,
+            "customer_id": customer,
+            "occurred_at": format_ms(at),
+            "source": "demo",
+            "data": data,
+        }
+        topic = "orders" if kind.startswith("order.") else "billing"
+        message = (topic, customer.encode(), orjson.dumps(document))
+        self.sent.append(message)
+        return message
+
+    def _order(self, customer: str, at: int, promised: int, urgent: bool = False) -> tuple[str, list[dict], Message]:
+        order_id = f"O-{self.rng.randrange(100000, 999999)}"
+        lines = []
+        for index, (sku, _, price, spec) in enumerate(self.rng.sample(_PRODUCTS, self.rng.randint(1, 3)), start=1):
+            lines.append({"line_id": str(index), "sku": sku, "qty": self.rng.choice([1, 2, 10, 25]),
+                          "unit_price": price, "spec": dict(spec)})
+        placed = self._event(customer, "order.placed", at, {
+            "order_id": order_id, "lines": lines, "promised_delivery_by": format_ms(promised),
+            "urgent": urgent, "channel": "webshop",
+        })
+        return order_id, lines, placed
+
+    # --- the stories ---------------------------------------------------------
+
+    def on_time(self, customer: str, now: int) -> list[Message]:
+        order_id, _, placed = self._order(customer, now - 2 * MS_PER_DAY, now + MS_PER_DAY)
+        return [placed,
+                self._event(customer, "order.shipped", now - MS_PER_DAY, {"order_id": order_id, "carrier": "DHL"}),
+                self._event(customer, "order.delivered", now, {"order_id": order_id})]
+
+    def late(self, customer: str, now: int) -> list[Message]:
+        hours = self.rng.choice([5, 26, 50, 80])
+        order_id, _, placed = self._order(customer, now - 4 * MS_PER_DAY, now - hours * MS_PER_HOUR,
+                                          urgent=self.rng.random() < 0.2)
+        return [placed,
+                self._event(customer, "order.shipped", now - 2 * MS_PER_DAY, {"order_id": order_id}),
+                self._event(customer, "order.delivered", now, {"order_id": order_id})]
+
+    def wrong(self, customer: str, now: int) -> list[Message]:
+        """The white boxes instead of the brown ones."""
+        order_id, lines, placed = self._order(customer, now - 3 * MS_PER_DAY, now + MS_PER_HOUR)
+        delivered = [dict(line, spec=dict(line["spec"])) for line in lines]
+        victim = delivered[0]
+        name = self.rng.choice(sorted(victim["spec"]))
+        victim["spec"][name] = _WRONG.get(victim["spec"][name], "other")
+        for line in delivered:
+            line.pop("unit_price")
+        return [placed, self._event(customer, "order.delivered", now, {"order_id": order_id, "lines": delivered})]
+
+    def lost(self, customer: str, now: int, due_in_ms: int = 4000) -> list[Message]:
+        """Shipped, never delivered: the deadline passes in stream time and raises by itself."""
+        order_id, _, placed = self._order(customer, now - MS_PER_DAY, now + due_in_ms)
+        return [placed, self._event(customer, "order.shipped", now, {"order_id": order_id})]
+
+    def duplicate(self, customer: str, now: int) -> list[Message]:
+        """A producer retry: the very same bytes again."""
+        return [self.rng.choice(self.sent)] if self.sent else []
+
+    def bad(self, customer: str, now: int) -> list[Message]:
+        """Broken input from upstream: each goes to the dead-letter topic."""
+        choice = self.rng.randrange(4)
+        if choice == 0:
+            return [("orders", customer.encode(), b'{"event_id": "x", "type": "order.placed", ')]
+        if choice == 1:
+            return [("orders", b"someone-else", self._event(customer, "order.shipped", now, {"order_id": "O-1"})[2])]
+        if choice == 2:
+            order_id, lines, placed = self._order(customer, now, now + MS_PER_DAY)
+            document = orjson.loads(placed[2])
+            document["data"]["lines"][0]["qty"] = -3
+            return [("orders", customer.encode(), orjson.dumps(document))]
+        return [("orders", customer.encode(), orjson.dumps({
+            "event_id": f"demo-x{self.serial}", "type": "order.teleported", "customer_id": customer,
+            "occurred_at": format_ms(now), "data": {}}))]
+
+    def weighted(self) -> Callable[[str, int], list[Message]]:
+        stories = [(self.on_time, 30), (self.late, 15), (self.wrong, 12), (self.lost, 8),
+                   (self.duplicate, 5), (self.bad, 4)]
+        return self.rng.choices([s for s, _ in stories], weights=[w for _, w in stories])[0]

@@ -1,0 +1,99 @@
+"""Client-side tools beside a worker: publish events from a file, follow the alert topic."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from models.errors import Rejected
+from models.events import TOPIC_OF_TYPE, validate_event
+from streams.config import load_config
+from streams.topics import ALERTS_TOPIC, ensure_topics
+
+__all__ = ["produce_file", "follow_alerts", "format_alert", "read_events_file"]
+
+
+def read_events_file(path: Path) -> tuple[list[tuple[str, bytes, bytes]], list[str]]:
+    """Validate a JSON Lines file: ([(topic, key, value)], ["line N: reason"])."""
+    good: list[tuple[str, bytes, bytes]] = []
+    bad: list[str] = []
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                document = orjson.loads(line)
+                customer = document.get("customer_id") if isinstance(document, dict) else None
+                key = customer.encode() if isinstance(customer, str) else b""
+                event = validate_event(None, key, document)
+            except orjson.JSONDecodeError as exc:
+                bad.append(f"line {number}: not valid JSON: {str(exc).splitlines()[0]}")
+                continue
+            except Rejected as rejected:
+                bad.append(f"line {number}: {rejected.reason}")
+                continue
+            good.append((TOPIC_OF_TYPE[event.type], key, line))
+    return good, bad
+
+
+async def produce_file(path: Path, *, skip_bad: bool = False) -> int:
+    if not path.exists():
+        print(f"fairwatch: {path} does not exist", file=sys.stderr)
+        return 2
+    good, bad = read_events_file(path)
+    for problem in bad:
+        print(f"{path}:{problem}", file=sys.stderr)
+    if bad and not skip_bad:
+        print(f"fairwatch: {len(bad)} bad line(s); nothing published (use --skip-bad to publish the rest)",
+              file=sys.stderr)
+        return 1
+    config = load_config()
+    await ensure_topics(config.bootstrap_servers, config.partitions)
+    producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap_servers, linger_ms=5)
+    await producer.start()
+    try:
+        for topic, key, value in good:
+            await producer.send(topic, value=value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    print(f"published {len(good)} event(s)" + (f", skipped {len(bad)} bad line(s)" if bad else ""))
+    return 0
+
+
+def format_alert(document: dict[str, Any]) -> str:
+    """One readable line for a CloudEvents alert."""
+    data = document.get("data", {})
+    impact = data.get("impact", {})
+    lifecycle = document.get("type", "").rsplit(".", 1)[-1]
+    money = f"{impact.get('currency', '')} {impact.get('amount', 0):,.2f}/{impact.get('per', '')}"
+    return (
+        f"{document.get('time', ''):<20} {lifecycle:<8} {data.get('severity', ''):<8} "
+        f"{data.get('kind', ''):<26} {data.get('customer_id', ''):<10} {money:>18}  {data.get('summary', '')}"
+    )
+
+
+async def follow_alerts(*, from_beginning: bool, as_json: bool) -> int:
+    config = load_config()
+    consumer = AIOKafkaConsumer(
+        ALERTS_TOPIC,
+        bootstrap_servers=config.bootstrap_servers,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=config.fetch_max_wait_ms,
+    )
+    await consumer.start()
+    try:
+        async for message in consumer:
+            if as_json:
+                print(message.value.decode(), flush=True)
+            else:
+                print(format_alert(orjson.loads(message.value)), flush=True)
+    finally:
+        await consumer.stop()
+    return 0
