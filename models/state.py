@@ -92,11 +92,10 @@ def apply_order_event(state: dict[str, Any], event: Event) -> dict[str, Any] | N
         order["status"] = "delivered"
         order["closed"] = event.at if order["closed"] is None else order["closed"]
         order["delivered_by"] = event.event_id
-    elif event.type == "order.cancelled":
-        if order["status"] != "delivered":
-            order["status"] = "cancelled"
-            order["closed"] = event.at
-            order["cancelled_by"] = event.event_id
+    elif event.type == "order.cancelled" and order["status"] != "delivered":
+        order["status"] = "cancelled"
+        order["closed"] = event.at
+        order["cancelled_by"] = event.event_id
     return order
 
 

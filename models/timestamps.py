@@ -7,7 +7,7 @@ cheap to compare, exact, and JSON-friendly in state.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 __all__ = [
     "parse_rfc3339", "format_ms", "format_human", "format_duration", "MS_PER_HOUR", "MS_PER_DAY",
@@ -16,7 +16,7 @@ __all__ = [
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
 # datetime.fromisoformat accepts far more than RFC 3339 (dates alone, basic
@@ -50,7 +50,7 @@ def parse_rfc3339(value: object) -> int:
 
 def format_ms(epoch_ms: int) -> str:
     """Format epoch milliseconds as RFC 3339 UTC (``Z``), millisecond precision when needed."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     if epoch_ms % 1000:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -58,7 +58,7 @@ def format_ms(epoch_ms: int) -> str:
 
 def format_human(epoch_ms: int) -> str:
     """``22 Nov 2026, 10:00 UTC`` for a sentence a person reads out."""
-    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=UTC)
     return f"{moment.day} {moment.strftime('%b %Y, %H:%M')} UTC"
 
 

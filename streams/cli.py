@@ -31,7 +31,7 @@ def run_worker(argv: list[str]) -> int:
     from streams.config import ConfigError
 
     try:
-        import agents.ingest  # noqa: F401  (registers the agent and tick)
+        import agents.ingest
         import agents.web  # noqa: F401  (registers /metrics, /health, /ready)
         from streams.app import app
     except (ConfigError, PolicyError) as exc:

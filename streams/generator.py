@@ -25,7 +25,10 @@ _PRODUCTS = [
     ("LAMP-1", "Desk lamp", 39.00, {"colour": "black", "plug": "EU"}),
     ("SHIRT-M", "Linen shirt", 49.00, {"colour": "blue", "size": "M"}),
 ]
-_WRONG = {"flat-pack": "assembled", "brown": "white", "white": "grey", "black": "silver", "blue": "green", "M": "L", "EU": "UK"}
+_WRONG = {
+    "flat-pack": "assembled", "brown": "white", "white": "grey", "black": "silver", "blue": "green", "M": "L",
+    "EU": "UK",
+}
 
 
 class StoryBook:
@@ -107,7 +110,7 @@ class StoryBook:
         if choice == 1:
             return [("orders", b"someone-else", self._event(customer, "order.shipped", now, {"order_id": "O-1"})[2])]
         if choice == 2:
-            order_id, lines, placed = self._order(customer, now, now + MS_PER_DAY)
+            *_, placed = self._order(customer, now, now + MS_PER_DAY)
             document = orjson.loads(placed[2])
             document["data"]["lines"][0]["qty"] = -3
             return [("orders", customer.encode(), orjson.dumps(document))]

@@ -22,4 +22,4 @@ DETECTORS: dict[str, ModuleType] = {
 BY_EVENT_TYPE: dict[str, tuple[ModuleType, ...]] = {}
 for _module in DETECTORS.values():
     for _type in _module.EVENT_TYPES:
-        BY_EVENT_TYPE[_type] = BY_EVENT_TYPE.get(_type, ()) + (_module,)
+        BY_EVENT_TYPE[_type] = (*BY_EVENT_TYPE.get(_type, ()), _module)

@@ -1,0 +1,136 @@
+"""End to end on a real broker: good, bad and duplicate events in; exact alerts, dead letters and counts out."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+from models.timestamps import MS_PER_DAY, MS_PER_HOUR, format_ms
+from tests.integration.kafka_io import produce, read_topic, run
+
+pytestmark = pytest.mark.integration
+
+# A grace of 1.2 s lets the never-delivered order's deadline pass within the test.
+WORKER_ENV = {"FAIRWATCH_POLICY_GRACE_MINUTES": "0.02"}
+
+
+def event(event_id: str, kind: str, customer: str, at: int, **data: object) -> bytes:
+    return orjson.dumps({"event_id": event_id, "type": kind, "customer_id": customer,
+                         "occurred_at": format_ms(at), "data": data})
+
+
+def line(line_id: str, sku: str, qty: int, price: float, **spec: str) -> dict:
+    return {"line_id": line_id, "sku": sku, "qty": qty, "unit_price": price, "spec": spec}
+
+
+def scenario(now: int) -> tuple[list[tuple[str, bytes | None, bytes]], dict]:
+    """The messages, and what must come out of them."""
+    day = MS_PER_DAY
+    boxes = [line("1", "BOX-40", 10, 2.49, colour="brown")]
+    late_placed = event("e-late-1", "order.placed", "c-late", now - 3 * day, order_id="O-1", lines=boxes,
+                        promised_delivery_by=format_ms(now - 2 * day))
+    late_delivered = event("e-late-2", "order.delivered", "c-late", now - 2 * day + 26 * MS_PER_HOUR, order_id="O-1")
+    wrong_placed = event("e-wrong-1", "order.placed", "c-wrong", now - 2 * day, order_id="O-2", lines=boxes,
+                         promised_delivery_by=format_ms(now + day))
+    wrong_delivered = event("e-wrong-2", "order.delivered", "c-wrong", now - day, order_id="O-2",
+                            lines=[{"line_id": "1", "sku": "BOX-40", "qty": 10, "spec": {"colour": "white"}}])
+    good = [
+        ("orders", b"c-late", late_placed),
+        ("orders", b"c-late", late_delivered),
+        ("orders", b"c-wrong", wrong_placed),
+        ("orders", b"c-wrong", wrong_delivered),
+        ("orders", b"c-fine", event("e-fine-1", "order.placed", "c-fine", now - 2 * day, order_id="O-3",
+                                    lines=boxes, promised_delivery_by=format_ms(now + day))),
+        ("orders", b"c-fine", event("e-fine-2", "order.delivered", "c-fine", now - day, order_id="O-3")),
+        # Never delivered: its deadline passes in stream time (the live tick), not on a later event.
+        ("orders", b"c-lost", event("e-lost-1", "order.placed", "c-lost", now - day, order_id="O-4",
+                                    lines=[line("1", "MUG-W", 2, 8.90)], promised_delivery_by=format_ms(now + 1000))),
+        ("billing", b"c-fine", event("e-bill-1", "usage.recorded", "c-fine", now - day,
+                                     subscription_id="S-1", period="2026-10", units=12)),
+    ]
+    duplicates = [("orders", b"c-late", late_placed), ("orders", b"c-wrong", wrong_delivered)]
+    bad = [
+        ("orders", b"c-bad", b'{"event_id": "b1", "type": "order.placed", ', "not valid JSON: "),
+        ("orders", b"someone-else", event("b2", "order.shipped", "c-bad", now, order_id="O-9"),
+         "key does not match customer_id"),
+        ("orders", b"c-bad", event("b3", "order.placed", "c-bad", now, order_id="O-9",
+                                   lines=[line("1", "X", -1, 1.0)], promised_delivery_by=format_ms(now)),
+         "data.lines[0].qty: must not be negative"),
+        ("orders", b"c-bad", event("b4", "order.teleported", "c-bad", now, order_id="O-9"),
+         "type: unknown event type 'order.teleported'"),
+        ("billing", b"c-bad", event("b5", "order.shipped", "c-bad", now, order_id="O-9"),
+         "type: order.shipped belongs on topic orders, not billing"),
+        ("complaints", b"c-bad", orjson.dumps({"event_id": "b6", "type": "complaint.acknowledged",
+                                               "customer_id": "c-bad", "occurred_at": "2026-11-22T10:00:00",
+                                               "data": {"complaint_id": "K-1"}}),
+         "occurred_at: must be RFC 3339 with a time zone offset"),
+    ]
+    expected = {
+        "good": good, "duplicates": duplicates, "bad": bad,
+        "alerts": {
+            ("c-late", "promise.late_delivery", "raised"),
+            ("c-wrong", "promise.wrong_delivery", "raised"),
+            ("c-lost", "promise.late_delivery", "raised"),
+        },
+    }
+    return good + duplicates + [(t, k, v) for t, k, v, _ in bad], expected
+
+
+def test_good_bad_and_duplicate_events_give_exact_alerts_dead_letters_and_counts(start_worker, broker) -> None:
+    worker = start_worker(env=WORKER_ENV)
+    now = int(time.time() * 1000)
+    messages, expected = scenario(now)
+    placed = run(produce(broker, messages))
+
+    alerts = run(read_topic(broker, "fairwatch.alerts", expect=len(expected["alerts"]), timeout=30))
+    documents = [orjson.loads(record.value) for record in alerts]
+    got = {(d["data"]["customer_id"], d["data"]["kind"], d["type"].rsplit(".", 1)[1]) for d in documents}
+    assert got == expected["alerts"]
+    assert len(documents) == len(expected["alerts"])  # nothing raised twice
+    for record, document in zip(alerts, documents, strict=True):
+        assert record.key == document["data"]["customer_id"].encode()
+        assert (b"content-type", b"application/cloudevents+json") in [(k.encode(), v) for k, v in record.headers]
+        assert document["specversion"] == "1.0"
+        assert document["id"] == f"{document['data']['alert_id']}-{document['data']['revision']}"
+
+    by_id = {(d["data"]["customer_id"], d["type"]): d for d in documents}
+    # The delivery report is what moves stream time past the deadline, so it raises
+    # one alert saying how late it came (not "missing" and then "arrived" at once).
+    late = by_id[("c-late", "fairwatch.alert.raised")]
+    assert late["time"] == format_ms(now - 2 * MS_PER_DAY + 26 * MS_PER_HOUR)
+    assert late["data"]["details"]["status"] == "delivered_late"
+    assert late["data"]["details"]["late_by_hours"] == 26.0
+    assert late["data"]["impact"] == {"amount": 24.9, "currency": "EUR", "per": "once"}
+    assert late["data"]["evidence"] == ["e-late-1", "e-late-2"]
+    wrong = by_id[("c-wrong", "fairwatch.alert.raised")]
+    assert wrong["data"]["details"]["differences"] == [
+        {"line_id": "1", "field": "spec.colour", "ordered": "brown", "delivered": "white"}
+    ]
+    assert "white colour came instead of brown" in wrong["data"]["summary"]
+    lost = by_id[("c-lost", "fairwatch.alert.raised")]
+    assert lost["time"] == format_ms(now + 1000)  # fired at the deadline, by stream time
+
+    letters = run(read_topic(broker, "fairwatch.dead-letter", expect=len(expected["bad"]), timeout=20))
+    assert len(letters) == len(expected["bad"])
+    first_bad = len(expected["good"]) + len(expected["duplicates"])
+    want = {}
+    for (topic, key, value, reason), (_, partition, offset) in zip(expected["bad"], placed[first_bad:], strict=True):
+        want[(topic, partition, offset)] = (key, value, reason)
+    for record in letters:
+        headers = {k: v.decode() for k, v in record.headers}
+        source = (headers["fairwatch.source.topic"], int(headers["fairwatch.source.partition"]),
+                  int(headers["fairwatch.source.offset"]))
+        key, value, reason = want.pop(source)
+        assert record.key == key
+        assert record.value == value  # the original bytes, untouched
+        assert headers["fairwatch.reason"].startswith(reason)
+    assert want == {}
+
+    counts = worker.counts()
+    assert counts["in"] == len(messages)
+    assert counts["processed"] == len(expected["good"])
+    assert counts["duplicates"] == len(expected["duplicates"])
+    assert counts["dead_lettered"] == len(expected["bad"])
+    assert counts.conserved
