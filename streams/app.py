@@ -20,6 +20,7 @@ from models.policy import Policy, load_policy
 from streams import codecs
 from streams.config import Config, load_config
 from streams.deadletter import DEAD_LETTER_TOPIC
+from streams.highwater import true_end_offsets
 from streams.topics import ALERTS_TOPIC
 
 __all__ = ["app", "config", "policy", "inputs", "alerts_topic", "dead_letter_topic", "customers", "ALERTS_TOPIC"]
@@ -32,6 +33,13 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # Read by AIOKafkaConsumer.start() when it builds its Fetcher.
         consumer._fetch_max_wait_ms = self.app.fairwatch_config.fetch_max_wait_ms
         return consumer
+
+    async def _highwaters(self, partitions: Any) -> Any:
+        # Recovery reads changelogs up to these offsets: see streams.highwater.
+        listed = await super()._highwaters(partitions)
+        if self.consumer.in_transaction:
+            return listed
+        return await true_end_offsets(self._ensure_consumer(), listed)
 
 
 class _Consumer(faust_aiokafka.Consumer):
