@@ -14,11 +14,10 @@ import orjson
 from faust.types import TP
 
 from models.alerts import AlertChange, to_cloudevent
-from models.events import INPUT_TOPICS
 from streams import metrics
 from streams.app import alerts_topic, app, customers, dead_letter_topic, inputs, policy
 from streams.deadletter import dead_letter_headers
-from streams.health import is_ready
+from streams.health import assigned_partitions, is_ready
 from streams.processor import Processor
 
 __all__ = ["ingest", "processor"]
@@ -82,8 +81,7 @@ async def ingest(stream: Any) -> None:
 async def tick() -> None:
     if not is_ready(app):
         return
-    partitions = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in INPUT_TOPICS}
-    changes = processor.tick(sorted(partitions))
+    changes = processor.tick(assigned_partitions(app))
     if changes:
         await _emit(changes, None)
 

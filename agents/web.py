@@ -8,11 +8,13 @@ import logging
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 
+from agents.ingest import processor
+from models.views import customer_view
 from streams import metrics
-from streams.app import app
-from streams.health import is_ready
+from streams.app import app, customers, policy
+from streams.health import assigned_partitions, is_ready
 
-__all__ = ["health", "ready"]
+__all__ = ["health", "ready", "customer_state"]
 
 log = logging.getLogger("fairwatch")
 
@@ -27,8 +29,18 @@ async def health(self: View, request: Request) -> Response:
 @app.page("/ready")
 async def ready(self: View, request: Request) -> Response:
     if is_ready(app):
-        return self.json({"status": "ready"})
+        return self.json({"status": "ready", "partitions": assigned_partitions(app)})
     return self.json({"status": "not ready"}, status=503)
+
+
+@app.page("/customers/{customer_id}")
+@app.table_route(table=customers, match_info="customer_id")
+async def customer_state(self: View, request: Request, customer_id: str) -> Response:
+    """The customer's state from whichever worker owns its partition (Faust routes the request)."""
+    state = customers.data.get(customer_id)
+    if state is None:
+        return self.json({"error": f"unknown customer {customer_id}"}, status=404)
+    return self.json(customer_view(state, processor.stream_time(state["p"]), policy.currency))
 
 
 @app.task

@@ -95,12 +95,22 @@ alerts_topic = app.topic(ALERTS_TOPIC, partitions=config.partitions, key_seriali
 dead_letter_topic = app.topic(
     DEAD_LETTER_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw"
 )
+# Keys are the raw customer_id bytes, as on the input topics, so Faust's table
+# router hashes them to the partition that holds them (str keys: Faust decodes
+# them back to str on recovery). State is plain JSON-able data, so orjson
+# encodes it directly. The changelog topic is declared here because recovery
+# decodes with its serializers (Faust would derive json for both from the types);
+# the table's own serializers, used by its store, are set to match.
+CHANGELOG_TOPIC = f"{config.app_id}-customers-changelog"
 customers = app.Table(
     "customers",
     partitions=config.partitions,
     key_type=str,
     default=None,
+    changelog_topic=app.topic(
+        CHANGELOG_TOPIC, key_type=str, key_serializer="raw", value_serializer="orjson",
+        partitions=config.partitions, compacting=True, deleting=False, acks=False, internal=True,
+    ),
 )
-# Faust derives serializers from the types; state is plain JSON-able data, so
-# orjson encodes it directly (set before the store and changelog are built).
+customers.key_serializer = "raw"
 customers.value_serializer = "orjson"

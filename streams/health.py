@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["is_ready"]
+from models.events import INPUT_TOPICS
+
+__all__ = ["is_ready", "assigned_partitions"]
 
 
 def is_ready(app: Any) -> bool:
@@ -13,3 +15,8 @@ def is_ready(app: Any) -> bool:
         return False
     recovery = app.tables.recovery
     return recovery.completed.is_set() and not recovery.in_recovery
+
+
+def assigned_partitions(app: Any) -> list[int]:
+    """Partition numbers of the input topics this worker owns now."""
+    return sorted({tp.partition for tp in app.assignor.assigned_actives() if tp.topic in INPUT_TOPICS})

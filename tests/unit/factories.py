@@ -23,9 +23,23 @@ from models.policy import Policy
 from models.state import new_state
 
 __all__ = [
-    "CUSTOMER", "T0", "MINUTE", "HOUR", "DAY", "iso", "next_event_id", "document", "encode",
-    "make_event", "make_line", "make_order_placed", "make_shipped", "make_delivered",
-    "make_cancelled", "AdvanceTo", "replay",
+    "CUSTOMER",
+    "T0",
+    "MINUTE",
+    "HOUR",
+    "DAY",
+    "iso",
+    "next_event_id",
+    "document",
+    "encode",
+    "make_event",
+    "make_line",
+    "make_order_placed",
+    "make_shipped",
+    "make_delivered",
+    "make_cancelled",
+    "AdvanceTo",
+    "replay",
 ]
 
 CUSTOMER = "c-000123"

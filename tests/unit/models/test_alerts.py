@@ -18,8 +18,15 @@ EUR = 1_000_000
 
 def raise_(state: dict[str, Any], policy: Policy, **overrides: Any) -> AlertChange | None:
     arguments: dict[str, Any] = {
-        "kind": KIND, "key": "o-1", "at": T0, "severity": "warning", "summary": "Your order o-1 is late.",
-        "amount": 100 * EUR, "per": "once", "evidence": ["evt-1"], "suggested_action": "Apologise.",
+        "kind": KIND,
+        "key": "o-1",
+        "at": T0,
+        "severity": "warning",
+        "summary": "Your order o-1 is late.",
+        "amount": 100 * EUR,
+        "per": "once",
+        "evidence": ["evt-1"],
+        "suggested_action": "Apologise.",
         "details": {"order_id": "o-1"},
     }
     arguments.update(overrides)
@@ -28,7 +35,11 @@ def raise_(state: dict[str, Any], policy: Policy, **overrides: Any) -> AlertChan
 
 def resolve(state: dict[str, Any], **overrides: Any) -> AlertChange | None:
     arguments: dict[str, Any] = {
-        "kind": KIND, "key": "o-1", "at": T0 + DAY, "summary": "Delivered after all.", "evidence": ["evt-2"],
+        "kind": KIND,
+        "key": "o-1",
+        "at": T0 + DAY,
+        "summary": "Delivered after all.",
+        "evidence": ["evt-2"],
     }
     arguments.update(overrides)
     return resolve_alert(state, **arguments)
@@ -77,12 +88,29 @@ def test_alert_id_is_unambiguous_when_ids_contain_the_separator() -> None:
 def test_first_raise_is_raised_revision_1(state: dict[str, Any], policy: Policy) -> None:
     change = raise_(state, policy)
     assert change == AlertChange(
-        lifecycle="raised", alert_id=alert_id_for(KIND, CUSTOMER, "o-1"), revision=1, kind=KIND,
-        customer_id=CUSTOMER, at=T0, severity="warning", summary="Your order o-1 is late.", amount=100 * EUR,
-        per="once", evidence=("evt-1",), suggested_action="Apologise.", details={"order_id": "o-1"},
+        lifecycle="raised",
+        alert_id=alert_id_for(KIND, CUSTOMER, "o-1"),
+        revision=1,
+        kind=KIND,
+        customer_id=CUSTOMER,
+        at=T0,
+        severity="warning",
+        summary="Your order o-1 is late.",
+        amount=100 * EUR,
+        per="once",
+        evidence=("evt-1",),
+        suggested_action="Apologise.",
+        details={"order_id": "o-1"},
     )
     assert state["alerts"][change.alert_id] == {
-        "k": KIND, "r": 1, "o": True, "a": 100 * EUR, "p": "once", "s": "warning", "g": "", "t": T0,
+        "k": KIND,
+        "r": 1,
+        "o": True,
+        "a": 100 * EUR,
+        "p": "once",
+        "s": "warning",
+        "g": "",
+        "t": T0,
     }
 
 
@@ -142,9 +170,7 @@ def test_from_zero_any_amount_is_an_update(state: dict[str, Any], policy: Policy
         pytest.param({"stage": "delivered_late"}, id="stage"),
     ],
 )
-def test_severity_or_stage_change_is_an_update(
-    state: dict[str, Any], policy: Policy, change: dict[str, Any]
-) -> None:
+def test_severity_or_stage_change_is_an_update(state: dict[str, Any], policy: Policy, change: dict[str, Any]) -> None:
     raise_(state, policy)
     updated = raise_(state, policy, at=T0 + 1, **change)
     assert lifecycle(updated) == ("updated", 2)
@@ -191,18 +217,40 @@ def test_conditions_have_independent_lifecycles(state: dict[str, Any], policy: P
 # --- CloudEvents envelope ---------------------------------------------------------
 
 SPEC_DATA_KEYS = {
-    "alert_id", "kind", "customer_id", "severity", "summary", "impact", "evidence", "suggested_action", "details",
+    "alert_id",
+    "kind",
+    "customer_id",
+    "severity",
+    "summary",
+    "impact",
+    "evidence",
+    "suggested_action",
+    "details",
 }
 
 
 def test_cloudevent_envelope_per_spec(state: dict[str, Any], policy: Policy) -> None:
-    change = raise_(state, policy, at=T0 + 5, amount=12_345_678, per="year", evidence=["e-1", "e-2"],
-                    details={"order_id": "o-1", "late_by_hours": 26.0})
+    change = raise_(
+        state,
+        policy,
+        at=T0 + 5,
+        amount=12_345_678,
+        per="year",
+        evidence=["e-1", "e-2"],
+        details={"order_id": "o-1", "late_by_hours": 26.0},
+    )
     assert change is not None
     event = to_cloudevent(change, "EUR")
     alert_id = alert_id_for(KIND, CUSTOMER, "o-1")
     assert list(event) == [
-        "specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data",
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "subject",
+        "time",
+        "datacontenttype",
+        "data",
     ]
     assert {key: value for key, value in event.items() if key != "data"} == {
         "specversion": "1.0",
@@ -230,9 +278,7 @@ def test_cloudevent_envelope_per_spec(state: dict[str, Any], policy: Policy) -> 
     }
 
 
-def test_cloudevent_id_is_unique_per_emission_and_type_follows_lifecycle(
-    state: dict[str, Any], policy: Policy
-) -> None:
+def test_cloudevent_id_is_unique_per_emission_and_type_follows_lifecycle(state: dict[str, Any], policy: Policy) -> None:
     changes = [
         raise_(state, policy),
         raise_(state, policy, amount=200 * EUR, at=T0 + 1000),
@@ -248,7 +294,10 @@ def test_cloudevent_id_is_unique_per_emission_and_type_follows_lifecycle(
         (f"{alert_id}-4", "fairwatch.alert.raised"),
     ]
     assert [e["time"] for e in events] == [
-        "2026-11-22T10:00:00Z", "2026-11-22T10:00:01Z", "2026-11-23T10:00:00Z", "2026-11-24T10:00:00Z",
+        "2026-11-22T10:00:00Z",
+        "2026-11-22T10:00:01Z",
+        "2026-11-23T10:00:00Z",
+        "2026-11-24T10:00:00Z",
     ]
     assert {e["data"]["impact"]["currency"] for e in events} == {"GBP"}
 

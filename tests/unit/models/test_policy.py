@@ -44,7 +44,10 @@ def test_file_overrides_defaults(tmp_path: Path) -> None:
     path = write(tmp_path, 'currency = "GBP"\ngrace_minutes = 5\ndedup_window = 50\nupdate_threshold = 0.25\n')
     policy = load_policy(path)
     assert policy.as_dict() == DEFAULTS | {
-        "currency": "GBP", "grace_minutes": 5.0, "dedup_window": 50, "update_threshold": 0.25,
+        "currency": "GBP",
+        "grace_minutes": 5.0,
+        "dedup_window": 50,
+        "update_threshold": 0.25,
     }
     # An integer in the file for a float key becomes a float.
     assert type(policy.grace_minutes) is float
@@ -64,7 +67,10 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         },
     )
     assert policy.as_dict() == DEFAULTS | {
-        "grace_minutes": 2.5, "dedup_window": 50, "max_orders_per_customer": 7, "currency": "CHF",
+        "grace_minutes": 2.5,
+        "dedup_window": 50,
+        "max_orders_per_customer": 7,
+        "currency": "CHF",
     }
 
 
@@ -84,41 +90,86 @@ def test_update_threshold_of_one_is_allowed() -> None:
 @pytest.mark.parametrize(
     ("file_text", "environ", "message"),
     [
-        pytest.param("grace_minute = 5\n", {}, r"policy key 'grace_minute' is unknown \(in .*policy\.toml\)",
-                     id="file-unknown-key"),
-        pytest.param(None, {"FAIRWATCH_POLICY_GRACE": "5"},
-                     r"policy key 'grace' is unknown \(from FAIRWATCH_POLICY_GRACE\)", id="env-unknown-key"),
-        pytest.param('dedup_window = "many"\n', {}, r"policy key 'dedup_window': expected int, got 'many'",
-                     id="file-string-for-int"),
-        pytest.param("dedup_window = 1.5\n", {}, r"policy key 'dedup_window': expected int, got 1\.5",
-                     id="file-float-for-int"),
-        pytest.param("grace_minutes = true\n", {}, r"policy key 'grace_minutes': expected float, got True",
-                     id="file-bool-for-float"),
+        pytest.param(
+            "grace_minute = 5\n",
+            {},
+            r"policy key 'grace_minute' is unknown \(in .*policy\.toml\)",
+            id="file-unknown-key",
+        ),
+        pytest.param(
+            None,
+            {"FAIRWATCH_POLICY_GRACE": "5"},
+            r"policy key 'grace' is unknown \(from FAIRWATCH_POLICY_GRACE\)",
+            id="env-unknown-key",
+        ),
+        pytest.param(
+            'dedup_window = "many"\n',
+            {},
+            r"policy key 'dedup_window': expected int, got 'many'",
+            id="file-string-for-int",
+        ),
+        pytest.param(
+            "dedup_window = 1.5\n", {}, r"policy key 'dedup_window': expected int, got 1\.5", id="file-float-for-int"
+        ),
+        pytest.param(
+            "grace_minutes = true\n",
+            {},
+            r"policy key 'grace_minutes': expected float, got True",
+            id="file-bool-for-float",
+        ),
         pytest.param("currency = 978\n", {}, r"policy key 'currency': expected str, got 978", id="file-int-for-str"),
         pytest.param('currency = ""\n', {}, r"policy key 'currency': expected str, got ''", id="file-empty-str"),
-        pytest.param("grace_minutes = [5]\n", {}, r"policy key 'grace_minutes': expected float",
-                     id="file-array-for-float"),
-        pytest.param("grace_minutes = -1\n", {}, r"policy key 'grace_minutes': must not be negative, got -1",
-                     id="file-negative-float"),
-        pytest.param("dedup_window = -5\n", {}, r"policy key 'dedup_window': must not be negative, got -5",
-                     id="file-negative-int"),
+        pytest.param(
+            "grace_minutes = [5]\n", {}, r"policy key 'grace_minutes': expected float", id="file-array-for-float"
+        ),
+        pytest.param(
+            "grace_minutes = -1\n",
+            {},
+            r"policy key 'grace_minutes': must not be negative, got -1",
+            id="file-negative-float",
+        ),
+        pytest.param(
+            "dedup_window = -5\n",
+            {},
+            r"policy key 'dedup_window': must not be negative, got -5",
+            id="file-negative-int",
+        ),
         pytest.param("grace_minutes = nan\n", {}, r"policy key 'grace_minutes'", id="file-nan"),
-        pytest.param(None, {"FAIRWATCH_POLICY_DEDUP_WINDOW": "-1"},
-                     r"policy key 'dedup_window': must not be negative, got -1", id="env-negative"),
-        pytest.param(None, {"FAIRWATCH_POLICY_DEDUP_WINDOW": "1.5"},
-                     r"policy key 'dedup_window' \(from FAIRWATCH_POLICY_DEDUP_WINDOW\): expected int, got '1\.5'",
-                     id="env-float-for-int"),
-        pytest.param(None, {"FAIRWATCH_POLICY_GRACE_MINUTES": "ten"},
-                     r"policy key 'grace_minutes' \(from FAIRWATCH_POLICY_GRACE_MINUTES\): expected float, got 'ten'",
-                     id="env-not-a-number"),
+        pytest.param(
+            None,
+            {"FAIRWATCH_POLICY_DEDUP_WINDOW": "-1"},
+            r"policy key 'dedup_window': must not be negative, got -1",
+            id="env-negative",
+        ),
+        pytest.param(
+            None,
+            {"FAIRWATCH_POLICY_DEDUP_WINDOW": "1.5"},
+            r"policy key 'dedup_window' \(from FAIRWATCH_POLICY_DEDUP_WINDOW\): expected int, got '1\.5'",
+            id="env-float-for-int",
+        ),
+        pytest.param(
+            None,
+            {"FAIRWATCH_POLICY_GRACE_MINUTES": "ten"},
+            r"policy key 'grace_minutes' \(from FAIRWATCH_POLICY_GRACE_MINUTES\): expected float, got 'ten'",
+            id="env-not-a-number",
+        ),
         pytest.param(None, {"FAIRWATCH_POLICY_CURRENCY": ""}, r"policy key 'currency': expected str", id="env-empty"),
-        pytest.param("update_threshold = 1.5\n", {}, r"policy key 'update_threshold': must be a fraction",
-                     id="file-threshold-above-one"),
-        pytest.param(None, {"FAIRWATCH_POLICY_UPDATE_THRESHOLD": "2"}, r"policy key 'update_threshold'",
-                     id="env-threshold-above-one"),
+        pytest.param(
+            "update_threshold = 1.5\n",
+            {},
+            r"policy key 'update_threshold': must be a fraction",
+            id="file-threshold-above-one",
+        ),
+        pytest.param(
+            None,
+            {"FAIRWATCH_POLICY_UPDATE_THRESHOLD": "2"},
+            r"policy key 'update_threshold'",
+            id="env-threshold-above-one",
+        ),
         pytest.param("grace_minutes = \n", {}, r"policy file .*policy\.toml: .*line 1", id="bad-toml"),
-        pytest.param("[grace_minutes]\nvalue = 5\n", {}, r"policy key 'grace_minutes': expected float",
-                     id="file-table-for-float"),
+        pytest.param(
+            "[grace_minutes]\nvalue = 5\n", {}, r"policy key 'grace_minutes': expected float", id="file-table-for-float"
+        ),
     ],
 )
 def test_invalid_policy_raises_policy_error_naming_the_key(

@@ -10,13 +10,29 @@ import pytest
 from models.policy import Policy
 from models.state import apply_order_event, new_state, next_deadline, order_value, prune, remember_event
 
-from ..factories import CUSTOMER, DAY, HOUR, T0, make_cancelled, make_delivered, make_line, make_order_placed, make_shipped
+from ..factories import (
+    CUSTOMER,
+    DAY,
+    HOUR,
+    T0,
+    make_cancelled,
+    make_delivered,
+    make_line,
+    make_order_placed,
+    make_shipped,
+)
 
 
 def test_new_state_is_empty_and_json_serializable() -> None:
     state = new_state(CUSTOMER, 3)
     assert state == {
-        "id": CUSTOMER, "p": 3, "last": None, "seen": [], "orders": {}, "deadlines": {}, "alerts": {},
+        "id": CUSTOMER,
+        "p": 3,
+        "last": None,
+        "seen": [],
+        "orders": {},
+        "deadlines": {},
+        "alerts": {},
     }
     assert orjson.loads(orjson.dumps(state)) == state
 
@@ -71,12 +87,21 @@ def test_seen_window_is_json_serializable(state: dict[str, Any]) -> None:
 
 def test_order_placed_creates_the_record(state: dict[str, Any]) -> None:
     placed = make_order_placed(
-        "o-1", urgent=True, event_id="p-1", at=T0, due=T0 + DAY,
+        "o-1",
+        urgent=True,
+        event_id="p-1",
+        at=T0,
+        due=T0 + DAY,
         lines=[make_line("l1", "BOX-M", 10, "2.50", {"colour": "brown"}), make_line("l2", "TAPE", 2, "4")],
     )
     order = apply_order_event(state, placed)
     assert order == {
-        "placed": "p-1", "at": T0, "due": T0 + DAY, "urgent": True, "status": "open", "closed": None,
+        "placed": "p-1",
+        "at": T0,
+        "due": T0 + DAY,
+        "urgent": True,
+        "status": "open",
+        "closed": None,
         "lines": {"l1": ["BOX-M", 10, 2_500_000, {"colour": "brown"}], "l2": ["TAPE", 2, 4_000_000, {}]},
     }
     assert state["orders"]["o-1"] is order
@@ -96,21 +121,34 @@ def test_second_placement_changes_nothing(state: dict[str, Any]) -> None:
         pytest.param([make_shipped(event_id="s", at=T0 + HOUR)], "shipped", None, {"shipped_by": "s"}, id="shipped"),
         pytest.param(
             [make_shipped(event_id="s", at=T0 + HOUR), make_delivered(event_id="d", at=T0 + 2 * HOUR)],
-            "delivered", T0 + 2 * HOUR, {"shipped_by": "s", "delivered_by": "d"}, id="delivered",
+            "delivered",
+            T0 + 2 * HOUR,
+            {"shipped_by": "s", "delivered_by": "d"},
+            id="delivered",
         ),
         pytest.param(
             [make_delivered(event_id="d", at=T0 + HOUR), make_shipped(event_id="s", at=T0 + 2 * HOUR)],
-            "delivered", T0 + HOUR, {"shipped_by": "s", "delivered_by": "d"}, id="shipped-report-after-delivery",
+            "delivered",
+            T0 + HOUR,
+            {"shipped_by": "s", "delivered_by": "d"},
+            id="shipped-report-after-delivery",
         ),
         pytest.param(
             [make_delivered(event_id="d1", at=T0 + HOUR), make_delivered(event_id="d2", at=T0 + 3 * HOUR)],
-            "delivered", T0 + HOUR, {"delivered_by": "d2"}, id="second-delivery-keeps-first-close-time",
+            "delivered",
+            T0 + HOUR,
+            {"delivered_by": "d2"},
+            id="second-delivery-keeps-first-close-time",
         ),
-        pytest.param([make_cancelled(event_id="c", at=T0 + HOUR)], "cancelled", T0 + HOUR, {"cancelled_by": "c"},
-                     id="cancelled"),
+        pytest.param(
+            [make_cancelled(event_id="c", at=T0 + HOUR)], "cancelled", T0 + HOUR, {"cancelled_by": "c"}, id="cancelled"
+        ),
         pytest.param(
             [make_delivered(event_id="d", at=T0 + HOUR), make_cancelled(event_id="c", at=T0 + 2 * HOUR)],
-            "delivered", T0 + HOUR, {"delivered_by": "d"}, id="cancel-after-delivery-ignored",
+            "delivered",
+            T0 + HOUR,
+            {"delivered_by": "d"},
+            id="cancel-after-delivery-ignored",
         ),
     ],
 )
@@ -125,18 +163,27 @@ def test_order_status_transitions(
     assert {k: order[k] for k in ("shipped_by", "delivered_by", "cancelled_by") if k in order} == marks
 
 
-@pytest.mark.parametrize("event", [make_shipped("o-9"), make_delivered("o-9"), make_cancelled("o-9")],
-                         ids=["shipped", "delivered", "cancelled"])
+@pytest.mark.parametrize(
+    "event",
+    [make_shipped("o-9"), make_delivered("o-9"), make_cancelled("o-9")],
+    ids=["shipped", "delivered", "cancelled"],
+)
 def test_event_for_unknown_order_returns_none(state: dict[str, Any], event: Any) -> None:
     assert apply_order_event(state, event) is None
     assert state["orders"] == {}
 
 
 def test_order_value(state: dict[str, Any]) -> None:
-    order = apply_order_event(state, make_order_placed(lines=[
-        make_line("l1", qty=10, unit_price="2.50"), make_line("l2", qty=3, unit_price="0.000001"),
-        make_line("l3", qty=1, unit_price=None),
-    ]))
+    order = apply_order_event(
+        state,
+        make_order_placed(
+            lines=[
+                make_line("l1", qty=10, unit_price="2.50"),
+                make_line("l2", qty=3, unit_price="0.000001"),
+                make_line("l3", qty=1, unit_price=None),
+            ]
+        ),
+    )
     assert order is not None
     assert order_value(order) == 25_000_003
     assert order_value(order, ["l2"]) == 3

@@ -1,0 +1,45 @@
+"""models.engine: one event or the passing of stream time, applied to one customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.engine import advance_to, apply_event
+from models.policy import Policy
+
+from ..factories import DAY, HOUR, T0, make_delivered, make_event, make_order_placed, replay
+
+
+def test_apply_event_tracks_newest_event_time(state: dict[str, Any], policy: Policy) -> None:
+    apply_event(state, make_order_placed("o-1", at=T0 + HOUR), policy)
+    apply_event(state, make_order_placed("o-2", at=T0), policy)  # older: last stays
+    assert state["last"] == T0 + HOUR
+
+
+def test_events_without_detectors_change_no_orders(state: dict[str, Any], policy: Policy) -> None:
+    event = make_event("usage.recorded", {"subscription_id": "s-1", "period": "2026-10", "units": 3})
+    assert apply_event(state, event, policy) == []
+    assert (state["orders"], state["deadlines"], state["last"]) == ({}, {}, T0)
+
+
+def test_advance_fires_deadlines_in_time_order_only_once() -> None:
+    history = [
+        make_order_placed("o-late", at=T0, due=T0 + 2 * DAY),
+        make_order_placed("o-early", at=T0, due=T0 + DAY),
+    ]
+    changes, state = replay(history)
+    fired = advance_to(state, T0 + 2 * DAY, Policy())
+    assert [(c.details["order_id"], c.at) for c in fired] == [("o-early", T0 + DAY), ("o-late", T0 + 2 * DAY)]
+    assert advance_to(state, T0 + 2 * DAY, Policy()) == []
+    assert changes == []
+
+
+def test_advance_prunes_old_closed_orders_and_resolved_alerts() -> None:
+    policy = Policy(order_retention_days=1, alert_retention_days=1)
+    history = [make_order_placed("o-1", at=T0, due=T0 + HOUR), make_delivered("o-1", at=T0 + 2 * HOUR)]
+    _, state = replay(history, policy)
+    assert "o-1" in state["orders"]
+    assert advance_to(state, T0 + 2 * HOUR + DAY + 1, policy) == []
+    assert state["orders"] == {}
+    # The late alert is still open (it was never resolved), so it is kept.
+    assert [record["o"] for record in state["alerts"].values()] == [True]
