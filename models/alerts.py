@@ -14,6 +14,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 from models.money import to_amount
 from models.policy import Policy
 from models.timestamps import format_ms
@@ -33,7 +35,8 @@ Severity = Literal["info", "warning", "critical"]
 
 def alert_id_for(kind: str, customer_id: str, key: str) -> str:
     """Deterministic fingerprint of (detector, customer, the condition's own key)."""
-    digest = hashlib.blake2b(f"{kind}\x1f{customer_id}\x1f{key}".encode(), digest_size=12)
+    # JSON keeps the parts apart whatever characters the ids contain.
+    digest = hashlib.blake2b(orjson.dumps([kind, customer_id, key]), digest_size=12)
     return f"{kind.rsplit('.', 1)[-1].replace('_', '-')}-{digest.hexdigest()}"
 
 
@@ -77,9 +80,7 @@ def raise_alert(
     alert_id = alert_id_for(kind, customer_id, key)
     record = state["alerts"].get(alert_id)
     if record is not None and record["o"]:
-        moved = abs(amount - record["a"]) > policy.update_threshold * abs(record["a"]) or (
-            record["a"] == 0 and amount != 0
-        )
+        moved = amount != record["a"] and abs(amount - record["a"]) >= policy.update_threshold * abs(record["a"])
         if not moved and record["s"] == severity and record["g"] == stage:
             return None
         lifecycle: Lifecycle = "updated"

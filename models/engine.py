@@ -12,7 +12,7 @@ from models.alerts import AlertChange, prune_alerts
 from models.detectors import BY_EVENT_TYPE, DETECTORS
 from models.events import Event
 from models.policy import Policy
-from models.state import apply_order_event, prune
+from models.state import apply_order_event, hold_early, prune, take_early
 from models.timestamps import MS_PER_DAY
 
 __all__ = ["apply_event", "advance_to"]
@@ -20,13 +20,19 @@ __all__ = ["apply_event", "advance_to"]
 
 def apply_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
     """Apply a validated, de-duplicated event; return the alert changes it causes."""
-    if event.type.startswith("order."):
-        apply_order_event(state, event)
+    if state["last"] is None or event.at > state["last"]:
+        state["last"] = event.at
+    if event.type.startswith("order.") and apply_order_event(state, event) is None:
+        # Shipped, delivered or cancelled before its placement arrived (out of
+        # order upstream): keep it, and apply it right after the placement.
+        hold_early(state, event, policy)
+        return []
     changes: list[AlertChange] = []
     for detector in BY_EVENT_TYPE.get(event.type, ()):
         changes.extend(detector.on_event(state, event, policy))
-    if state["last"] is None or event.at > state["last"]:
-        state["last"] = event.at
+    if event.type == "order.placed":
+        for early in take_early(state, event.data["order_id"]):
+            changes.extend(apply_event(state, early, policy))
     return changes
 
 

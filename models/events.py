@@ -160,6 +160,7 @@ def _record(fields: Mapping[str, tuple[Check, bool]]) -> Check:
             if item is None:
                 if required:
                     raise Rejected(f"{name}.{field}: is required", "missing_field")
+                out.pop(field, None)  # an explicit null means "not given"
                 continue
             out[field] = field_check(item, f"{name}.{field}")
         return out

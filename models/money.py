@@ -14,6 +14,7 @@ __all__ = ["MICROS", "to_micros", "to_amount", "format_money"]
 
 MICROS = 1_000_000
 _CENT = Decimal("0.01")
+_MICRO = Decimal("0.000001")
 # No company bills a trillion in one figure; bigger values are corrupt input.
 _LIMIT = 10**12 * MICROS
 
@@ -31,10 +32,13 @@ def to_micros(value: object) -> int:
         raise ValueError("must be a decimal number") from None
     if not amount.is_finite():
         raise ValueError("must be a finite decimal number")
-    micros = amount * MICROS
-    if micros != micros.to_integral_value():
+    # Judge the value's own digits: scaling first would round to the context's
+    # 28 digits, and a huge exponent would overflow it.
+    if amount.as_tuple().exponent < -6 and amount != amount.quantize(_MICRO, rounding=ROUND_HALF_EVEN):
         raise ValueError("has more than 6 decimal places")
-    return _bounded(int(micros))
+    if abs(amount.adjusted()) > 15:
+        raise ValueError("is out of range")
+    return _bounded(int(amount.scaleb(6)))
 
 
 def _bounded(micros: int) -> int:

@@ -8,6 +8,7 @@ naming the key, so a worker stops at start rather than judging by a silent defau
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -57,7 +58,9 @@ def _coerce(name: str, expected: type, value: Any) -> Any:
         return value
     else:
         raise PolicyError(f"policy key {name!r}: expected {expected.__name__}, got {value!r}")
-    if number < 0 or number != number:
+    if not math.isfinite(number):
+        raise PolicyError(f"policy key {name!r}: must be a finite number, got {value!r}")
+    if number < 0:
         raise PolicyError(f"policy key {name!r}: must not be negative, got {value!r}")
     return number
 

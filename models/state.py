@@ -10,6 +10,7 @@ record), so it needs no model round trip on the hot path:
 ``orders``     order_id -> order facts (see ``apply_order_event``)
 ``deadlines``  "<detector>|<key>" -> epoch ms when that detector must look again
 ``alerts``     alert_id -> lifecycle record (models.alerts)
+``early``      order_id -> events about an order whose placement has not arrived yet
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from models.events import Event
 from models.policy import Policy
 from models.timestamps import MS_PER_DAY
 
+_MAX_EARLY_PER_ORDER = 5
+
 __all__ = [
+    "hold_early",
+    "take_early",
     "new_state",
     "remember_event",
     "apply_order_event",
@@ -34,7 +39,7 @@ __all__ = [
 def new_state(customer_id: str, partition: int) -> dict[str, Any]:
     return {
         "id": customer_id, "p": partition, "last": None, "seen": [], "orders": {},
-        "deadlines": {}, "alerts": {},
+        "deadlines": {}, "alerts": {}, "early": {},
     }
 
 
@@ -99,6 +104,22 @@ def apply_order_event(state: dict[str, Any], event: Event) -> dict[str, Any] | N
     return order
 
 
+def hold_early(state: dict[str, Any], event: Event, policy: Policy) -> None:
+    """Keep an order event that arrived before its order's placement (bounded)."""
+    early = state.setdefault("early", {})
+    held = early.setdefault(event.data["order_id"], [])
+    if len(held) < _MAX_EARLY_PER_ORDER:
+        held.append([event.event_id, event.type, event.at, event.data])
+    while len(early) > policy.max_orders_per_customer:
+        del early[next(iter(early))]  # the oldest held order goes first
+
+
+def take_early(state: dict[str, Any], order_id: str) -> list[Event]:
+    """The held events of an order, in arrival order, removed from state."""
+    held = state.get("early", {}).pop(order_id, [])
+    return [Event(event_id, kind, state["id"], at, data) for event_id, kind, at, data in held]
+
+
 def order_value(order: dict[str, Any], line_ids: list[str] | None = None) -> int:
     """Money of the order (or of some of its lines), micro-units."""
     lines = order["lines"]
@@ -117,11 +138,14 @@ def prune(state: dict[str, Any], now: int, policy: Policy) -> None:
     horizon = now - int(policy.order_retention_days * MS_PER_DAY)
     for order_id in [o for o, rec in orders.items() if rec["closed"] is not None and rec["closed"] < horizon]:
         del orders[order_id]
+    early = state.get("early", {})
+    for order_id in [o for o, held in early.items() if held[-1][2] < horizon]:
+        del early[order_id]
     excess = len(orders) - policy.max_orders_per_customer
     if excess > 0:
         # Oldest closed first; only if every order is open do open ones go.
         ranked = sorted(orders, key=lambda o: (orders[o]["closed"] is None, orders[o]["at"]))
         for order_id in ranked[:excess]:
             del orders[order_id]
-            for name in [d for d in state["deadlines"] if d.endswith("|" + order_id)]:
+            for name in [d for d in state["deadlines"] if d.partition("|")[2] == order_id]:
                 del state["deadlines"][name]

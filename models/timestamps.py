@@ -22,7 +22,7 @@ _ONE_MS = timedelta(milliseconds=1)
 # datetime.fromisoformat accepts far more than RFC 3339 (dates alone, basic
 # format, no offset); the shape check keeps the contract strict.
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})\Z"
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})\Z"
 )
 
 
@@ -35,7 +35,7 @@ def parse_rfc3339(value: object) -> int:
         raise ValueError("must be an RFC 3339 string")
     if _RFC3339.match(value) is None:
         raise ValueError("must be RFC 3339 with a time zone offset")
-    text = value
+    text = value.upper()  # RFC 3339 allows t and z; fromisoformat wants T and Z
     if "." in text:
         # Python parses at most microseconds; nanosecond inputs are valid RFC 3339.
         head, _, rest = text.partition(".")

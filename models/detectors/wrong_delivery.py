@@ -71,10 +71,11 @@ def _describe(diff: dict[str, Any]) -> str:
 def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
     order_id = event.data["order_id"]
     order = state["orders"].get(order_id)
+    if order is None:
+        return []
     delivered = event.data.get("lines")
-    if order is None or delivered is None:
-        return []  # "lines omitted" means delivered exactly as ordered
-    diffs = differences(order["lines"], delivered)
+    # Lines omitted means delivered exactly as ordered.
+    diffs = [] if delivered is None else differences(order["lines"], delivered)
     if not diffs:
         change = resolve_alert(
             state, kind=KIND, key=order_id, at=event.at,

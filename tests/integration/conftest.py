@@ -37,10 +37,13 @@ def start_worker(broker: str, tmp_path: Path, request: pytest.FixtureRequest) ->
     """Start workers on the test's broker: ``start_worker(env={...})`` returns a ready WorkerProcess."""
     workers: list[WorkerProcess] = []
 
+    external = bool(os.environ.get("FAIRWATCH_BROKER"))
+    profile = os.environ.get("FAIRWATCH_BROKER_PROFILE", "kafka" if external else "tansu")
+
     def start(env: dict[str, str] | None = None, name: str = "worker") -> WorkerProcess:
         worker = WorkerProcess(
             broker, tmp_path / f"{name}-data", tmp_path / f"{name}.log", env=env, partitions=PARTITIONS,
-            profile=os.environ.get("FAIRWATCH_BROKER_PROFILE", "kafka" if os.environ.get("FAIRWATCH_BROKER") else "tansu"),
+            profile=profile,
         )
         workers.append(worker.start())
         worker.wait_ready(timeout=60)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+
+T = TypeVar("T")
 
 
 async def produce(broker: str, messages: list[tuple[str, bytes | None, bytes]]) -> list[tuple[str, int, int]]:
@@ -23,7 +27,9 @@ async def produce(broker: str, messages: list[tuple[str, bytes | None, bytes]]) 
         await producer.stop()
 
 
-async def read_topic(broker: str, topic: str, *, expect: int, timeout: float, quiet: float = 1.5) -> list[ConsumerRecord]:
+async def read_topic(
+    broker: str, topic: str, *, expect: int, timeout: float, quiet: float = 1.5
+) -> list[ConsumerRecord]:
     """Read from the beginning until ``expect`` records arrived and then ``quiet`` s passed with no more."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=[broker], auto_offset_reset="earliest",
                                 enable_auto_commit=False, fetch_max_wait_ms=50)
@@ -46,5 +52,5 @@ async def read_topic(broker: str, topic: str, *, expect: int, timeout: float, qu
         await consumer.stop()
 
 
-def run(coro):  # noqa: ANN001, ANN201
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)

@@ -195,12 +195,6 @@ def test_policy_error_is_a_value_error() -> None:
     assert issubclass(PolicyError, ValueError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: models/policy.py _coerce accepts infinity (TOML inf, env 'inf'); the worker then crashes "
-    "with OverflowError at int(policy.order_retention_days * MS_PER_DAY) in models/state.py prune",
-)
 @pytest.mark.parametrize(
     "environ",
     [

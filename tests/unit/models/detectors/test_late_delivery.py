@@ -246,26 +246,12 @@ def test_deadline_for_forgotten_order_is_nothing(state: dict[str, Any], policy: 
     assert late_delivery.on_deadline(state, "o-gone", DUE, policy) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: models/state.py apply_order_event drops an order.delivered whose order.placed has not been "
-    "seen yet (returns None, nothing kept); when the placement arrives next (out of order on the topic) "
-    "the order is open and its deadline raises a false late_delivery alert (SPEC §4: out-of-order events "
-    "are still applied to state)",
-)
 def test_delivery_reported_before_its_placement_is_not_late() -> None:
     history = [make_delivered(at=T0 + 2 * HOUR), placed(), AdvanceTo(DUE + 100 * HOUR)]
     changes, _ = replay(history)
     assert summary(changes) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: models/events.py _record keeps 'unit_price': null in the normalized line; "
-    "models/state.py order_value then computes qty * None and the deadline crashes with TypeError",
-)
 def test_order_with_null_unit_price_still_alerts() -> None:
     changes, _ = replay(
         [placed(lines=[{"line_id": "l1", "sku": "BOX-M", "qty": 10, "unit_price": None}]), AdvanceTo(DUE)]

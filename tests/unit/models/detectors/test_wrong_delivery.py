@@ -237,24 +237,11 @@ def test_differences_is_pure() -> None:
     assert ordered == {"l1": ["BOX-M", 10, 2_500_000, {"colour": "brown"}]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: models/detectors/wrong_delivery.py on_event returns [] when a delivery report omits lines, "
-    "before the resolve branch; per SPEC §1 omitted lines mean 'delivered exactly as ordered', so a later "
-    "such report should resolve an open wrong_delivery alert",
-)
 def test_later_report_without_lines_resolves() -> None:
     changes, _ = replay([placed(), delivered(WHITE, event_id="d-1"), delivered(None, event_id="d-2", at=T0 + 2 * DAY)])
     assert summary(changes) == [("raised", 1, BOXES_VALUE), ("resolved", 2, BOXES_VALUE)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="BUG: models/events.py _record keeps 'spec': null in the normalized line; "
-    "wrong_delivery.differences then calls None.keys() and crashes with AttributeError",
-)
 def test_null_spec_is_treated_as_no_spec() -> None:
     changes, _ = replay([placed(), delivered([line(BOXES, spec=None), TAPE])])
     assert [d["field"] for d in changes[0].details["differences"]] == ["spec.colour"]
