@@ -20,12 +20,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	bash scripts/ensure-prometheus.sh
 	$(BIN)/python -m pytest tests -q
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
 
 integration: $(STAMP)
+	bash scripts/ensure-prometheus.sh
 	$(BIN)/python -m pytest tests/integration -q
 
 lint: $(STAMP)

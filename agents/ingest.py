@@ -2,6 +2,11 @@
 
 message -> Processor (decode, validate, de-duplicate, rules, stream time)
 -> customer table + changelog -> alerts or dead-letter.
+
+The tick is a message too: a timer sends one to each partition this worker
+owns, and the agent handles it in order with that partition's events. So every
+table write happens inside the stream, on the partition it belongs to (the
+RocksDB store and the changelog both take the partition from the current event).
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from faust.types import TP
 
 from models.alerts import AlertChange, to_cloudevent
 from streams import metrics
-from streams.app import alerts_topic, app, customers, dead_letter_topic, inputs, policy
+from streams.app import alerts_topic, app, customers, dead_letter_topic, inputs, policy, ticks_topic
 from streams.deadletter import dead_letter_headers
 from streams.health import assigned_partitions, is_ready
 from streams.processor import Processor
+from streams.topics import TICKS_TOPIC
 
 __all__ = ["ingest", "processor"]
 
@@ -26,11 +32,8 @@ log = logging.getLogger("fairwatch")
 _CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
 
 
-def _persist(partition: int, customer_id: str, state: dict[str, Any]) -> None:
-    # Written with an explicit partition so the live tick, which runs outside any
-    # stream event, keeps each customer's changelog on the customer's partition.
-    customers.data[customer_id] = state
-    customers.send_changelog(partition, customer_id, state)
+def _persist(customer_id: str, state: dict[str, Any]) -> None:
+    customers[customer_id] = state
 
 
 def _highwater(topic: str, partition: int) -> int | None:
@@ -63,6 +66,11 @@ async def ingest(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
         consumed_at = time.perf_counter()
+        if message.topic == TICKS_TOPIC:
+            changes = processor.tick(message.partition)
+            if changes:
+                await _emit(changes, None)
+            continue
         outcome = processor.handle(message.topic, message.partition, message.offset, message.key, message.value)
         if outcome.rejected is not None:
             rejected = outcome.rejected
@@ -81,9 +89,8 @@ async def ingest(stream: Any) -> None:
 async def tick() -> None:
     if not is_ready(app):
         return
-    changes = processor.tick(assigned_partitions(app))
-    if changes:
-        await _emit(changes, None)
+    for partition in assigned_partitions(app):
+        await ticks_topic.send(value=b"", partition=partition)
 
 
 @app.on_partitions_revoked.connect

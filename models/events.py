@@ -143,8 +143,12 @@ def _spec(value: Any, name: str) -> dict[str, str]:
     if len(value) > _MAX_SPEC_KEYS:
         raise Rejected(f"{name}: more than {_MAX_SPEC_KEYS} keys")
     for key, item in value.items():
-        if not isinstance(item, str) or len(key) > _MAX_ID or len(item) > _MAX_TEXT:
-            raise Rejected(f"{name}.{key[:_MAX_ID]}: must be a string")
+        if len(key) > _MAX_ID:
+            raise Rejected(f"{name}: key longer than {_MAX_ID} characters")
+        if not isinstance(item, str):
+            raise Rejected(f"{name}.{key}: must be a string")
+        if len(item) > _MAX_TEXT:
+            raise Rejected(f"{name}.{key}: longer than {_MAX_TEXT} characters")
     return value
 
 

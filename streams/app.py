@@ -21,9 +21,11 @@ from streams import codecs
 from streams.config import Config, load_config
 from streams.deadletter import DEAD_LETTER_TOPIC
 from streams.highwater import true_end_offsets
-from streams.topics import ALERTS_TOPIC
+from streams.topics import ALERTS_TOPIC, TICKS_TOPIC
 
-__all__ = ["app", "config", "policy", "inputs", "alerts_topic", "dead_letter_topic", "customers", "ALERTS_TOPIC"]
+__all__ = [
+    "app", "config", "policy", "inputs", "ticks_topic", "alerts_topic", "dead_letter_topic", "customers",
+]
 
 
 
@@ -89,8 +91,14 @@ config = load_config()
 policy = load_policy(config.policy_path, os.environ)
 app = create_app(config, policy)
 
-#: The three co-partitioned input topics, consumed as one stream: no repartitioning.
-inputs = app.topic(*INPUT_TOPICS, partitions=config.partitions, key_serializer="raw", value_serializer="raw")
+#: The three co-partitioned input topics and the tick topic, consumed as one
+#: stream: no repartitioning, and every state change happens inside it.
+inputs = app.topic(
+    *INPUT_TOPICS, TICKS_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw"
+)
+ticks_topic = app.topic(
+    TICKS_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw", retention=3600.0
+)
 alerts_topic = app.topic(ALERTS_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw")
 dead_letter_topic = app.topic(
     DEAD_LETTER_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw"

@@ -1,7 +1,7 @@
 """One message in, its outcome out: decode, validate, de-duplicate, apply, advance time.
 
 The processor is the stream wiring's engine room but knows nothing of Faust:
-it reads and writes customer state through a mapping and a ``persist``
+it reads customer state through a mapping and writes it through a ``persist``
 callback, and asks ``highwater(topic, partition)`` how far each input goes.
 Every message ends as exactly one of processed, duplicate or dead-lettered.
 """
@@ -40,7 +40,7 @@ class Processor:
         self,
         policy: Policy,
         store: Mapping[str, State],
-        persist: Callable[[int, str, State], None],
+        persist: Callable[[str, State], None],
         highwater: Callable[[str, int], int | None],
         topics: tuple[str, ...] = INPUT_TOPICS,
         wall_clock: Callable[[], float] = time.time,
@@ -90,13 +90,9 @@ class Processor:
         changes.extend(self._advance(partition, clock, None))
         return Outcome("processed", changes, event_at=event.at)
 
-    def tick(self, partitions: Iterable[int]) -> list[AlertChange]:
-        """The live tick: advance each caught-up partition to the wall clock minus the grace."""
-        wall_ms = int(self.wall_clock() * 1000)
-        changes: list[AlertChange] = []
-        for partition in partitions:
-            changes.extend(self._advance(partition, self._clock(partition), wall_ms))
-        return changes
+    def tick(self, partition: int) -> list[AlertChange]:
+        """The live tick: advance the partition to the wall clock minus the grace, if it is caught up."""
+        return self._advance(partition, self._clock(partition), int(self.wall_clock() * 1000))
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions were revoked: their clocks and indexes are rebuilt if they come back."""
@@ -132,7 +128,7 @@ class Processor:
         return changes
 
     def _save(self, partition: int, state: State) -> None:
-        self.persist(partition, state["id"], state)
+        self.persist(state["id"], state)
         due = next_deadline(state)
         if due is not None:
             self._index(partition).add(due, state["id"])

@@ -11,9 +11,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from models.events import INPUT_TOPICS
 from streams.deadletter import DEAD_LETTER_TOPIC
 
-__all__ = ["ALERTS_TOPIC", "DEAD_LETTER_TOPIC", "INPUT_TOPICS", "ensure_topics"]
+__all__ = ["ALERTS_TOPIC", "DEAD_LETTER_TOPIC", "INPUT_TOPICS", "TICKS_TOPIC", "ensure_topics"]
 
 ALERTS_TOPIC = "fairwatch.alerts"
+#: Internal: the live tick, one message per partition, so that deadlines fired
+#: by the wall clock are processed inside the stream, in order with the
+#: partition's events, and their table writes land on the right partition.
+TICKS_TOPIC = "fairwatch.ticks"
 
 
 async def ensure_topics(bootstrap: list[str], partitions: int, replication: int = 1) -> None:
@@ -22,7 +26,7 @@ async def ensure_topics(bootstrap: list[str], partitions: int, replication: int 
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [*INPUT_TOPICS, ALERTS_TOPIC, DEAD_LETTER_TOPIC]
+        wanted = [*INPUT_TOPICS, ALERTS_TOPIC, DEAD_LETTER_TOPIC, TICKS_TOPIC]
         missing = [NewTopic(name, partitions, replication) for name in wanted if name not in existing]
         if missing:
             await admin.create_topics(missing)
