@@ -43,6 +43,14 @@ async def customer_state(self: View, request: Request, customer_id: str) -> Resp
     return self.json(customer_view(state, processor.stream_time(state["p"]), policy.currency))
 
 
+@app.timer(interval=1.0)
+async def _publish_open_counts() -> None:
+    open_orders, open_alerts = processor.open_counts()
+    metrics.OPEN_PROMISES.labels("order_delivery").set(open_orders)
+    for kind, number in open_alerts.items():
+        metrics.OPEN_ALERTS.labels(kind).set(number)
+
+
 @app.task
 async def _announce_readiness() -> None:
     """Log ``ready`` each time the worker becomes ready (start-up, after a rebalance)."""

@@ -18,6 +18,7 @@ commands:
   produce FILE [--skip-bad]       publish JSON Lines events, validated first
   alerts [--from-beginning] [--json]
                                   follow the alert topic
+  policy                          print the effective policy (defaults, FAIRWATCH_POLICY file, environment)
 """
 
 
@@ -38,6 +39,22 @@ def run_worker(argv: list[str]) -> int:
         return _fail(str(exc))
     sys.argv = ["fairwatch", "worker", *argv]
     app.main()
+    return 0
+
+
+def print_policy() -> int:
+    import os
+
+    from models.errors import PolicyError
+    from models.policy import load_policy
+
+    try:
+        policy = load_policy(os.environ.get("FAIRWATCH_POLICY") or None, os.environ)
+    except PolicyError as exc:
+        return _fail(str(exc))
+    for key, value in policy.as_dict().items():
+        # TOML, so the output can be saved as a policy file and edited.
+        print(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value}")
     return 0
 
 
@@ -65,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         from streams.tools import produce_file
 
         return asyncio.run(produce_file(options.file, skip_bad=options.skip_bad))
+    if command == "policy":
+        return print_policy()
     if command == "alerts":
         parser = argparse.ArgumentParser(prog="fairwatch alerts")
         parser.add_argument("--from-beginning", action="store_true")

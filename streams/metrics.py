@@ -10,7 +10,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "EVENTS_IN", "PROCESSED", "DUPLICATES", "DEAD_LETTERED", "LATE_EVENTS", "ALERTS",
-    "OVERPAY", "PROCESSING_LATENCY", "EVENT_TO_ALERT", "READY",
+    "OVERPAY", "PROCESSING_LATENCY", "EVENT_TO_ALERT", "READY", "OPEN_PROMISES", "OPEN_ALERTS",
 ]
 
 EVENTS_IN = Counter("fairwatch_events_in_total", "Messages consumed from input topics.", ["topic", "type"])
@@ -35,3 +35,8 @@ EVENT_TO_ALERT = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600),
 )
 READY = Gauge("fairwatch_ready", "1 when joined, assigned partitions recovered; else 0.")
+OPEN_PROMISES = Gauge(
+    "fairwatch_open_promises", "Promises still running on this worker's partitions (e.g. orders not yet delivered).",
+    ["kind"],
+)
+OPEN_ALERTS = Gauge("fairwatch_open_alerts", "Alerts raised and not resolved, on this worker's partitions.", ["kind"])

@@ -9,6 +9,7 @@ Every message ends as exactly one of processed, duplicate or dead-lettered.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,6 +26,22 @@ from streams.clock import DeadlineIndex, PartitionClock
 __all__ = ["Processor", "Outcome"]
 
 State = dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Partition:
+    """What this worker keeps in memory for a partition it owns; rebuilt from the table."""
+
+    clock: PartitionClock
+    deadlines: DeadlineIndex
+    open_orders: int = 0
+    open_alerts: Counter[str] = field(default_factory=Counter)
+
+    def count(self, state: State, sign: int) -> None:
+        self.open_orders += sign * sum(1 for o in state["orders"].values() if o["status"] in ("open", "shipped"))
+        for record in state["alerts"].values():
+            if record["o"]:
+                self.open_alerts[record["k"]] += sign
 
 
 @dataclass(slots=True)
@@ -53,13 +70,13 @@ class Processor:
         self.wall_clock = wall_clock
         self.grace_ms = int(policy.grace_minutes * 60_000)
         self.max_future_ms = int(policy.max_future_minutes * 60_000)
-        self.clocks: dict[int, PartitionClock] = {}
-        self.indexes: dict[int, DeadlineIndex] = {}
+        self.partitions: dict[int, _Partition] = {}
 
     # --- per message -------------------------------------------------------
 
     def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> Outcome:
-        clock = self._clock(partition)
+        owned = self._partition(partition)
+        clock = owned.clock
         try:
             event = decode_event(topic, key, value)
             if event.at > self.wall_clock() * 1000 + self.max_future_ms:
@@ -83,75 +100,83 @@ class Processor:
             return Outcome("duplicate")
         if clock.time is not None and event.at < clock.time:
             metrics.LATE_EVENTS.labels(topic).inc()
+        owned.count(state, -1)
         changes = apply_event(state, event, self.policy)
-        self._save(partition, state)
+        self._save(owned, state)
         clock.observe(topic, offset, event.at)
         metrics.PROCESSED.labels(topic).inc()
-        changes.extend(self._advance(partition, clock, None))
+        changes.extend(self._advance(owned, partition, None))
         return Outcome("processed", changes, event_at=event.at)
 
     def tick(self, partition: int) -> list[AlertChange]:
         """The live tick: advance the partition to the wall clock minus the grace, if it is caught up."""
-        return self._advance(partition, self._clock(partition), int(self.wall_clock() * 1000))
+        return self._advance(self._partition(partition), partition, int(self.wall_clock() * 1000))
 
     def forget(self, partitions: Iterable[int]) -> None:
-        """Partitions were revoked: their clocks and indexes are rebuilt if they come back."""
+        """Partitions were revoked or reassigned: rebuilt from the table when next used."""
         for partition in partitions:
-            self.clocks.pop(partition, None)
-            self.indexes.pop(partition, None)
+            self.partitions.pop(partition, None)
 
     def stream_time(self, partition: int) -> int | None:
-        clock = self.clocks.get(partition)
-        return clock.time if clock else None
+        owned = self.partitions.get(partition)
+        return owned.clock.time if owned else None
+
+    def open_counts(self) -> tuple[int, Counter[str]]:
+        """Open orders, and open alerts by kind, over the partitions this worker owns."""
+        alerts: Counter[str] = Counter()
+        for owned in self.partitions.values():
+            alerts.update(owned.open_alerts)
+        return sum(owned.open_orders for owned in self.partitions.values()), alerts
 
     # --- time --------------------------------------------------------------
 
-    def _advance(self, partition: int, clock: PartitionClock, wall_ms: int | None) -> list[AlertChange]:
-        before = clock.time
+    def _advance(self, owned: _Partition, partition: int, wall_ms: int | None) -> list[AlertChange]:
+        before = owned.clock.time
         highwaters = {topic: self.highwater(topic, partition) for topic in self.topics}
-        now = clock.advance(highwaters, wall_ms)
+        now = owned.clock.advance(highwaters, wall_ms)
         if now is None or now == before:
             return []
         changes: list[AlertChange] = []
-        index = self._index(partition)
-        for customer_id in index.pop_due(now):
+        for customer_id in owned.deadlines.pop_due(now):
             state = self.store.get(customer_id)
             if state is None:
                 continue
             due = next_deadline(state)
             if due is None or due > now:
                 if due is not None:
-                    index.add(due, customer_id)
+                    owned.deadlines.add(due, customer_id)
                 continue
+            owned.count(state, -1)
             changes.extend(advance_to(state, now, self.policy))
-            self._save(partition, state)
+            self._save(owned, state)
         return changes
 
-    def _save(self, partition: int, state: State) -> None:
+    def _save(self, owned: _Partition, state: State) -> None:
         self.persist(state["id"], state)
+        owned.count(state, +1)
         due = next_deadline(state)
         if due is not None:
-            self._index(partition).add(due, state["id"])
+            owned.deadlines.add(due, state["id"])
 
-    def _clock(self, partition: int) -> PartitionClock:
-        clock = self.clocks.get(partition)
-        if clock is None:
-            clock = self.clocks[partition] = PartitionClock(self.topics, self.grace_ms)
-            # Resume roughly where stream time stood: the newest event of any customer here.
-            newest = [s["last"] for s in self.store.values() if s["p"] == partition and s["last"] is not None]
-            if newest:
-                clock.time = max(newest) - self.grace_ms
-        return clock
-
-    def _index(self, partition: int) -> DeadlineIndex:
-        index = self.indexes.get(partition)
-        if index is None:
+    def _partition(self, partition: int) -> _Partition:
+        owned = self.partitions.get(partition)
+        if owned is None:
+            # One pass over the recovered table: stream time resumes at the newest
+            # event seen here, and every pending deadline and open item is indexed.
+            owned = _Partition(PartitionClock(self.topics, self.grace_ms), DeadlineIndex())
+            newest = None
             entries = []
             for state in self.store.values():
-                if state["p"] == partition:
-                    due = next_deadline(state)
-                    if due is not None:
-                        entries.append((due, state["id"]))
-            index = self.indexes[partition] = DeadlineIndex.build(entries)
-        return index
-
+                if state["p"] != partition:
+                    continue
+                if state["last"] is not None and (newest is None or state["last"] > newest):
+                    newest = state["last"]
+                due = next_deadline(state)
+                if due is not None:
+                    entries.append((due, state["id"]))
+                owned.count(state, +1)
+            owned.deadlines = DeadlineIndex.build(entries)
+            if newest is not None:
+                owned.clock.time = newest - self.grace_ms
+            self.partitions[partition] = owned
+        return owned

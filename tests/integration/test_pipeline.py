@@ -6,6 +6,7 @@ import time
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from models.timestamps import MS_PER_DAY, MS_PER_HOUR, format_ms
 from tests.integration.kafka_io import produce, read_topic, run
@@ -134,3 +135,35 @@ def test_good_bad_and_duplicate_events_give_exact_alerts_dead_letters_and_counts
     assert counts["duplicates"] == len(expected["duplicates"])
     assert counts["dead_lettered"] == len(expected["bad"])
     assert counts.conserved
+
+
+def test_metrics_show_domain_and_faust_figures(start_worker, broker) -> None:
+    worker = start_worker(env=WORKER_ENV)
+    messages, expected = scenario(int(time.time() * 1000))
+    run(produce(broker, messages))
+    run(read_topic(broker, "fairwatch.alerts", expect=len(expected["alerts"]), timeout=30))
+    time.sleep(1.5)  # the open-count gauges are published every second
+    text = worker.get("/metrics")[1].decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    assert value("fairwatch_events_in_total", topic="orders", type="order.placed") == 4 + 1  # one duplicate
+    assert value("fairwatch_events_processed_total", topic="billing") == 1
+    assert value("fairwatch_events_duplicate_total", topic="orders") == 2
+    assert value("fairwatch_events_dead_lettered_total", topic="orders", reason="invalid_json") == 1
+    assert value("fairwatch_events_dead_lettered_total", topic="billing", reason="wrong_topic") == 1
+    assert value("fairwatch_alerts_total", kind="promise.late_delivery", lifecycle="raised") == 2
+    assert value("fairwatch_money_at_stake_total", kind="promise.wrong_delivery", per="once") == 24.9
+    assert value("fairwatch_open_alerts", kind="promise.late_delivery") == 2
+    assert value("fairwatch_open_promises", kind="order_delivery") == 1  # c-lost's order
+    assert value("fairwatch_processing_latency_seconds_count") > 0
+    assert value("fairwatch_event_to_alert_seconds_count") == 3
+    assert value("fairwatch_ready") == 1
+    # Faust's own sensor metrics, through faust.sensors.prometheus.
+    assert any(name == "fairwatch_messages_received_total" for name, _ in samples)
+    assert "customer_id" not in text and "c-late" not in text  # never a customer as a label
