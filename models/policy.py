@@ -42,6 +42,31 @@ class Policy:
     alert_retention_days: float = 400.0
     #: A late delivery of more than this is critical.
     late_delivery_critical_hours: float = 72.0
+    #: An order not shipped this long before its promised delivery is at risk (0 turns the stage off).
+    at_risk_hours: float = 24.0
+    #: An invoiced order line still undelivered this long after its promised delivery is a billing error.
+    invoiced_undelivered_days: float = 7.0
+    #: A delivered order line not invoiced within this is the company's own loss (info).
+    uninvoiced_days: float = 30.0
+    #: A complaint must be acknowledged within this.
+    complaint_ack_hours: float = 48.0
+    #: Default resolve_by, from the complaint's opening, by severity.
+    complaint_resolve_days_high: float = 3.0
+    complaint_resolve_days_normal: float = 14.0
+    complaint_resolve_days_low: float = 30.0
+    #: An unresolved complaint is critical after this.
+    complaint_critical_days: float = 56.0
+    #: Gross margin on revenue, for cost to serve.
+    margin_rate: float = 0.30
+    #: Cost of one minute of customer contact, in the policy currency.
+    contact_cost_per_minute: float = 1.00
+    #: Cost of handling one complaint, in the policy currency.
+    complaint_handling_cost: float = 25.00
+    #: Cost to serve must exceed margin by at least this (currency) before it is worth an alert.
+    unprofitable_min_excess: float = 50.00
+    #: Broken-promise alerts within the window that make a pattern.
+    repeated_promises_count: int = 3
+    repeated_promises_days: float = 90.0
     #: An alert is re-emitted as updated when its money at stake moves by this fraction.
     update_threshold: float = 0.10
 

@@ -1,9 +1,11 @@
 """``promise.late_delivery``: delivered after ``promised_delivery_by``, or the deadline passed without delivery.
 
-One alert per order (keyed by order_id). The deadline fires from stream time,
-so an order nobody reports on still raises; a late delivery after that updates
-the same alert. A delivery that turns out to have been in time (its report came
-in after the deadline fired, beyond the grace) resolves it.
+One alert per order (keyed by order_id), in stages: ``at_risk`` (not shipped
+``at_risk_hours`` before the promise: a warning while there is still time),
+``undelivered`` (the promise passed) and ``delivered_late``. Each later stage
+updates the same alert. The deadlines fire from stream time, so an order nobody
+reports on still raises. A delivery in time resolves it (also one whose report
+came in after the deadline fired, beyond the grace).
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ __all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline"]
 
 NAME = "late_delivery"
 KIND = "promise.late_delivery"
-EVENT_TYPES = frozenset({"order.placed", "order.delivered", "order.cancelled"})
+EVENT_TYPES = frozenset({"order.placed", "order.shipped", "order.delivered", "order.cancelled"})
+_RISK = "risk:"
 
 
 def _deadline(order_id: str) -> str:
     return f"{NAME}|{order_id}"
+
+
+def _risk_deadline(order_id: str) -> str:
+    return f"{NAME}|{_RISK}{order_id}"
 
 
 def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
@@ -32,11 +39,18 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
     order = state["orders"].get(order_id)
     if order is None:
         return []
+    deadlines = state["deadlines"]
     if event.type == "order.placed":
         if order["placed"] == event.event_id and order["status"] == "open":
-            state["deadlines"][_deadline(order_id)] = order["due"]
+            deadlines[_deadline(order_id)] = order["due"]
+            risk_at = order["due"] - int(policy.at_risk_hours * MS_PER_HOUR)
+            if policy.at_risk_hours > 0 and risk_at > event.at:
+                deadlines[_risk_deadline(order_id)] = risk_at
         return []
-    state["deadlines"].pop(_deadline(order_id), None)
+    deadlines.pop(_risk_deadline(order_id), None)
+    if event.type == "order.shipped":
+        return []
+    deadlines.pop(_deadline(order_id), None)
     if event.type != "order.delivered":
         return []  # a cancelled order is not delivered late; an open late alert stays
     if event.at <= order["due"]:
@@ -59,6 +73,8 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
 
 
 def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> list[AlertChange]:
+    if key.startswith(_RISK):
+        return _at_risk(state, key[len(_RISK) :], now, policy)
     order = state["orders"].get(key)
     if order is None or order["status"] not in ("open", "shipped"):
         return []
@@ -79,14 +95,31 @@ def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> li
     return [change] if change else []
 
 
+def _at_risk(state: dict[str, Any], order_id: str, now: int, policy: Policy) -> list[AlertChange]:
+    order = state["orders"].get(order_id)
+    if order is None or order["status"] != "open":
+        return []
+    change = _raise(
+        state, order_id, order, policy, at=now, late_by=0, stage="at_risk",
+        summary=f"Your order {order_id}, promised by {format_human(order['due'])}, has not been shipped yet "
+        "and may arrive late.",
+        action=f"Ship order {order_id} today, or tell the customer now when it will arrive.",
+        evidence=[order["placed"]],
+        severity="warning",
+    )
+    return [change] if change else []
+
+
 def _raise(
     state: dict[str, Any], order_id: str, order: dict[str, Any], policy: Policy, *, at: int,
-    late_by: int, stage: str, summary: str, action: str, evidence: list[str],
+    late_by: int, stage: str, summary: str, action: str, evidence: list[str], severity: str | None = None,
 ) -> AlertChange | None:
-    critical = order["urgent"] or late_by >= policy.late_delivery_critical_hours * MS_PER_HOUR
+    if severity is None:
+        critical = order["urgent"] or late_by >= policy.late_delivery_critical_hours * MS_PER_HOUR
+        severity = "critical" if critical else "warning"
     return raise_alert(
         state, policy, kind=KIND, key=order_id, at=at,
-        severity="critical" if critical else "warning", summary=summary,
+        severity=severity, summary=summary,  # type: ignore[arg-type]
         amount=order_value(order), per="once", evidence=evidence, suggested_action=action,
         details={
             "order_id": order_id,

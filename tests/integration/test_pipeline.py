@@ -74,6 +74,7 @@ def scenario(now: int) -> tuple[list[tuple[str, bytes | None, bytes]], dict]:
             ("c-late", "promise.late_delivery", "raised"),
             ("c-wrong", "promise.wrong_delivery", "raised"),
             ("c-lost", "promise.late_delivery", "raised"),
+            ("c-lost", "promise.late_delivery", "updated"),
         },
     }
     return good + duplicates + [(t, k, v) for t, k, v, _ in bad], expected
@@ -110,8 +111,15 @@ def test_good_bad_and_duplicate_events_give_exact_alerts_dead_letters_and_counts
         {"line_id": "1", "field": "spec.colour", "ordered": "brown", "delivered": "white"}
     ]
     assert "white colour came instead of brown" in wrong["data"]["summary"]
-    lost = by_id[("c-lost", "fairwatch.alert.raised")]
-    assert lost["time"] == format_ms(now + 1000)  # fired at the deadline, by stream time
+    # Not shipped a day before its promise: at risk; then the promise passes. Both
+    # fire by stream time (the live tick), at the deadlines themselves.
+    at_risk = by_id[("c-lost", "fairwatch.alert.raised")]
+    assert at_risk["data"]["details"]["status"] == "at_risk"
+    assert at_risk["time"] == format_ms(now + 1000 - 24 * MS_PER_HOUR)
+    lost = by_id[("c-lost", "fairwatch.alert.updated")]
+    assert lost["data"]["details"]["status"] == "undelivered"
+    assert lost["data"]["alert_id"] == at_risk["data"]["alert_id"]
+    assert lost["time"] == format_ms(now + 1000)
 
     letters = run(read_topic(broker, "fairwatch.dead-letter", expect=len(expected["bad"]), timeout=20))
     assert len(letters) == len(expected["bad"])
@@ -158,11 +166,12 @@ def test_metrics_show_domain_and_faust_figures(start_worker, broker) -> None:
     assert value("fairwatch_events_dead_lettered_total", topic="orders", reason="invalid_json") == 1
     assert value("fairwatch_events_dead_lettered_total", topic="billing", reason="wrong_topic") == 1
     assert value("fairwatch_alerts_total", kind="promise.late_delivery", lifecycle="raised") == 2
+    assert value("fairwatch_alerts_total", kind="promise.late_delivery", lifecycle="updated") == 1
     assert value("fairwatch_money_at_stake_total", kind="promise.wrong_delivery", per="once") == 24.9
     assert value("fairwatch_open_alerts", kind="promise.late_delivery") == 2
     assert value("fairwatch_open_promises", kind="order_delivery") == 1  # c-lost's order
     assert value("fairwatch_processing_latency_seconds_count") > 0
-    assert value("fairwatch_event_to_alert_seconds_count") == 3
+    assert value("fairwatch_event_to_alert_seconds_count") == 4
     assert value("fairwatch_ready") == 1
     # Faust's own sensor metrics, through faust.sensors.prometheus.
     assert any(name == "fairwatch_messages_received_total" for name, _ in samples)

@@ -27,10 +27,11 @@ def test_advance_fires_deadlines_in_time_order_only_once() -> None:
         make_order_placed("o-late", at=T0, due=T0 + 2 * DAY),
         make_order_placed("o-early", at=T0, due=T0 + DAY),
     ]
-    changes, state = replay(history)
-    fired = advance_to(state, T0 + 2 * DAY, Policy())
+    policy = Policy(at_risk_hours=0)
+    changes, state = replay(history, policy)
+    fired = advance_to(state, T0 + 2 * DAY, policy)
     assert [(c.details["order_id"], c.at) for c in fired] == [("o-early", T0 + DAY), ("o-late", T0 + 2 * DAY)]
-    assert advance_to(state, T0 + 2 * DAY, Policy()) == []
+    assert advance_to(state, T0 + 2 * DAY, policy) == []
     assert changes == []
 
 

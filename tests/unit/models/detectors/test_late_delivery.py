@@ -22,8 +22,16 @@ from ...factories import (
     make_line,
     make_order_placed,
     make_shipped,
-    replay,
 )
+from ...factories import replay as replay_with
+
+# The tables below judge the promise itself; the at-risk stage has its own tests at the end.
+NO_RISK = Policy(at_risk_hours=0)
+
+
+def replay(history: list[Any], policy: Policy | None = None, state: dict[str, Any] | None = None) -> Any:
+    return replay_with(history, policy or NO_RISK, state)
+
 
 DUE = T0 + 2 * DAY
 CRITICAL = 72 * HOUR  # Policy().late_delivery_critical_hours
@@ -213,7 +221,7 @@ def test_cancelled_after_deadline_keeps_the_open_alert() -> None:
 
 
 def test_escalation_follows_policy() -> None:
-    policy = Policy(late_delivery_critical_hours=1)
+    policy = Policy(late_delivery_critical_hours=1, at_risk_hours=0)
     changes, _ = replay([placed(), AdvanceTo(DUE + HOUR)], policy)
     assert [(c.lifecycle, c.severity, c.at) for c in changes] == [
         ("raised", "warning", DUE),
@@ -239,7 +247,7 @@ def test_orders_have_separate_alerts() -> None:
 def test_module_contract() -> None:
     assert late_delivery.NAME == "late_delivery"
     assert late_delivery.KIND == "promise.late_delivery"
-    assert {"order.placed", "order.delivered", "order.cancelled"} == late_delivery.EVENT_TYPES
+    assert {"order.placed", "order.shipped", "order.delivered", "order.cancelled"} == late_delivery.EVENT_TYPES
 
 
 def test_deadline_for_forgotten_order_is_nothing(state: dict[str, Any], policy: Policy) -> None:
@@ -257,3 +265,48 @@ def test_order_with_null_unit_price_still_alerts() -> None:
         [placed(lines=[{"line_id": "l1", "sku": "BOX-M", "qty": 10, "unit_price": None}]), AdvanceTo(DUE)]
     )
     assert summary(changes) == [("raised", 1, "warning", "undelivered")]
+
+
+# --- the at-risk stage: not shipped at_risk_hours before the promise ---------
+
+RISK_AT = DUE - 24 * HOUR  # Policy().at_risk_hours
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        pytest.param([placed(), AdvanceTo(RISK_AT - 1)], [], id="just-before-the-risk-point"),
+        pytest.param([placed(), AdvanceTo(RISK_AT)], [("raised", 1, "warning", "at_risk")], id="at-the-risk-point"),
+        pytest.param([placed(), make_shipped(at=RISK_AT - 1), AdvanceTo(RISK_AT)], [], id="shipped-in-time"),
+        pytest.param(
+            [placed(), AdvanceTo(RISK_AT), make_delivered(at=DUE - HOUR)],
+            [("raised", 1, "warning", "at_risk"), ("resolved", 2, "warning", None)],
+            id="at-risk-then-delivered-in-time-resolves",
+        ),
+        pytest.param(
+            [placed(), AdvanceTo(RISK_AT), AdvanceTo(DUE)],
+            [("raised", 1, "warning", "at_risk"), ("updated", 2, "warning", "undelivered")],
+            id="at-risk-becomes-the-late-alert",
+        ),
+        pytest.param(
+            [placed(), AdvanceTo(RISK_AT), make_shipped(at=RISK_AT + HOUR), make_delivered(at=DUE + 5 * HOUR)],
+            [("raised", 1, "warning", "at_risk"), ("updated", 2, "warning", "delivered_late")],
+            id="at-risk-then-delivered-late",
+        ),
+        pytest.param(
+            [make_order_placed("o-1", at=DUE - HOUR, due=DUE), AdvanceTo(DUE - 1)],
+            [],
+            id="placed-inside-the-window-has-no-risk-stage",
+        ),
+    ],
+)
+def test_at_risk_stage(history: list[Any], expected: list[tuple[str, int, str, str | None]]) -> None:
+    changes, _ = replay_with(history, Policy())
+    assert summary(changes) == expected
+    assert {c.alert_id for c in changes} <= {ALERT_ID}
+
+
+def test_at_risk_stage_can_be_turned_off() -> None:
+    changes, state = replay_with([placed(), AdvanceTo(RISK_AT)], Policy(at_risk_hours=0))
+    assert changes == []
+    assert list(state["deadlines"]) == ["late_delivery|o-1"]
