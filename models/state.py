@@ -11,6 +11,9 @@ record), so it needs no model round trip on the hot path:
 ``deadlines``  "<detector>|<key>" -> epoch ms when that detector must look again
 ``alerts``     alert_id -> lifecycle record (models.alerts)
 ``early``      order_id -> events about an order whose placement has not arrived yet
+``complaints`` complaint_id -> complaint facts (models.detectors.complaint_unresolved)
+``service``    "YYYY-MM" -> cost-to-serve figures, 12 months (models.detectors.unprofitable_service)
+``broken``     recent broken-promise alerts (models.detectors.repeated_broken_promises)
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ __all__ = [
 def new_state(customer_id: str, partition: int) -> dict[str, Any]:
     return {
         "id": customer_id, "p": partition, "last": None, "seen": [], "orders": {},
-        "deadlines": {}, "alerts": {}, "early": {},
+        "deadlines": {}, "alerts": {}, "early": {}, "complaints": {}, "service": {}, "broken": [],
     }
 
 
@@ -97,6 +100,9 @@ def apply_order_event(state: dict[str, Any], event: Event) -> dict[str, Any] | N
         order["status"] = "delivered"
         order["closed"] = event.at if order["closed"] is None else order["closed"]
         order["delivered_by"] = event.event_id
+        lines = data.get("lines")
+        # Quantities as delivered per line (omitted lines: delivered exactly as ordered).
+        order["got"] = None if lines is None else {line["line_id"]: line["qty"] for line in lines}
     elif event.type == "order.cancelled" and order["status"] != "delivered":
         order["status"] = "cancelled"
         order["closed"] = event.at
@@ -138,6 +144,9 @@ def prune(state: dict[str, Any], now: int, policy: Policy) -> None:
     horizon = now - int(policy.order_retention_days * MS_PER_DAY)
     for order_id in [o for o, rec in orders.items() if rec["closed"] is not None and rec["closed"] < horizon]:
         del orders[order_id]
+    complaints = state.get("complaints", {})
+    for complaint_id in [k for k, c in complaints.items() if c["done"] is not None and c["done"] < horizon]:
+        del complaints[complaint_id]
     early = state.get("early", {})
     for order_id in [o for o, held in early.items() if held[-1][2] < horizon]:
         del early[order_id]

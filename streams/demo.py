@@ -85,7 +85,8 @@ async def _generate(address: str, customers: int, produced: list[int], stop: asy
     try:
         ids = [f"c-{n:04d}" for n in range(1, customers + 1)]
         # The first customers tell the headline stories, so alerts show at once.
-        opening = [book.late, book.wrong, book.lost, book.bad, book.duplicate]
+        opening = [book.late, book.wrong, book.lost, book.bad, book.duplicate, book.urgent_refused,
+                   book.double_billed, book.unanswered_complaint, book.weekly_caller]
         step = 0
         while not stop.is_set():
             story = opening[step] if step < len(opening) else book.weighted()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import orjson
 
+from models.events import TOPIC_OF_TYPE
 from models.timestamps import MS_PER_DAY, MS_PER_HOUR, format_ms
 
 __all__ = ["Message", "StoryBook"]
@@ -49,8 +50,7 @@ class StoryBook:
             "source": "demo",
             "data": data,
         }
-        topic = "orders" if kind.startswith("order.") else "billing"
-        message = (topic, customer.encode(), orjson.dumps(document))
+        message = (TOPIC_OF_TYPE[kind], customer.encode(), orjson.dumps(document))
         self.sent.append(message)
         return message
 
@@ -118,7 +118,44 @@ class StoryBook:
             "event_id": f"demo-x{self.serial}", "type": "order.teleported", "customer_id": customer,
             "occurred_at": format_ms(now), "data": {}}))]
 
+    def double_billed(self, customer: str, now: int) -> list[Message]:
+        """Delivered on time, then the same line on the invoice twice."""
+        order_id, lines, placed = self._order(customer, now - 6 * MS_PER_DAY, now - 2 * MS_PER_DAY)
+        first = lines[0]
+        charge = {"line_id": "1", "kind": "order_line", "ref": f"{order_id}/{first['line_id']}",
+                  "qty": first["qty"], "unit_price": first["unit_price"],
+                  "amount": round(first["qty"] * first["unit_price"], 2)}
+        twice = [charge, dict(charge, line_id="2")]
+        return [placed,
+                self._event(customer, "order.shipped", now - 5 * MS_PER_DAY, {"order_id": order_id}),
+                self._event(customer, "order.delivered", now - 4 * MS_PER_DAY, {"order_id": order_id}),
+                self._event(customer, "invoice.issued", now, {
+                    "invoice_id": f"INV-{self.serial}", "lines": twice,
+                    "total": round(2 * charge["amount"], 2)})]
+
+    def urgent_refused(self, customer: str, now: int) -> list[Message]:
+        """The urgent order the company turned away."""
+        order_id, _, placed = self._order(customer, now - 2 * MS_PER_HOUR, now + 20 * MS_PER_HOUR, urgent=True)
+        return [placed, self._event(customer, "order.cancelled", now, {
+            "order_id": order_id, "by": "company", "reason": "not in stock at the nearest warehouse"})]
+
+    def unanswered_complaint(self, customer: str, now: int) -> list[Message]:
+        """A complaint nobody acknowledged: its 48 hours pass in stream time."""
+        return [self._event(customer, "complaint.opened", now - 3 * MS_PER_DAY, {
+            "complaint_id": f"K-{self.serial}", "category": self.rng.choice(["delivery", "billing", "product"]),
+            "severity": self.rng.choice(["normal", "high"]), "channel": "email"})]
+
+    def weekly_caller(self, customer: str, now: int) -> list[Message]:
+        """The customer who calls every week: cost to serve above the margin they bring."""
+        messages = [self._event(customer, "contact.logged", now - week * 7 * MS_PER_DAY, {
+            "contact_id": f"CT-{self.serial}-{week}", "channel": "phone",
+            "handling_minutes": self.rng.choice([25, 30, 40])}) for week in range(12, 0, -1)]
+        messages += [self._event(customer, "payment.received", now - month * 30 * MS_PER_DAY, {
+            "invoice_id": f"INV-{self.serial}-{month}", "amount": 19.90}) for month in (2, 1)]
+        return messages
+
     def weighted(self) -> Callable[[str, int], list[Message]]:
         stories = [(self.on_time, 30), (self.late, 15), (self.wrong, 12), (self.lost, 8),
-                   (self.duplicate, 5), (self.bad, 4)]
+                   (self.duplicate, 5), (self.bad, 4), (self.double_billed, 5), (self.urgent_refused, 4),
+                   (self.unanswered_complaint, 5), (self.weekly_caller, 2)]
         return self.rng.choices([s for s, _ in stories], weights=[w for _, w in stories])[0]

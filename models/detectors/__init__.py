@@ -11,12 +11,29 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from models.detectors import late_delivery, wrong_delivery
+from models.detectors import (
+    billing_error,
+    complaint_unresolved,
+    late_delivery,
+    repeated_broken_promises,
+    unprofitable_service,
+    urgent_order_refused,
+    wrong_delivery,
+)
 
 __all__ = ["DETECTORS", "BY_EVENT_TYPE"]
 
 DETECTORS: dict[str, ModuleType] = {
-    module.NAME: module for module in (late_delivery, wrong_delivery)
+    module.NAME: module
+    for module in (
+        late_delivery,
+        wrong_delivery,
+        billing_error,
+        complaint_unresolved,
+        urgent_order_refused,
+        unprofitable_service,
+        repeated_broken_promises,
+    )
 }
 
 BY_EVENT_TYPE: dict[str, tuple[ModuleType, ...]] = {}

@@ -34,6 +34,9 @@ def test_new_state_is_empty_and_json_serializable() -> None:
         "deadlines": {},
         "alerts": {},
         "early": {},
+        "complaints": {},
+        "service": {},
+        "broken": [],
     }
     assert orjson.loads(orjson.dumps(state)) == state
 

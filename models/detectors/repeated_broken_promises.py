@@ -1,0 +1,85 @@
+"""``relationship.repeated_broken_promises``: 3 or more broken-promise alerts within 90 days.
+
+Fed by the other detectors' alert changes (not by events): each ``promise.*``
+alert counts once, when it is raised as broken (an order only at risk is not
+broken yet). A pattern raises one critical alert with the alert ids as
+evidence, updates as it grows, and resolves when the window no longer holds
+enough (a deadline at the oldest one's expiry re-judges a quiet customer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.alerts import AlertChange, raise_alert, resolve_alert
+from models.events import Event
+from models.policy import Policy
+from models.timestamps import MS_PER_DAY, format_ms
+
+__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "on_alerts"]
+
+NAME = "repeated_broken_promises"
+KIND = "relationship.repeated_broken_promises"
+EVENT_TYPES: frozenset[str] = frozenset()
+_NOT_BROKEN_YET = {"at_risk"}
+_MAX_KEPT = 50
+
+
+def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
+    return []
+
+
+def on_alerts(state: dict[str, Any], changes: list[AlertChange], policy: Policy) -> list[AlertChange]:
+    """Count the broken promises among ``changes``; raise or update the pattern."""
+    broken = state.setdefault("broken", [])
+    known = {alert_id for _, alert_id, _ in broken}
+    added = False
+    latest = None
+    for change in changes:
+        if (not change.kind.startswith("promise.") or change.lifecycle == "resolved"
+                or change.details.get("status") in _NOT_BROKEN_YET or change.alert_id in known):
+            continue
+        broken.append([change.at, change.alert_id, change.kind])
+        known.add(change.alert_id)
+        added = True
+        latest = change.at if latest is None else max(latest, change.at)
+    if not added:
+        return []
+    broken.sort()
+    del broken[:-_MAX_KEPT]
+    return _judge(state, latest, policy)
+
+
+def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> list[AlertChange]:
+    return _judge(state, now, policy)
+
+
+def _judge(state: dict[str, Any], now: int, policy: Policy) -> list[AlertChange]:
+    window = int(policy.repeated_promises_days * MS_PER_DAY)
+    broken = state["broken"]
+    broken[:] = [entry for entry in broken if entry[0] > now - window]
+    deadline = f"{NAME}|pattern"
+    if broken:
+        state["deadlines"][deadline] = broken[0][0] + window
+    else:
+        state["deadlines"].pop(deadline, None)
+    ids = [alert_id for _, alert_id, _ in broken]
+    if len(broken) < policy.repeated_promises_count:
+        change = resolve_alert(
+            state, kind=KIND, key="pattern", at=now, evidence=ids,
+            summary=f"Fewer than {policy.repeated_promises_count} broken promises in the last "
+            f"{policy.repeated_promises_days:g} days now.",
+        )
+        return [change] if change else []
+    kinds = sorted({kind for _, _, kind in broken})
+    change = raise_alert(
+        state, policy, kind=KIND, key="pattern", at=now, severity="critical",
+        summary=f"We have broken {len(broken)} promises to this customer in the last "
+        f"{policy.repeated_promises_days:g} days.",
+        amount=0, per="once", evidence=ids,
+        suggested_action="Escalate: a senior person calls the customer, owns every open issue and makes good.",
+        details={"count": len(broken), "kinds": kinds, "since": format_ms(broken[0][0]),
+                 "window_days": policy.repeated_promises_days},
+        stage=str(len(broken)),
+    )
+    return [change] if change else []
