@@ -11,8 +11,8 @@ COPY pyproject.toml README.md ./
 COPY models ./models
 COPY streams ./streams
 COPY agents ./agents
-# The rocksdb extra (rocksdict) is what FAIRWATCH_STORE=rocksdb needs.
-RUN pip install ".[rocksdb]"
+# rocksdict (for FAIRWATCH_STORE=rocksdb) comes with the dependencies.
+RUN pip install .
 
 # Run unprivileged; the data dir exists (owned by the user) so a named volume
 # mounted there starts with the right owner.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Rejected", "PolicyError"]
+__all__ = ["Rejected", "PolicyError", "CatalogError"]
 
 
 class Rejected(ValueError):
@@ -21,3 +21,7 @@ class Rejected(ValueError):
 
 class PolicyError(ValueError):
     """A policy value is invalid; the message names the key."""
+
+
+class CatalogError(ValueError):
+    """A plan catalog file cannot be read as a whole; the message says why."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-__all__ = ["MICROS", "to_micros", "to_amount", "format_money"]
+__all__ = ["MICROS", "to_micros", "to_amount", "format_money", "share", "policy_money"]
 
 MICROS = 1_000_000
 _CENT = Decimal("0.01")
@@ -56,3 +56,13 @@ def format_money(micros: int, currency: str) -> str:
     """``EUR 1,234.50`` for a summary sentence."""
     cents = (Decimal(micros) / MICROS).quantize(_CENT, rounding=ROUND_HALF_EVEN)
     return f"{currency} {cents:,.2f}"
+
+
+def share(micros: int, fraction: float) -> Decimal:
+    """``fraction`` of an amount, exactly (the fraction as written in the policy, not its binary float)."""
+    return Decimal(micros) * Decimal(str(fraction))
+
+
+def policy_money(amount: float) -> int:
+    """A money threshold from the policy (currency units) in micro-units."""
+    return to_micros(amount)

@@ -67,6 +67,33 @@ class Policy:
     #: Broken-promise alerts within the window that make a pattern.
     repeated_promises_count: int = 3
     repeated_promises_days: float = 90.0
+    # --- bad profits (SPEC §3.1-6); money in the policy currency, converted to micro-units by the detectors
+    #: Better plan: the comparison runs over this many complete usage periods.
+    better_plan_periods: int = 3
+    #: Better plan: the saving must be at least this much a month ...
+    better_plan_min_monthly_saving: float = 5.00
+    #: ... and at least this fraction of what the customer pays now.
+    better_plan_min_saving_fraction: float = 0.10
+    #: Loyalty penalty: agreed fee at least this fraction above the new-customer fee of the same plan ...
+    loyalty_penalty_min_fraction: float = 0.10
+    #: ... after at least this many months of tenure.
+    loyalty_penalty_tenure_months: int = 12
+    #: Unused subscription: billed for this many consecutive periods with zero usage.
+    unused_subscription_periods: int = 2
+    #: Price rise: a price.change_notified counts only if sent at least this long before the price takes effect.
+    price_rise_notice_days: float = 30.0
+    #: Best-tariff notice: due from this tenure on ...
+    best_tariff_tenure_months: int = 12
+    #: ... whenever no best_tariff notice was sent within this many days.
+    best_tariff_interval_days: float = 365.0
+    #: Best-tariff notice before the minimum term ends: sent in the window from this many days before the end ...
+    contract_end_notice_from_days: float = 40.0
+    #: ... to this many days before it (past it, the notice is overdue: critical).
+    contract_end_notice_until_days: float = 10.0
+    #: Ended subscriptions are kept this long (late invoices for them are judged), then forgotten.
+    subscription_retention_days: float = 400.0
+    #: Most subscriptions kept per customer; the longest-ended ones go first.
+    max_subscriptions_per_customer: int = 20
     #: An alert is re-emitted as updated when its money at stake moves by this fraction.
     update_threshold: float = 0.10
 
@@ -124,4 +151,14 @@ def load_policy(path: str | Path | None = None, environ: Mapping[str, str] | Non
         values[name] = _coerce(name, types[name], _from_env(name, types[name], text))
     if "update_threshold" in values and values["update_threshold"] > 1:
         raise PolicyError("policy key 'update_threshold': must be a fraction between 0 and 1")
+    for name in ("better_plan_min_saving_fraction", "loyalty_penalty_min_fraction"):
+        if name in values and values[name] > 1:
+            raise PolicyError(f"policy key {name!r}: must be a fraction between 0 and 1")
+    if values.get("better_plan_periods", 1) < 1 or values.get("unused_subscription_periods", 1) < 1:
+        raise PolicyError("policy keys 'better_plan_periods' and 'unused_subscription_periods': must be at least 1")
+    defaults = Policy()
+    if values.get("contract_end_notice_until_days", defaults.contract_end_notice_until_days) > values.get(
+        "contract_end_notice_from_days", defaults.contract_end_notice_from_days
+    ):
+        raise PolicyError("policy key 'contract_end_notice_until_days': must not exceed contract_end_notice_from_days")
     return Policy(**values)

@@ -32,6 +32,8 @@ __all__ = [
     "take_early",
     "new_state",
     "remember_event",
+    "remember_mark",
+    "event_mark",
     "apply_order_event",
     "next_deadline",
     "prune",
@@ -54,7 +56,16 @@ def _fingerprint(event_id: str) -> int:
 
 def remember_event(state: dict[str, Any], event_id: str, window: int) -> bool:
     """Record ``event_id``; False if it is already in the customer's window (a duplicate)."""
-    mark = _fingerprint(event_id)
+    return remember_mark(state, _fingerprint(event_id), window)
+
+
+def event_mark(event_id: str) -> int:
+    """The fingerprint under which an event id is remembered."""
+    return _fingerprint(event_id)
+
+
+def remember_mark(state: dict[str, Any], mark: int, window: int) -> bool:
+    """Record a fingerprint; False if it is already in the customer's window."""
     seen = state["seen"]
     if mark in seen:
         return False
@@ -110,10 +121,14 @@ def apply_order_event(state: dict[str, Any], event: Event) -> dict[str, Any] | N
     return order
 
 
-def hold_early(state: dict[str, Any], event: Event, policy: Policy) -> None:
-    """Keep an order event that arrived before its order's placement (bounded)."""
+def hold_early(state: dict[str, Any], event: Event, policy: Policy, order_id: str | None = None) -> None:
+    """Keep an event about an order whose placement has not arrived yet (bounded).
+
+    Order events come in order on their own topic, but an invoice (billing topic)
+    can be consumed before the order it bills: both wait here for the placement.
+    """
     early = state.setdefault("early", {})
-    held = early.setdefault(event.data["order_id"], [])
+    held = early.setdefault(order_id or event.data["order_id"], [])
     if len(held) < _MAX_EARLY_PER_ORDER:
         held.append([event.event_id, event.type, event.at, event.data])
     while len(early) > policy.max_orders_per_customer:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 __all__ = [
     "parse_rfc3339", "format_ms", "format_human", "format_duration", "MS_PER_HOUR", "MS_PER_DAY",
+    "add_months", "period_start", "period_end", "period_of", "shift_period", "format_period", "format_date",
 ]
 
 MS_PER_HOUR = 3_600_000
@@ -71,3 +72,53 @@ def format_duration(ms: int) -> str:
     if hours < 72:
         return f"{hours} hours"
     return f"{ms // MS_PER_DAY} days"
+
+
+# --- calendar months: billing periods ("YYYY-MM") and terms in months ---------
+
+
+def add_months(epoch_ms: int, months: int) -> int:
+    """The same wall-clock moment ``months`` calendar months later (UTC), clamped to the month's end.
+
+    31 Jan + 1 month is 28/29 Feb: a term of a month never spills into the next one.
+    """
+    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    days_in_month = (datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC) - timedelta(days=1)).day
+    moved = moment.replace(year=year, month=month, day=min(moment.day, days_in_month))
+    return (moved - _EPOCH) // _ONE_MS
+
+
+def period_start(period: str) -> int:
+    """Epoch ms at which the period ``YYYY-MM`` begins (UTC)."""
+    year, month = int(period[:4]), int(period[5:7])
+    return (datetime(year, month, 1, tzinfo=UTC) - _EPOCH) // _ONE_MS
+
+
+def period_end(period: str) -> int:
+    """Epoch ms at which the period ``YYYY-MM`` ends: the start of the next one."""
+    return add_months(period_start(period), 1)
+
+
+def period_of(epoch_ms: int) -> str:
+    """The period ``YYYY-MM`` that contains the moment (UTC)."""
+    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def shift_period(period: str, months: int) -> str:
+    """The period ``months`` after (or before, if negative) ``period``."""
+    return period_of(add_months(period_start(period), months))
+
+
+def format_period(period: str) -> str:
+    """``Oct 2026`` for a sentence a person reads out."""
+    return datetime(int(period[:4]), int(period[5:7]), 1, tzinfo=UTC).strftime("%b %Y")
+
+
+def format_date(epoch_ms: int) -> str:
+    """``22 Nov 2026`` for a sentence a person reads out."""
+    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    return f"{moment.day} {moment.strftime('%b %Y')}"

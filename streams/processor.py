@@ -19,7 +19,7 @@ from models.engine import advance_to, apply_event
 from models.errors import Rejected
 from models.events import INPUT_TOPICS, decode_event
 from models.policy import Policy
-from models.state import new_state, next_deadline, remember_event
+from models.state import event_mark, new_state, next_deadline, remember_mark
 from streams import metrics
 from streams.clock import DeadlineIndex, PartitionClock
 
@@ -71,6 +71,8 @@ class Processor:
         self.grace_ms = int(policy.grace_minutes * 60_000)
         self.max_future_ms = int(policy.max_future_minutes * 60_000)
         self.partitions: dict[int, _Partition] = {}
+        #: Customers whose state the last deadline firing rewrote.
+        self.touched: set[str] = set()
 
     # --- per message -------------------------------------------------------
 
@@ -91,21 +93,29 @@ class Processor:
             return Outcome("dead_letter", rejected=rejected)
         metrics.EVENTS_IN.labels(topic, event.type).inc()
         customer_id = event.customer_id
+        mark = event_mark(event.event_id)
         state = self.store.get(customer_id)
-        if state is None:
-            state = new_state(customer_id, partition)
-        if not remember_event(state, event.event_id, self.policy.dedup_window):
+        if state is not None and mark in state["seen"]:
             clock.observe(topic, offset, None)
             metrics.DUPLICATES.labels(topic).inc()
             return Outcome("duplicate")
         if clock.time is not None and event.at < clock.time:
             metrics.LATE_EVENTS.labels(topic).inc()
-        owned.count(state, -1)
-        changes = apply_event(state, event, self.policy)
-        self._save(owned, state)
+        # Time first: what this event says about stream time fires the deadlines
+        # that passed before it (this customer's too), then the event applies. So
+        # a backlog replayed gives what a live run gave, where the tick had fired them.
         clock.observe(topic, offset, event.at)
+        self.touched.clear()
+        changes = self._advance(owned, partition, None)
+        if state is None or customer_id in self.touched:
+            state = self.store.get(customer_id) or new_state(customer_id, partition)
+        remember_mark(state, mark, self.policy.dedup_window)
+        owned.count(state, -1)
+        changes.extend(apply_event(state, event, self.policy))
+        self._save(owned, state)
         metrics.PROCESSED.labels(topic).inc()
-        changes.extend(self._advance(owned, partition, None))
+        if clock.time is not None:
+            changes.extend(self._fire_due(owned, clock.time))  # deadlines the event set in the past
         return Outcome("processed", changes, event_at=event.at)
 
     def tick(self, partition: int) -> list[AlertChange]:
@@ -136,6 +146,9 @@ class Processor:
         now = owned.clock.advance(highwaters, wall_ms)
         if now is None or now == before:
             return []
+        return self._fire_due(owned, now)
+
+    def _fire_due(self, owned: _Partition, now: int) -> list[AlertChange]:
         changes: list[AlertChange] = []
         for customer_id in owned.deadlines.pop_due(now):
             state = self.store.get(customer_id)
@@ -149,6 +162,7 @@ class Processor:
             owned.count(state, -1)
             changes.extend(advance_to(state, now, self.policy))
             self._save(owned, state)
+            self.touched.add(customer_id)
         return changes
 
     def _save(self, owned: _Partition, state: State) -> None:

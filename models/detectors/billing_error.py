@@ -20,6 +20,7 @@ from models.alerts import AlertChange, raise_alert, resolve_alert
 from models.events import Event
 from models.money import format_money
 from models.policy import Policy
+from models.state import hold_early
 from models.timestamps import MS_PER_DAY
 
 __all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "judge_line"]
@@ -37,11 +38,15 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
     changes: list[AlertChange] = []
     if event.type == "invoice.issued":
         touched: dict[tuple[str, str], None] = {}
+        waiting: dict[str, list[dict[str, Any]]] = {}
         for line in event.data["lines"]:
             order_id, _, line_id = (line.get("ref") or "").partition("/")
             order = orders.get(order_id)
+            if line["kind"] == "order_line" and order is None and order_id:
+                waiting.setdefault(order_id, []).append(line)  # billed before its order was consumed
+                continue
             if line["kind"] != "order_line" or order is None or line_id not in order["lines"]:
-                continue  # not ours to judge: a fee, a subscription, or an order we never saw
+                continue  # not ours to judge: a fee, a subscription, a line the order does not have
             entries = order.setdefault("billed", {}).setdefault(line_id, [])
             if len(entries) < _MAX_ENTRIES_PER_LINE:
                 entries.append([event.data["invoice_id"], line["line_id"], line["qty"], line["unit_price"],
@@ -51,6 +56,8 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
                 # Billed before delivery is normal; still undelivered well after the promise is not.
                 due = order["due"] + int(policy.invoiced_undelivered_days * MS_PER_DAY)
                 state["deadlines"][f"{NAME}|{_UNDELIVERED}{order_id}"] = due
+        for order_id, lines in waiting.items():
+            hold_early(state, event._replace(data={**event.data, "lines": lines}), policy, order_id)
         for order_id, line_id in touched:
             changes.extend(judge_line(state, order_id, line_id, event.at, policy))
         return changes

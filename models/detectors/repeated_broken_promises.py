@@ -2,7 +2,8 @@
 
 Fed by the other detectors' alert changes (not by events): each ``promise.*``
 alert counts once, when it is raised as broken (an order only at risk is not
-broken yet). A pattern raises one critical alert with the alert ids as
+broken yet; an info alert is the company's own loss, not a promise to the
+customer). A pattern raises one critical alert with the alert ids as
 evidence, updates as it grows, and resolves when the window no longer holds
 enough (a deadline at the oldest one's expiry re-judges a quiet customer).
 """
@@ -36,7 +37,7 @@ def on_alerts(state: dict[str, Any], changes: list[AlertChange], policy: Policy)
     added = False
     latest = None
     for change in changes:
-        if (not change.kind.startswith("promise.") or change.lifecycle == "resolved"
+        if (not change.kind.startswith("promise.") or change.lifecycle == "resolved" or change.severity == "info"
                 or change.details.get("status") in _NOT_BROKEN_YET or change.alert_id in known):
             continue
         broken.append([change.at, change.alert_id, change.kind])
