@@ -6,21 +6,28 @@ these. They update ``state`` in place and return the alert changes to emit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from models.alerts import AlertChange, prune_alerts
-from models.detectors import BY_EVENT_TYPE, DETECTORS, repeated_broken_promises
+from models.detectors import BY_EVENT_TYPE, DETECTORS, complaint_unresolved, repeated_broken_promises
 from models.events import Event
 from models.policy import Policy
 from models.state import apply_order_event, hold_early, prune, take_early
+from models.subscriptions import SUBSCRIPTION_EVENT_TYPES, apply_subscription_event
 from models.timestamps import MS_PER_DAY
 
 __all__ = ["apply_event", "advance_to"]
 
 
-def apply_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
-    """Apply a validated, de-duplicated event; return the alert changes it causes."""
-    changes = _apply(state, event, policy)
+def apply_event(
+    state: dict[str, Any], event: Event, policy: Policy, *, catalog: Mapping[str, Any] | None = None
+) -> list[AlertChange]:
+    """Apply a validated, de-duplicated event; return the alert changes it causes.
+
+    ``catalog`` (plan_id -> models.catalog.Plan) goes to the detectors that judge by it.
+    """
+    changes = _apply(state, event, policy, catalog)
     return _with_patterns(state, changes, policy)
 
 
@@ -31,7 +38,14 @@ def _with_patterns(state: dict[str, Any], changes: list[AlertChange], policy: Po
     return changes
 
 
-def _apply(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
+def _catalog_for(detector: Any, catalog: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], ...]:
+    """The extra argument of a detector that judges by the plan catalog (an empty one if there is none)."""
+    return (catalog if catalog is not None else {},) if getattr(detector, "NEEDS_CATALOG", False) else ()
+
+
+def _apply(
+    state: dict[str, Any], event: Event, policy: Policy, catalog: Mapping[str, Any] | None = None
+) -> list[AlertChange]:
     if state["last"] is None or event.at > state["last"]:
         state["last"] = event.at
     if event.type.startswith("order.") and apply_order_event(state, event) is None:
@@ -39,16 +53,23 @@ def _apply(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertCha
         # order upstream): keep it, and apply it right after the placement.
         hold_early(state, event, policy)
         return []
+    if event.type in SUBSCRIPTION_EVENT_TYPES:
+        apply_subscription_event(state, event, policy)
     changes: list[AlertChange] = []
     for detector in BY_EVENT_TYPE.get(event.type, ()):
-        changes.extend(detector.on_event(state, event, policy))
+        changes.extend(detector.on_event(state, event, policy, *_catalog_for(detector, catalog)))
     if event.type == "order.placed":
         for early in take_early(state, event.data["order_id"]):
-            changes.extend(_apply(state, early, policy))
+            changes.extend(_apply(state, early, policy, catalog))
+    elif event.type == "complaint.opened":
+        for early in take_early(state, complaint_unresolved.early_key(event.data["complaint_id"])):
+            changes.extend(_apply(state, early, policy, catalog))
     return changes
 
 
-def advance_to(state: dict[str, Any], now: int, policy: Policy) -> list[AlertChange]:
+def advance_to(
+    state: dict[str, Any], now: int, policy: Policy, *, catalog: Mapping[str, Any] | None = None
+) -> list[AlertChange]:
     """Stream time reached ``now``: fire every deadline at or before it, in time order."""
     changes: list[AlertChange] = []
     deadlines = state["deadlines"]
@@ -58,7 +79,11 @@ def advance_to(state: dict[str, Any], now: int, policy: Policy) -> list[AlertCha
             break
         del deadlines[name]
         detector, _, key = name.partition("|")
-        changes.extend(DETECTORS[detector].on_deadline(state, key, due, policy))
+        module = DETECTORS[detector]
+        fired = module.on_deadline(state, key, due, policy, *_catalog_for(module, catalog))
+        # Patterns are judged deadline by deadline, so one long step of time gives
+        # what many short ones give.
+        changes.extend(_with_patterns(state, fired, policy))
     prune(state, now, policy)
     prune_alerts(state, now, int(policy.alert_retention_days * MS_PER_DAY))
-    return _with_patterns(state, changes, policy)
+    return changes

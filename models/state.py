@@ -14,6 +14,7 @@ record), so it needs no model round trip on the hot path:
 ``complaints`` complaint_id -> complaint facts (models.detectors.complaint_unresolved)
 ``service``    "YYYY-MM" -> cost-to-serve figures, 12 months (models.detectors.unprofitable_service)
 ``broken``     recent broken-promise alerts (models.detectors.repeated_broken_promises)
+``subs``       subscription_id -> subscription facts (models.subscriptions)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from models.events import Event
 from models.policy import Policy
+from models.subscriptions import prune_subscriptions
 from models.timestamps import MS_PER_DAY
 
 _MAX_EARLY_PER_ORDER = 5
@@ -45,6 +47,7 @@ def new_state(customer_id: str, partition: int) -> dict[str, Any]:
     return {
         "id": customer_id, "p": partition, "last": None, "seen": [], "orders": {},
         "deadlines": {}, "alerts": {}, "early": {}, "complaints": {}, "service": {}, "broken": [],
+        "subs": {},
     }
 
 
@@ -165,6 +168,7 @@ def prune(state: dict[str, Any], now: int, policy: Policy) -> None:
     early = state.get("early", {})
     for order_id in [o for o, held in early.items() if held[-1][2] < horizon]:
         del early[order_id]
+    prune_subscriptions(state, now, policy)
     excess = len(orders) - policy.max_orders_per_customer
     if excess > 0:
         # Oldest closed first; only if every order is open do open ones go.

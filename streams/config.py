@@ -45,6 +45,8 @@ class Config:
     fetch_max_wait_ms: int
     tick_seconds: float
     app_id: str
+    #: How other workers reach this one's web port (for routed /customers queries).
+    canonical_url: str | None
 
     @property
     def broker_url(self) -> str:
@@ -105,4 +107,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         fetch_max_wait_ms=int(_number(env, "FAIRWATCH_FETCH_MAX_WAIT_MS", timing["fetch_max_wait_ms"], int)),
         tick_seconds=_number(env, "FAIRWATCH_TICK_SECONDS", 1.0),
         app_id=env.get("FAIRWATCH_APP_ID", "fairwatch"),
+        canonical_url=env.get("FAIRWATCH_CANONICAL_URL") or None,
     )

@@ -5,6 +5,10 @@ events it looks at), ``on_event(state, event, policy)`` and
 ``on_deadline(state, key, now, policy)``. Both update the customer's state in
 place (the dict passed in becomes the new state) and return the alert changes;
 neither does I/O or reads a clock: ``now`` is stream time.
+
+A detector that judges by the plan catalog sets ``NEEDS_CATALOG = True`` and
+takes it as one more argument of both (``catalog``: plan_id -> models.catalog.Plan);
+models.engine passes it to those detectors only.
 """
 
 from __future__ import annotations
@@ -12,11 +16,17 @@ from __future__ import annotations
 from types import ModuleType
 
 from models.detectors import (
+    best_tariff_notice,
+    better_plan,
+    billed_after_cancellation,
     billing_error,
     complaint_unresolved,
     late_delivery,
+    loyalty_penalty,
     repeated_broken_promises,
+    unannounced_price_rise,
     unprofitable_service,
+    unused_subscription,
     urgent_order_refused,
     wrong_delivery,
 )
@@ -33,6 +43,12 @@ DETECTORS: dict[str, ModuleType] = {
         urgent_order_refused,
         unprofitable_service,
         repeated_broken_promises,
+        better_plan,
+        loyalty_penalty,
+        unused_subscription,
+        unannounced_price_rise,
+        billed_after_cancellation,
+        best_tariff_notice,
     )
 }
 

@@ -102,9 +102,11 @@ def judge_line(state: dict[str, Any], order_id: str, line_id: str, now: int, pol
         late = now >= order["due"] + int(policy.invoiced_undelivered_days * MS_PER_DAY)
         owed_qty = 0 if late else None  # not delivered yet: only what is wrong already counts
     problem = ""
+    charged_qty = sum(entry[2] for entry in charges)
     if owed_qty is None:
-        owed = ordered_qty * price
-        if sum(entry[2] for entry in charges) > ordered_qty and len(charges) > 1:
+        # Not delivered yet: judge only what was billed so far, at the ordered price.
+        owed = min(charged_qty, ordered_qty) * price
+        if charged_qty > ordered_qty and len(charges) > 1:
             problem = "double"
         elif any(entry[3] > price for entry in charges):
             problem = "price"
@@ -115,10 +117,12 @@ def judge_line(state: dict[str, Any], order_id: str, line_id: str, now: int, pol
         if at_stake > 0:
             if owed_qty == 0:
                 problem = "not_delivered"
-            elif sum(entry[2] for entry in charges) > owed_qty and len(charges) > 1:
+            elif charged_qty > owed_qty and len(charges) > 1:
                 problem = "double"
-            else:
+            elif any(entry[3] != price for entry in charges):
                 problem = "price"
+            else:
+                problem = "not_delivered"  # billed in full, delivered short
         elif at_stake < 0 and status == "delivered":
             if not charges:
                 delivered_at = order["closed"]
@@ -154,7 +158,7 @@ def judge_line(state: dict[str, Any], order_id: str, line_id: str, now: int, pol
 
 def _words(problem: str, order_id: str, sku: str, money: str, overcharged: bool) -> tuple[str, str]:
     if problem == "not_delivered":
-        return (f"You were billed {money} for {sku} on order {order_id}, which was never delivered.",
+        return (f"You were billed {money} for {sku} on order {order_id} that was never delivered.",
                 f"Refund {money} (credit note for {sku}, order {order_id}) and apologise.")
     if problem == "double":
         return (f"You were billed twice for {sku} on order {order_id}: {money} too much.",

@@ -14,14 +14,20 @@ from typing import Any
 from models.alerts import AlertChange, raise_alert, resolve_alert
 from models.events import Event
 from models.policy import Policy
+from models.state import hold_early
 from models.timestamps import MS_PER_DAY, MS_PER_HOUR, format_duration, format_human, format_ms
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "resolve_by_default"]
+__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "resolve_by_default", "early_key"]
 
 NAME = "complaint_unresolved"
 KIND = "promise.complaint_unresolved"
 EVENT_TYPES = frozenset({"complaint.opened", "complaint.acknowledged", "complaint.resolved"})
 _STAGES = ("ack", "due", "critical")
+
+
+def early_key(complaint_id: str) -> str:
+    """Where events about a complaint not yet opened wait (beside early order events)."""
+    return f"complaint:{complaint_id}"
 
 
 def resolve_by_default(opened: int, severity: str, policy: Policy) -> int:
@@ -51,7 +57,9 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
         deadlines[f"{NAME}|critical:{complaint_id}"] = event.at + int(policy.complaint_critical_days * MS_PER_DAY)
         return []
     if complaint is None:
-        return []  # opened before what we have seen
+        # Acknowledged or resolved before its opening was consumed: kept until it is.
+        hold_early(state, event, policy, early_key(complaint_id))
+        return []
     if event.type == "complaint.acknowledged":
         if complaint["ack"] is None:
             complaint["ack"] = event.at
@@ -93,7 +101,8 @@ def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> li
     evidence = [complaint["opened"]] + ([complaint["acked"]] if "acked" in complaint else [])
     change = raise_alert(
         state, policy, kind=KIND, key=complaint_id, at=now,
-        severity="critical" if stage == "critical" else "warning", summary=summary, amount=0, per="once",
+        severity="critical" if now >= complaint["at"] + int(policy.complaint_critical_days * MS_PER_DAY) else "warning",
+        summary=summary, amount=0, per="once",
         evidence=evidence, suggested_action=action,
         details={
             "complaint_id": complaint_id, "category": complaint["category"], "severity": complaint["severity"],

@@ -56,6 +56,9 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
     elif event.type == "contact.logged":
         bucket[1] += data["handling_minutes"]
     elif event.type == "complaint.opened":
+        opened = state.get("complaints", {}).get(data["complaint_id"], {}).get("opened")
+        if opened is not None and opened != event.event_id:
+            return []  # the same complaint opened again costs nothing more
         bucket[2] += 1
     else:
         compensation = data.get("compensation")
@@ -64,12 +67,19 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
         bucket[3] += compensation
     if event.type != "payment.received" and len(bucket[4]) < 5:
         bucket[4].append(event.event_id)
-    for old in sorted(service)[:-_MONTHS]:
-        del service[old]
     return _judge(state, service, event.at, policy)
 
 
 def _judge(state: dict[str, Any], service: dict[str, list[Any]], now: int, policy: Policy) -> list[AlertChange]:
+    # The last 12 calendar months by event time; a deadline re-judges a quiet
+    # customer when the oldest month leaves the window.
+    first = _month_shift(month_of(now), -(_MONTHS - 1))
+    for old in [month for month in service if month < first]:
+        del service[old]
+    if service:
+        state["deadlines"][f"{NAME}|service"] = _month_start(_month_shift(min(service), _MONTHS))
+    else:
+        state["deadlines"].pop(f"{NAME}|service", None)
     totals = figures(service, policy)
     excess = totals["cost"] - totals["margin"]
     evidence = [event_id for month in sorted(service) for event_id in service[month][4]][-20:]
@@ -99,4 +109,13 @@ def _judge(state: dict[str, Any], service: dict[str, list[Any]], now: int, polic
 
 
 def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> list[AlertChange]:
-    return []
+    return _judge(state, state.setdefault(_KEY, {}), now, policy)
+
+
+def _month_shift(month: str, by: int) -> str:
+    year, number = int(month[:4]), int(month[5:7]) - 1 + by
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def _month_start(month: str) -> int:
+    return int(datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC).timestamp()) * 1000

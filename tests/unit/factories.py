@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -176,3 +177,108 @@ def replay(
         else:
             changes.extend(apply_event(state, step, policy))
     return changes, state
+
+
+# --- billing and complaint events (added for the billing/complaint/relationship detector tests) ---
+
+__all__ += [
+    "make_invoice_line",
+    "make_invoice",
+    "make_payment",
+    "make_complaint_opened",
+    "make_complaint_acknowledged",
+    "make_complaint_resolved",
+    "make_contact",
+]
+
+
+def make_invoice_line(
+    ref: str | None = "o-1/l1",
+    *,
+    line_id: str = "i1",
+    kind: str = "order_line",
+    qty: int = 10,
+    unit_price: Any = "2.50",
+    amount: Any = None,
+) -> dict[str, Any]:
+    """An invoice line; ``amount`` defaults to qty x unit_price (a credit line has a negative qty or price)."""
+    line: dict[str, Any] = {
+        "line_id": line_id,
+        "kind": kind,
+        "qty": qty,
+        "unit_price": unit_price,
+        "amount": amount if amount is not None else str(qty * Decimal(str(unit_price))),
+    }
+    if ref is not None:
+        line["ref"] = ref
+    return line
+
+
+def make_invoice(
+    invoice_id: str = "inv-1",
+    *,
+    lines: list[dict[str, Any]] | None = None,
+    total: Any = None,
+    period: str | None = None,
+    **kwargs: Any,
+) -> Event:
+    """``invoice.issued``; ``total`` defaults to the sum of the lines' amounts."""
+    lines = lines if lines is not None else [make_invoice_line()]
+    data: dict[str, Any] = {
+        "invoice_id": invoice_id,
+        "lines": lines,
+        "total": total if total is not None else str(sum(Decimal(str(line["amount"])) for line in lines)),
+    }
+    if period is not None:
+        data["period"] = period
+    return make_event("invoice.issued", data, **kwargs)
+
+
+def make_payment(invoice_id: str = "inv-1", *, amount: Any = "100.00", **kwargs: Any) -> Event:
+    return make_event("payment.received", {"invoice_id": invoice_id, "amount": amount}, **kwargs)
+
+
+def make_complaint_opened(
+    complaint_id: str = "cp-1",
+    *,
+    severity: str = "normal",
+    category: str = "delivery",
+    channel: str = "phone",
+    resolve_by: int | None = None,
+    **kwargs: Any,
+) -> Event:
+    data: dict[str, Any] = {
+        "complaint_id": complaint_id,
+        "category": category,
+        "severity": severity,
+        "channel": channel,
+    }
+    if resolve_by is not None:
+        data["resolve_by"] = iso(resolve_by)
+    return make_event("complaint.opened", data, **kwargs)
+
+
+def make_complaint_acknowledged(complaint_id: str = "cp-1", **kwargs: Any) -> Event:
+    return make_event("complaint.acknowledged", {"complaint_id": complaint_id}, **kwargs)
+
+
+def make_complaint_resolved(
+    complaint_id: str = "cp-1", *, outcome: str | None = None, compensation: Any = None, **kwargs: Any
+) -> Event:
+    data: dict[str, Any] = {"complaint_id": complaint_id}
+    if outcome is not None:
+        data["outcome"] = outcome
+    if compensation is not None:
+        data["compensation"] = compensation
+    return make_event("complaint.resolved", data, **kwargs)
+
+
+def make_contact(
+    contact_id: str | None = None, *, minutes: int | float = 5, channel: str = "phone", **kwargs: Any
+) -> Event:
+    data = {
+        "contact_id": contact_id if contact_id is not None else f"ct-{next(_ids)}",
+        "channel": channel,
+        "handling_minutes": minutes,
+    }
+    return make_event("contact.logged", data, **kwargs)

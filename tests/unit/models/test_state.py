@@ -37,6 +37,7 @@ def test_new_state_is_empty_and_json_serializable() -> None:
         "complaints": {},
         "service": {},
         "broken": [],
+        "subs": {},
     }
     assert orjson.loads(orjson.dumps(state)) == state
 
