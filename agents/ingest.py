@@ -20,7 +20,7 @@ from faust.types import TP
 
 from models.alerts import AlertChange, to_cloudevent
 from streams import metrics
-from streams.app import alerts_topic, app, customers, dead_letter_topic, inputs, policy, ticks_topic
+from streams.app import alerts_topic, app, customers, dead_letter_topic, inputs, plans, policy, ticks_topic
 from streams.deadletter import dead_letter_headers
 from streams.health import assigned_partitions, is_ready
 from streams.processor import Processor
@@ -43,7 +43,8 @@ def _highwater(topic: str, partition: int) -> int | None:
         return None
 
 
-processor = Processor(policy, customers.data, _persist, _highwater)
+# The plan catalog is read straight from the global table's store, as plans arrive.
+processor = Processor(policy, customers.data, _persist, _highwater, catalog=plans.data)
 
 
 async def _emit(changes: list[AlertChange], consumed_at: float | None) -> None:

@@ -21,10 +21,10 @@ from streams import codecs
 from streams.config import Config, load_config
 from streams.deadletter import DEAD_LETTER_TOPIC
 from streams.highwater import true_end_offsets
-from streams.topics import ALERTS_TOPIC, TICKS_TOPIC
+from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, TICKS_TOPIC
 
 __all__ = [
-    "app", "config", "policy", "inputs", "ticks_topic", "alerts_topic", "dead_letter_topic", "customers",
+    "app", "config", "policy", "inputs", "ticks_topic", "alerts_topic", "dead_letter_topic", "customers", "plans",
 ]
 
 
@@ -123,3 +123,46 @@ customers = app.Table(
 )
 customers.key_serializer = "raw"
 customers.value_serializer = "orjson"
+
+
+class _PlansTable(faust.GlobalTable):
+    """A global table whose changelog is a topic others write: the plans topic itself.
+
+    Faust's assignor names a global table's changelog by ``_changelog_topic_name()``
+    (``<app id>-<name>-changelog``) whatever changelog topic the table was given;
+    here the name must be the topic's own.
+    """
+
+    def _changelog_topic_name(self) -> str:
+        return PLANS_TOPIC
+
+
+# The plan catalog (SPEC §1): every worker holds all of it. The compacted plans
+# topic (plan_id -> plan record) is the table's changelog, so a worker recovers
+# the whole catalog before it is ready and then follows the topic as a standby
+# of every partition (synchronize_all_active_partitions), which is how a plan
+# published later reaches a running worker. Keys are raw plan_id bytes (str on
+# recovery); values are decoded leniently (streams.codecs) so a record that is
+# not JSON cannot stop recovery: models.catalog rejects it when it is read.
+# Nothing in the worker writes to it; `fairwatch produce --plans` does.
+plans = app.tables.add(
+    _PlansTable(
+        app,
+        name="plans",
+        default=None,
+        beacon=app.tables.beacon,
+        partitions=1,
+        key_type=str,
+        is_global=True,
+        synchronize_all_active_partitions=True,
+        recovery_buffer_size=1,
+        standby_buffer_size=1,
+        help="The plan catalog, from the plans topic.",
+        changelog_topic=app.topic(
+            PLANS_TOPIC, key_type=str, key_serializer="raw", value_serializer="orjson-lenient",
+            partitions=1, compacting=True, deleting=False, acks=False, internal=True,
+        ),
+    )
+)
+plans.key_serializer = "raw"
+plans.value_serializer = "orjson-lenient"

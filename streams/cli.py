@@ -16,6 +16,7 @@ commands:
   demo [--seconds N] [--customers N]
                                   embedded broker + worker + synthetic customers; alerts print live
   produce FILE [--skip-bad]       publish JSON Lines events, validated first
+  produce --plans CATALOG [FILE]  publish a plan catalog (JSON or TOML), validated first; then FILE's events
   alerts [--from-beginning] [--json]
                                   follow the alert topic
   policy                          print the effective policy (defaults, FAIRWATCH_POLICY file, environment)
@@ -76,11 +77,19 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(seconds=options.seconds, customers=options.customers)
     if command == "produce":
         parser = argparse.ArgumentParser(prog="fairwatch produce")
-        parser.add_argument("file", type=Path)
+        parser.add_argument("file", type=Path, nargs="?", help="JSON Lines events")
         parser.add_argument("--skip-bad", action="store_true", help="publish the valid lines even if some are bad")
+        parser.add_argument("--plans", type=Path, metavar="CATALOG",
+                            help="publish a plan catalog (JSON or TOML) to the plans topic first")
         options = parser.parse_args(rest)
-        from streams.tools import produce_file
+        if options.file is None and options.plans is None:
+            parser.error("give an events FILE, --plans CATALOG, or both")
+        from streams.tools import produce_file, produce_plans
 
+        if options.plans is not None:
+            status = asyncio.run(produce_plans(options.plans))
+            if status or options.file is None:
+                return status
         return asyncio.run(produce_file(options.file, skip_bad=options.skip_bad))
     if command == "policy":
         return print_policy()

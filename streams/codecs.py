@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from faust.serializers import codecs
 
-__all__ = ["OrjsonCodec", "register"]
+__all__ = ["OrjsonCodec", "LenientOrjsonCodec", "register"]
 
 
 class OrjsonCodec(codecs.Codec):
@@ -18,5 +18,20 @@ class OrjsonCodec(codecs.Codec):
         return orjson.loads(s)
 
 
+class LenientOrjsonCodec(OrjsonCodec):
+    """orjson for records written by others (the plans topic): bytes that are not JSON decode to themselves.
+
+    Faust raises on a value it cannot decode, and on a table's changelog that
+    stops recovery; the record is left for models.catalog to reject instead.
+    """
+
+    def _loads(self, s: bytes) -> Any:
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError:
+            return bytes(s)
+
+
 def register() -> None:
     codecs.register("orjson", OrjsonCodec())
+    codecs.register("orjson-lenient", LenientOrjsonCodec())

@@ -11,6 +11,7 @@ from prometheus_client import Counter, Gauge, Histogram
 __all__ = [
     "EVENTS_IN", "PROCESSED", "DUPLICATES", "DEAD_LETTERED", "LATE_EVENTS", "ALERTS",
     "OVERPAY", "PROCESSING_LATENCY", "EVENT_TO_ALERT", "READY", "OPEN_PROMISES", "OPEN_ALERTS",
+    "CATALOG_PLANS", "PLANS_INVALID", "PLAN_NOT_IN_CATALOG",
 ]
 
 EVENTS_IN = Counter("fairwatch_events_in_total", "Messages consumed from input topics.", ["topic", "type"])
@@ -40,3 +41,11 @@ OPEN_PROMISES = Gauge(
     ["kind"],
 )
 OPEN_ALERTS = Gauge("fairwatch_open_alerts", "Alerts raised and not resolved, on this worker's partitions.", ["kind"])
+CATALOG_PLANS = Gauge("fairwatch_catalog_plans", "Valid plans in the plan catalog (the plans global table).")
+PLANS_INVALID = Counter(
+    "fairwatch_catalog_invalid_total", "Plan records skipped as invalid when read from the plans table.", ["reason"]
+)
+PLAN_NOT_IN_CATALOG = Gauge(
+    "fairwatch_customers_plan_not_in_catalog",
+    "Customers (on this worker's partitions) with a running subscription whose plan is not (yet) in the catalog.",
+)

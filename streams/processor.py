@@ -8,6 +8,7 @@ Every message ends as exactly one of processed, duplicate or dead-lettered.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -15,17 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from models.alerts import AlertChange
+from models.catalog import CatalogView
 from models.engine import advance_to, apply_event
 from models.errors import Rejected
 from models.events import INPUT_TOPICS, decode_event
 from models.policy import Policy
 from models.state import event_mark, new_state, next_deadline, remember_mark
+from models.subscriptions import plans_missing
 from streams import metrics
 from streams.clock import DeadlineIndex, PartitionClock
 
 __all__ = ["Processor", "Outcome"]
 
 State = dict[str, Any]
+log = logging.getLogger("fairwatch")
 
 
 @dataclass(slots=True)
@@ -36,6 +40,8 @@ class _Partition:
     deadlines: DeadlineIndex
     open_orders: int = 0
     open_alerts: Counter[str] = field(default_factory=Counter)
+    #: Customers with a running subscription on a plan the catalog does not (yet) know.
+    plans_missing: set[str] = field(default_factory=set)
 
     def count(self, state: State, sign: int) -> None:
         self.open_orders += sign * sum(1 for o in state["orders"].values() if o["status"] in ("open", "shipped"))
@@ -61,6 +67,7 @@ class Processor:
         highwater: Callable[[str, int], int | None],
         topics: tuple[str, ...] = INPUT_TOPICS,
         wall_clock: Callable[[], float] = time.time,
+        catalog: Mapping[str, Any] | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
@@ -73,6 +80,9 @@ class Processor:
         self.partitions: dict[int, _Partition] = {}
         #: Customers whose state the last deadline firing rewrote.
         self.touched: set[str] = set()
+        #: The plan catalog (the plans global table: plan_id -> record), validated as it is read.
+        self.catalog = None if catalog is None else CatalogView(catalog, on_invalid=_plan_invalid)
+        self._catalog_published = 0.0
 
     # --- per message -------------------------------------------------------
 
@@ -111,7 +121,7 @@ class Processor:
             state = self.store.get(customer_id) or new_state(customer_id, partition)
         remember_mark(state, mark, self.policy.dedup_window)
         owned.count(state, -1)
-        changes.extend(apply_event(state, event, self.policy))
+        changes.extend(apply_event(state, event, self.policy, catalog=self.catalog))
         self._save(owned, state)
         metrics.PROCESSED.labels(topic).inc()
         if clock.time is not None:
@@ -120,6 +130,7 @@ class Processor:
 
     def tick(self, partition: int) -> list[AlertChange]:
         """The live tick: advance the partition to the wall clock minus the grace, if it is caught up."""
+        self.publish_catalog_metrics()
         return self._advance(self._partition(partition), partition, int(self.wall_clock() * 1000))
 
     def forget(self, partitions: Iterable[int]) -> None:
@@ -160,7 +171,7 @@ class Processor:
                     owned.deadlines.add(due, customer_id)
                 continue
             owned.count(state, -1)
-            changes.extend(advance_to(state, now, self.policy))
+            changes.extend(advance_to(state, now, self.policy, catalog=self.catalog))
             self._save(owned, state)
             self.touched.add(customer_id)
         return changes
@@ -168,6 +179,7 @@ class Processor:
     def _save(self, owned: _Partition, state: State) -> None:
         self.persist(state["id"], state)
         owned.count(state, +1)
+        self._note_plans(owned, state)
         due = next_deadline(state)
         if due is not None:
             owned.deadlines.add(due, state["id"])
@@ -189,8 +201,41 @@ class Processor:
                 if due is not None:
                     entries.append((due, state["id"]))
                 owned.count(state, +1)
+                self._note_plans(owned, state)
             owned.deadlines = DeadlineIndex.build(entries)
             if newest is not None:
                 owned.clock.time = newest - self.grace_ms
             self.partitions[partition] = owned
         return owned
+
+    # --- the plan catalog --------------------------------------------------
+
+    def _note_plans(self, owned: _Partition, state: State) -> None:
+        if self.catalog is not None and plans_missing(state, self.catalog):
+            owned.plans_missing.add(state["id"])
+        else:
+            owned.plans_missing.discard(state["id"])
+
+    def publish_catalog_metrics(self, every: float = 1.0) -> None:
+        """Catalog size and customers whose plan it lacks, at most every ``every`` seconds.
+
+        A plan arriving on the plans topic clears its customers here, without
+        waiting for their next event (the detectors judge them at that event).
+        """
+        now = self.wall_clock()
+        if self.catalog is None or now - self._catalog_published < every:
+            return
+        self._catalog_published = now
+        metrics.CATALOG_PLANS.set(len(self.catalog))
+        for owned in self.partitions.values():
+            for customer_id in list(owned.plans_missing):
+                state = self.store.get(customer_id)
+                if state is None or not plans_missing(state, self.catalog):
+                    owned.plans_missing.discard(customer_id)
+        metrics.PLAN_NOT_IN_CATALOG.set(sum(len(owned.plans_missing) for owned in self.partitions.values()))
+
+
+def _plan_invalid(plan_id: str, rejected: Rejected) -> None:
+    """A bad record on the plans topic: skipped (its plan counts as not in the catalog), counted and logged."""
+    metrics.PLANS_INVALID.labels(rejected.code).inc()
+    log.warning("fairwatch: plan record %r skipped: %s", plan_id[:80], rejected.reason)

@@ -9,12 +9,16 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from models.errors import Rejected
+from models.catalog import read_catalog_file
+from models.errors import CatalogError, Rejected
 from models.events import TOPIC_OF_TYPE, validate_event
 from streams.config import load_config
-from streams.topics import ALERTS_TOPIC, ensure_topics
+from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, ensure_topics
 
-__all__ = ["produce_file", "follow_alerts", "format_alert", "read_events_file"]
+__all__ = [
+    "produce_file", "follow_alerts", "format_alert", "read_events_file", "read_plans_file", "publish_plans",
+    "produce_plans",
+]
 
 
 def read_events_file(path: Path) -> tuple[list[tuple[str, bytes, bytes]], list[str]]:
@@ -96,4 +100,40 @@ async def follow_alerts(*, from_beginning: bool, as_json: bool) -> int:
                 print(format_alert(orjson.loads(message.value)), flush=True)
     finally:
         await consumer.stop()
+    return 0
+
+
+def read_plans_file(path: Path) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+    """A catalog file (JSON or TOML) as plans-topic messages [(plan_id, record)], and its problems."""
+    try:
+        plans, problems = read_catalog_file(path)
+    except CatalogError as exc:
+        return [], [str(exc)]
+    return [(plan.plan_id.encode(), orjson.dumps(document)) for plan, document in plans], problems
+
+
+async def publish_plans(bootstrap: list[str], messages: list[tuple[bytes, bytes]]) -> None:
+    """Publish plan records to the compacted plans topic (the worker's global table follows it)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send(PLANS_TOPIC, value=value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def produce_plans(path: Path) -> int:
+    """``fairwatch produce --plans FILE``: validate the whole catalog, then publish every plan (or none)."""
+    messages, problems = read_plans_file(path)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        print("fairwatch: the catalog has problems; no plan published", file=sys.stderr)
+        return 1
+    config = load_config()
+    await ensure_topics(config.bootstrap_servers, config.partitions)
+    await publish_plans(config.bootstrap_servers, messages)
+    print(f"published {len(messages)} plan(s) to {PLANS_TOPIC}")
     return 0

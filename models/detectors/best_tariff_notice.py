@@ -72,11 +72,10 @@ def on_deadline(
 def evaluate(
     state: dict[str, Any], sub_id: str, at: int, policy: Policy, catalog: Mapping[str, Plan]
 ) -> list[AlertChange]:
-    """Judge one subscription as of ``at`` (or the customer's newest event time, if later)."""
+    """Judge one subscription as of ``at``: the event's own time, or the deadline's (a replay judges as live did)."""
     sub = subs_of(state).get(sub_id)
     if sub is None:
         return []
-    at = max(at, state["last"] or at)
     name = f"{NAME}|{sub_id}"
     state["deadlines"].pop(name, None)
     if not is_active(sub, at) or sub["cancel_at"] is not None or sub["start"] is None:

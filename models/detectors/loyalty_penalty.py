@@ -54,11 +54,10 @@ def on_deadline(
 def evaluate(
     state: dict[str, Any], sub_id: str, at: int, policy: Policy, catalog: Mapping[str, Plan]
 ) -> list[AlertChange]:
-    """Judge one subscription as of ``at`` (or the customer's newest event time, if later)."""
+    """Judge one subscription as of ``at``: the event's own time, or the deadline's (a replay judges as live did)."""
     sub = subs_of(state).get(sub_id)
     if sub is None:
         return []
-    at = max(at, state["last"] or at)
     loyal_from = None if sub["start"] is None else add_months(sub["start"], policy.loyalty_penalty_tenure_months)
     _schedule(state, sub_id, sub, at, loyal_from)
     if not is_active(sub, at):

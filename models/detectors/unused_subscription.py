@@ -68,7 +68,6 @@ def evaluate(state: dict[str, Any], sub_id: str, at: int, policy: Policy) -> lis
     sub = subs_of(state).get(sub_id)
     if sub is None:
         return []
-    at = max(at, state["last"] or at)
     end = ends_at(sub)
     if sub["cancel_at"] is not None or (end is not None and at >= end):
         return _resolve(state, sub_id, sub, at, f"Subscription {sub_id} is being ended, as suggested.",

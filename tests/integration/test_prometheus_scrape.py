@@ -124,7 +124,6 @@ def total(result: dict) -> float:
 
 def test_prometheus_scrapes_a_worker_and_evaluates_the_shipped_rules(start_worker, broker, tmp_path: Path) -> None:
     worker = start_worker(env=WORKER_ENV)
-    messages, expected = scenario(int(time.time() * 1000))
     target = f"127.0.0.1:{worker.web_port}"
 
     with prometheus_server(tmp_path, target) as prometheus:
@@ -133,6 +132,10 @@ def test_prometheus_scrapes_a_worker_and_evaluates_the_shipped_rules(start_worke
         assert total(ready) == 1
         assert dict(next(iter(ready))) == {"__name__": "fairwatch_ready", "instance": target, "job": JOB}
 
+        # Event times relative to now, taken just before producing: the live tick
+        # moves stream time with the wall clock, and the scenario's deadlines are
+        # set relative to this instant.
+        messages, expected = scenario(int(time.time() * 1000))
         run(produce(broker, messages))
 
         wait_for(prometheus, "sum(fairwatch_events_in_total)", lambda r: total(r) == len(messages))
