@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from models.alerts import AlertChange, prune_alerts
-from models.detectors import BY_EVENT_TYPE, DETECTORS, complaint_unresolved, repeated_broken_promises
+from models.detectors import BY_EVENT_TYPE, DETECTORS, complaint_unresolved, deadline_topic, repeated_broken_promises
 from models.events import Event
 from models.policy import Policy
 from models.state import apply_order_event, hold_early, prune, take_early
@@ -68,15 +68,29 @@ def _apply(
 
 
 def advance_to(
-    state: dict[str, Any], now: int, policy: Policy, *, catalog: Mapping[str, Any] | None = None
+    state: dict[str, Any], now: int | Mapping[str, int], policy: Policy, *,
+    catalog: Mapping[str, Any] | None = None,
 ) -> list[AlertChange]:
-    """Stream time reached ``now``: fire every deadline at or before it, in time order."""
+    """Stream time reached ``now``: fire every deadline at or before it, in time order.
+
+    ``now`` is one time for every deadline, or stream time per input topic: each
+    deadline is then judged by the topic that drives it (models.detectors.deadline_topic).
+    """
     changes: list[AlertChange] = []
     deadlines = state["deadlines"]
-    while deadlines:
-        name, due = min(deadlines.items(), key=lambda item: (item[1], item[0]))
-        if due > now:
+    by_topic = now if isinstance(now, Mapping) else None
+
+    def reached(name: str, due: int) -> bool:
+        if by_topic is None:
+            return due <= now  # type: ignore[operator]
+        time = by_topic.get(deadline_topic(name))
+        return time is not None and due <= time
+
+    while True:
+        ready = [(due, name) for name, due in deadlines.items() if reached(name, due)]
+        if not ready:
             break
+        due, name = min(ready)
         del deadlines[name]
         detector, _, key = name.partition("|")
         module = DETECTORS[detector]
@@ -84,6 +98,8 @@ def advance_to(
         # Patterns are judged deadline by deadline, so one long step of time gives
         # what many short ones give.
         changes.extend(_with_patterns(state, fired, policy))
-    prune(state, now, policy)
-    prune_alerts(state, now, int(policy.alert_retention_days * MS_PER_DAY))
+    horizon = max(by_topic.values(), default=None) if by_topic is not None else now
+    if horizon is not None:
+        prune(state, horizon, policy)  # type: ignore[arg-type]
+        prune_alerts(state, horizon, int(policy.alert_retention_days * MS_PER_DAY))  # type: ignore[arg-type]
     return changes

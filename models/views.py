@@ -14,7 +14,7 @@ def _time(ms: int | None) -> str | None:
     return None if ms is None else format_ms(ms)
 
 
-def customer_view(state: dict[str, Any], stream_time: int | None, currency: str) -> dict[str, Any]:
+def customer_view(state: dict[str, Any], stream_time: dict[str, int], currency: str) -> dict[str, Any]:
     orders = {}
     for order_id, order in state["orders"].items():
         orders[order_id] = {
@@ -34,7 +34,7 @@ def customer_view(state: dict[str, Any], stream_time: int | None, currency: str)
         "partition": state["p"],
         "currency": currency,
         "last_event_at": _time(state["last"]),
-        "stream_time": _time(stream_time),
+        "stream_time": {topic: format_ms(at) for topic, at in sorted(stream_time.items())},
         "open_orders": {k: v for k, v in orders.items() if v["status"] in ("open", "shipped")},
         "closed_orders": {k: v for k, v in orders.items() if v["status"] not in ("open", "shipped")},
         "deadlines": {name: format_ms(due) for name, due in sorted(state["deadlines"].items(), key=lambda i: i[1])},

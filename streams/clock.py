@@ -1,13 +1,15 @@
 """Stream time: the one owner of watermarks, deadline indexes and the live tick (SPEC §4).
 
-Each partition number has its own clock, shared by the co-partitioned input
-topics. Its time is the newest event time seen, minus the grace, taken over the
-topics that still have a backlog (a topic that is caught up must not hold time
-back, and one that lags must not be jumped over). In live operation the tick
-advances a partition to the wall clock minus the grace, but only once every
-input topic of that partition is caught up: a worker starting on months of
-history therefore fires the same deadlines, at the same stream times, as one
-that ran live through them.
+Each input topic of a partition number has its own time: the newest event time
+seen on it, minus the grace, never going back. Every deadline is driven by the
+one topic whose silence it is about (an order's promise by ``orders``, a
+complaint's by ``complaints``, an unbilled delivery by ``billing``), so whether
+it fires before or after another event depends only on that topic's order, not
+on how the consumer happened to interleave the topics. In live operation the
+tick advances a topic to the wall clock minus the grace, but only once that
+topic is caught up: a worker starting on months of history therefore fires the
+same deadlines, at the same points in the stream, as one that ran live through
+them.
 
 No Faust import here: the offsets and high-water marks come in as plain ints.
 """
@@ -23,56 +25,42 @@ __all__ = ["PartitionClock", "DeadlineIndex"]
 
 @dataclass(slots=True)
 class PartitionClock:
-    """Stream time of one partition number across the input topics."""
+    """Stream time of one partition number, per input topic."""
 
     topics: tuple[str, ...]
     grace_ms: int
-    time: int | None = None
-    newest: dict[str, int] = field(default_factory=dict)  # topic -> newest event time
+    times: dict[str, int] = field(default_factory=dict)  # topic -> stream time (epoch ms)
     next_offset: dict[str, int] = field(default_factory=dict)  # topic -> next offset to process
 
-    def observe(self, topic: str, offset: int, at: int | None) -> None:
-        """A message at ``offset`` was processed; ``at`` is its event time if it had one."""
+    def observe(self, topic: str, offset: int, at: int | None) -> bool:
+        """A message at ``offset`` was processed (``at``: its event time, if valid); True if time moved."""
         self.next_offset[topic] = offset + 1
-        if at is not None and at > self.newest.get(topic, at - 1):
-            self.newest[topic] = at
+        return at is not None and self._move(topic, at - self.grace_ms)
 
-    def backlogged(self, highwaters: Mapping[str, int | None]) -> list[str]:
-        """Topics whose high-water mark is beyond what has been processed (unknown counts as behind)."""
-        behind = []
+    def tick(self, highwaters: Mapping[str, int | None], wall_ms: int) -> list[str]:
+        """The live tick: each caught-up topic moves to the wall clock minus the grace; return those that moved."""
+        moved = []
         for topic in self.topics:
             high = highwaters.get(topic)
-            if high is None or self.next_offset.get(topic, 0) < high:
-                behind.append(topic)
-        return behind
+            caught_up = high is not None and self.next_offset.get(topic, 0) >= high
+            if caught_up and self._move(topic, wall_ms - self.grace_ms):
+                moved.append(topic)
+        return moved
 
-    def advance(self, highwaters: Mapping[str, int | None], wall_ms: int | None = None) -> int | None:
-        """Move time forward as far as the evidence allows; return the new time.
+    def time(self, topic: str) -> int | None:
+        return self.times.get(topic)
 
-        ``wall_ms`` is the live tick's wall clock; it counts only when no input
-        topic of the partition has a backlog.
-        """
-        behind = self.backlogged(highwaters)
-        if behind:
-            if any(topic not in self.newest for topic in behind):
-                return self.time  # a lagging topic we have not read from yet: wait for it
-            candidate = min(self.newest[topic] for topic in behind) - self.grace_ms
-        elif self.newest:
-            candidate = max(self.newest.values()) - self.grace_ms
-            if wall_ms is not None:
-                candidate = max(candidate, wall_ms - self.grace_ms)
-        elif wall_ms is not None:
-            candidate = wall_ms - self.grace_ms
-        else:
-            return self.time
-        if self.time is None or candidate > self.time:
-            self.time = candidate
-        return self.time
+    def _move(self, topic: str, candidate: int) -> bool:
+        current = self.times.get(topic)
+        if current is None or candidate > current:
+            self.times[topic] = candidate
+            return True
+        return False
 
 
 @dataclass(slots=True)
 class DeadlineIndex:
-    """Customers of one partition by their next deadline (a heap with lazy deletion).
+    """Customers by their next deadline on one topic's clock (a heap with lazy deletion).
 
     The customer's state is the truth (its ``deadlines``); an entry here is only
     a hint to look at that customer, checked against the state when it pops.

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.broker import EmbeddedBroker
 from streams.generator import StoryBook
 from streams.supervisor import Counts, WorkerProcess
-from streams.tools import format_alert
+from streams.tools import format_alert, publish_plans, read_plans_file
 from streams.topics import ALERTS_TOPIC, ensure_topics
 
 __all__ = ["run_demo"]
@@ -30,6 +30,8 @@ PARTITIONS = 4
 # Stories play out in seconds, not days: a short grace lets the never-delivered
 # order's deadline pass in stream time within the demo.
 DEMO_ENV = {"FAIRWATCH_POLICY_GRACE_MINUTES": "0.05"}
+#: The plans the subscription stories use (streams.generator).
+DEMO_CATALOG = Path(__file__).resolve().parent / "data" / "plans.toml"
 
 
 def run_demo(seconds: float | None, customers: int) -> int:
@@ -44,6 +46,10 @@ def run_demo(seconds: float | None, customers: int) -> int:
         print(f"fairwatch demo: broker {address} ({'external' if external else 'embedded Tansu'}); "
               f"logs in {workdir}", flush=True)
         asyncio.run(ensure_topics([address], PARTITIONS))
+        # The plan catalog first: the worker recovers it before it is ready.
+        plans, _ = read_plans_file(DEMO_CATALOG)
+        asyncio.run(publish_plans([address], plans))
+        print(f"fairwatch demo: published {len(plans)} plans from {DEMO_CATALOG.name} to the plans topic", flush=True)
         worker = WorkerProcess(address, workdir / "data", workdir / "worker.log", env=DEMO_ENV,
                                partitions=PARTITIONS, profile=profile).start()
         print(f"fairwatch demo: worker on {worker.url} (/metrics, /ready); Ctrl-C stops", flush=True)
@@ -86,7 +92,9 @@ async def _generate(address: str, customers: int, produced: list[int], stop: asy
         ids = [f"c-{n:04d}" for n in range(1, customers + 1)]
         # The first customers tell the headline stories, so alerts show at once.
         opening = [book.late, book.wrong, book.lost, book.bad, book.duplicate, book.urgent_refused,
-                   book.double_billed, book.unanswered_complaint, book.weekly_caller]
+                   book.double_billed, book.unanswered_complaint, book.weekly_caller,
+                   book.old_plan, book.heavy_user, book.loyal_broadband, book.dormant, book.price_rise,
+                   book.billed_after_cancel, book.notice_due]
         step = 0
         while not stop.is_set():
             story = opening[step] if step < len(opening) else book.weighted()

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 
 import orjson
 
 from models.events import TOPIC_OF_TYPE
-from models.timestamps import MS_PER_DAY, MS_PER_HOUR, format_ms
+from models.timestamps import (
+    MS_PER_DAY,
+    MS_PER_HOUR,
+    add_months,
+    format_ms,
+    period_end,
+    period_of,
+    period_start,
+    shift_period,
+)
 
 __all__ = ["Message", "StoryBook"]
 
@@ -154,8 +164,128 @@ class StoryBook:
             "invoice_id": f"INV-{self.serial}-{month}", "amount": 19.90}) for month in (2, 1)]
         return messages
 
+    # --- subscriptions: the bad-profit stories (plans: streams/data/plans.toml) ---------------
+
+    def _history(self, customer: str, steps: list[tuple[int, str, dict]]) -> list[Message]:
+        """Events (at, type, data) in the order their times say, as a billing system sends them."""
+        return [self._event(customer, kind, at, data) for at, kind, data in sorted(steps, key=lambda s: s[0])]
+
+    def _new_sub(self) -> str:
+        return f"S-{self.serial + 1:06d}"
+
+    def _months(self, now: int, count: int) -> list[str]:
+        """The last ``count`` complete months, oldest first."""
+        return [shift_period(period_of(now), -n) for n in range(count, 0, -1)]
+
+    @staticmethod
+    def _started(sub_id: str, at: int, plan: str, fee: float, term: int = 0) -> tuple[int, str, dict]:
+        data = {"subscription_id": sub_id, "plan_id": plan, "monthly_fee": fee}
+        return at, "subscription.started", data | ({"minimum_term_months": term} if term else {})
+
+    @staticmethod
+    def _usage(sub_id: str, period: str, units: float, now: int) -> tuple[int, str, dict]:
+        # Metered usage is reported the day after the month ends.
+        at = min(period_end(period) + MS_PER_DAY, now)
+        return at, "usage.recorded", {"subscription_id": sub_id, "period": period, "units": units}
+
+    def _bill(self, sub_id: str, period: str, price: float, now: int) -> tuple[int, str, dict]:
+        # Subscriptions are billed in advance, on the 2nd of the month.
+        at = min(period_start(period) + MS_PER_DAY, now)
+        line = {"line_id": "1", "kind": "subscription", "ref": sub_id, "qty": 1, "unit_price": price,
+                "amount": price}
+        return at, "invoice.issued", {"invoice_id": f"INV-{sub_id}-{period}", "period": period, "lines": [line],
+                                      "total": price}
+
+    def old_plan(self, customer: str, now: int) -> list[Message]:
+        """A loyal customer on an old, expensive plan no longer sold: 6-9 GB a month at 5.00 per GB beyond 2."""
+        sub_id = self._new_sub()
+        steps = [self._started(sub_id, add_months(now, -self.rng.choice([38, 45, 52])), "mobile-s-2019", 25.00)]
+        steps += [self._usage(sub_id, p, round(self.rng.uniform(6, 9), 1), now) for p in self._months(now, 3)]
+        return self._history(customer, steps)
+
+    def heavy_user(self, customer: str, now: int, switch: float = 0.0) -> list[Message]:
+        """A heavy user on a plan too small for them, paying overage every month; sometimes they switch."""
+        sub_id = self._new_sub()
+        steps = [self._started(sub_id, add_months(now, -7), "mobile-s", 15.00, term=24)]
+        steps += [self._usage(sub_id, p, round(self.rng.uniform(16, 24), 1), now) for p in self._months(now, 3)]
+        if self.rng.random() < switch:
+            steps.append((now, "subscription.changed", {"subscription_id": sub_id, "plan_id": "mobile-m",
+                                                        "monthly_fee": 25.00, "requested_by": "customer"}))
+        return self._history(customer, steps)
+
+    def loyal_broadband(self, customer: str, now: int) -> list[Message]:
+        """Three years on Broadband 100; after a price rise they pay a third more than a newcomer does."""
+        sub_id = self._new_sub()
+        rise = period_start(period_of(add_months(now, -10)))
+        steps = [
+            self._started(sub_id, add_months(now, -37), "broadband-100", 29.99),
+            (rise - 45 * MS_PER_DAY, "price.change_notified",
+             {"subscription_id": sub_id, "new_monthly_fee": 39.99, "effective_at": format_ms(rise)}),
+        ]
+        steps += [self._usage(sub_id, p, self.rng.randrange(150, 400), now) for p in self._months(now, 3)]
+        return self._history(customer, steps)
+
+    def dormant(self, customer: str, now: int, wake: float = 0.0) -> list[Message]:
+        """A subscriber who stopped watching: TV Extra billed every month, zero hours used; sometimes they cancel."""
+        sub_id = self._new_sub()
+        steps = [self._started(sub_id, add_months(now, -8), "tv-extra", 12.99)]
+        for period in self._months(now, 3):
+            steps += [self._bill(sub_id, period, 12.99, now), self._usage(sub_id, period, 0, now)]
+        if self.rng.random() < wake:
+            steps.append((now, "subscription.cancel_requested", {
+                "subscription_id": sub_id, "effective_at": format_ms(period_start(shift_period(period_of(now), 1))),
+                "channel": "app"}))
+        return self._history(customer, steps)
+
+    def price_rise(self, customer: str, now: int, refund: float = 0.0) -> list[Message]:
+        """A rise announced three weeks ahead instead of 30 days, billed from its first month; sometimes refunded."""
+        sub_id = self._new_sub()
+        this = period_of(now)
+        effective = period_start(this)
+        steps = [
+            self._started(sub_id, add_months(now, -9), "mobile-m", 25.00),
+            self._bill(sub_id, shift_period(this, -1), 25.00, now),
+            (effective - 21 * MS_PER_DAY, "price.change_notified",
+             {"subscription_id": sub_id, "new_monthly_fee": 27.50, "effective_at": format_ms(effective)}),
+            self._bill(sub_id, this, 27.50, now),
+        ]
+        if self.rng.random() < refund:
+            credit = {"line_id": "1", "kind": "fee", "ref": sub_id, "qty": 1, "unit_price": -2.50, "amount": -2.50}
+            steps.append((now, "invoice.issued", {"invoice_id": f"CN-{sub_id}", "lines": [credit], "total": -2.50}))
+        return self._history(customer, steps)
+
+    def billed_after_cancel(self, customer: str, now: int) -> list[Message]:
+        """Cancelled by phone for the end of last month, billed for this one all the same."""
+        sub_id = self._new_sub()
+        this = period_of(now)
+        effective = period_start(this)
+        steps = [
+            self._started(sub_id, add_months(now, -10), "mobile-s", 15.00),
+            self._bill(sub_id, shift_period(this, -2), 15.00, now),
+            self._bill(sub_id, shift_period(this, -1), 15.00, now),
+            (effective - 20 * MS_PER_DAY, "subscription.cancel_requested",
+             {"subscription_id": sub_id, "effective_at": format_ms(effective), "channel": "phone"}),
+            self._bill(sub_id, this, 15.00, now),
+        ]
+        return self._history(customer, steps)
+
+    def notice_due(self, customer: str, now: int, told: float = 0.0) -> list[Message]:
+        """A 12-month contract about to roll over: its best-tariff notice window is open, and closes seconds
+        from now by stream time (a quiet customer's notice still falls due); sometimes the notice goes out."""
+        sub_id = self._new_sub()
+        term_end = now + 10 * MS_PER_DAY + 8_000
+        steps = [self._started(sub_id, add_months(term_end, -12), "mobile-m", 25.00, term=12)]
+        steps += [self._usage(sub_id, p, self.rng.randrange(8, 18), now) for p in self._months(now, 3)]
+        if self.rng.random() < told:
+            steps.append((now, "notice.sent", {"subscription_id": sub_id, "kind": "contract_end",
+                                               "best_plan_id": "mobile-m"}))
+        return self._history(customer, steps)
+
     def weighted(self) -> Callable[[str, int], list[Message]]:
         stories = [(self.on_time, 30), (self.late, 15), (self.wrong, 12), (self.lost, 8),
                    (self.duplicate, 5), (self.bad, 4), (self.double_billed, 5), (self.urgent_refused, 4),
-                   (self.unanswered_complaint, 5), (self.weekly_caller, 2)]
+                   (self.unanswered_complaint, 5), (self.weekly_caller, 2),
+                   (self.old_plan, 3), (partial(self.heavy_user, switch=0.3), 3), (self.loyal_broadband, 3),
+                   (partial(self.dormant, wake=0.3), 3), (partial(self.price_rise, refund=0.4), 3),
+                   (self.billed_after_cancel, 2), (partial(self.notice_due, told=0.3), 2)]
         return self.rng.choices([s for s, _ in stories], weights=[w for _, w in stories])[0]

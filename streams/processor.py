@@ -17,11 +17,12 @@ from typing import Any, Literal
 
 from models.alerts import AlertChange
 from models.catalog import CatalogView
+from models.detectors import deadline_topic
 from models.engine import advance_to, apply_event
 from models.errors import Rejected
 from models.events import INPUT_TOPICS, decode_event
 from models.policy import Policy
-from models.state import event_mark, new_state, next_deadline, remember_mark
+from models.state import event_mark, new_state, remember_mark
 from models.subscriptions import plans_missing
 from streams import metrics
 from streams.clock import DeadlineIndex, PartitionClock
@@ -37,7 +38,7 @@ class _Partition:
     """What this worker keeps in memory for a partition it owns; rebuilt from the table."""
 
     clock: PartitionClock
-    deadlines: DeadlineIndex
+    deadlines: dict[str, DeadlineIndex]  # by the input topic whose time drives them
     open_orders: int = 0
     open_alerts: Counter[str] = field(default_factory=Counter)
     #: Customers with a running subscription on a plan the catalog does not (yet) know.
@@ -109,38 +110,45 @@ class Processor:
             clock.observe(topic, offset, None)
             metrics.DUPLICATES.labels(topic).inc()
             return Outcome("duplicate")
-        if clock.time is not None and event.at < clock.time:
+        before = clock.time(topic)
+        if before is not None and event.at < before:
             metrics.LATE_EVENTS.labels(topic).inc()
-        # Time first: what this event says about stream time fires the deadlines
-        # that passed before it (this customer's too), then the event applies. So
-        # a backlog replayed gives what a live run gave, where the tick had fired them.
-        clock.observe(topic, offset, event.at)
+        # Time first: what this event says about its topic's stream time fires the
+        # deadlines that passed before it (this customer's too), then the event
+        # applies. So a backlog replayed gives what a live run gave, where the tick
+        # had fired them.
         self.touched.clear()
-        changes = self._advance(owned, partition, None)
+        changes = self._fire_due(owned, [topic]) if clock.observe(topic, offset, event.at) else []
         if state is None or customer_id in self.touched:
             state = self.store.get(customer_id) or new_state(customer_id, partition)
         remember_mark(state, mark, self.policy.dedup_window)
+        newest = state.setdefault("lt", {})
+        if event.at > newest.get(topic, event.at - 1):
+            newest[topic] = event.at  # this customer's newest per topic: stream time resumes from it
         owned.count(state, -1)
         changes.extend(apply_event(state, event, self.policy, catalog=self.catalog))
         self._save(owned, state)
         metrics.PROCESSED.labels(topic).inc()
-        if clock.time is not None:
-            changes.extend(self._fire_due(owned, clock.time))  # deadlines the event set in the past
+        changes.extend(self._fire_due(owned, self.topics))  # deadlines the event set in the past
         return Outcome("processed", changes, event_at=event.at)
 
     def tick(self, partition: int) -> list[AlertChange]:
-        """The live tick: advance the partition to the wall clock minus the grace, if it is caught up."""
+        """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace."""
         self.publish_catalog_metrics()
-        return self._advance(self._partition(partition), partition, int(self.wall_clock() * 1000))
+        owned = self._partition(partition)
+        highwaters = {topic: self.highwater(topic, partition) for topic in self.topics}
+        moved = owned.clock.tick(highwaters, int(self.wall_clock() * 1000))
+        return self._fire_due(owned, moved) if moved else []
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions were revoked or reassigned: rebuilt from the table when next used."""
         for partition in partitions:
             self.partitions.pop(partition, None)
 
-    def stream_time(self, partition: int) -> int | None:
+    def stream_time(self, partition: int) -> dict[str, int]:
+        """Stream time of the partition, per input topic."""
         owned = self.partitions.get(partition)
-        return owned.clock.time if owned else None
+        return dict(owned.clock.times) if owned else {}
 
     def open_counts(self) -> tuple[int, Counter[str]]:
         """Open orders, and open alerts by kind, over the partitions this worker owns."""
@@ -151,60 +159,57 @@ class Processor:
 
     # --- time --------------------------------------------------------------
 
-    def _advance(self, owned: _Partition, partition: int, wall_ms: int | None) -> list[AlertChange]:
-        before = owned.clock.time
-        highwaters = {topic: self.highwater(topic, partition) for topic in self.topics}
-        now = owned.clock.advance(highwaters, wall_ms)
-        if now is None or now == before:
-            return []
-        return self._fire_due(owned, now)
-
-    def _fire_due(self, owned: _Partition, now: int) -> list[AlertChange]:
+    def _fire_due(self, owned: _Partition, topics: Iterable[str]) -> list[AlertChange]:
+        """Fire the deadlines that the stream time of ``topics`` has passed."""
         changes: list[AlertChange] = []
-        for customer_id in owned.deadlines.pop_due(now):
-            state = self.store.get(customer_id)
-            if state is None:
+        times = owned.clock.times
+        for topic in topics:
+            now = times.get(topic)
+            index = owned.deadlines.get(topic)
+            if now is None or index is None:
                 continue
-            due = next_deadline(state)
-            if due is None or due > now:
-                if due is not None:
-                    owned.deadlines.add(due, customer_id)
-                continue
-            owned.count(state, -1)
-            changes.extend(advance_to(state, now, self.policy, catalog=self.catalog))
-            self._save(owned, state)
-            self.touched.add(customer_id)
+            for customer_id in index.pop_due(now):
+                state = self.store.get(customer_id)
+                if state is None:
+                    continue
+                due = _next_deadlines(state).get(topic)
+                if due is None or due > now:
+                    if due is not None:
+                        index.add(due, customer_id)
+                    continue
+                owned.count(state, -1)
+                changes.extend(advance_to(state, times, self.policy, catalog=self.catalog))
+                self._save(owned, state)
+                self.touched.add(customer_id)
         return changes
 
     def _save(self, owned: _Partition, state: State) -> None:
         self.persist(state["id"], state)
         owned.count(state, +1)
         self._note_plans(owned, state)
-        due = next_deadline(state)
-        if due is not None:
-            owned.deadlines.add(due, state["id"])
+        for topic, due in _next_deadlines(state).items():
+            owned.deadlines.setdefault(topic, DeadlineIndex()).add(due, state["id"])
 
     def _partition(self, partition: int) -> _Partition:
         owned = self.partitions.get(partition)
         if owned is None:
             # One pass over the recovered table: stream time resumes at the newest
             # event seen here, and every pending deadline and open item is indexed.
-            owned = _Partition(PartitionClock(self.topics, self.grace_ms), DeadlineIndex())
-            newest = None
-            entries = []
+            owned = _Partition(PartitionClock(self.topics, self.grace_ms), {})
+            newest: dict[str, int] = {}
+            entries: dict[str, list[tuple[int, str]]] = {}
             for state in self.store.values():
                 if state["p"] != partition:
                     continue
-                if state["last"] is not None and (newest is None or state["last"] > newest):
-                    newest = state["last"]
-                due = next_deadline(state)
-                if due is not None:
-                    entries.append((due, state["id"]))
+                for topic, at in state.get("lt", {}).items():
+                    if at > newest.get(topic, at - 1):
+                        newest[topic] = at
+                for topic, due in _next_deadlines(state).items():
+                    entries.setdefault(topic, []).append((due, state["id"]))
                 owned.count(state, +1)
                 self._note_plans(owned, state)
-            owned.deadlines = DeadlineIndex.build(entries)
-            if newest is not None:
-                owned.clock.time = newest - self.grace_ms
+            owned.deadlines = {topic: DeadlineIndex.build(found) for topic, found in entries.items()}
+            owned.clock.times = {topic: at - self.grace_ms for topic, at in newest.items()}
             self.partitions[partition] = owned
         return owned
 
@@ -233,6 +238,16 @@ class Processor:
                 if state is None or not plans_missing(state, self.catalog):
                     owned.plans_missing.discard(customer_id)
         metrics.PLAN_NOT_IN_CATALOG.set(sum(len(owned.plans_missing) for owned in self.partitions.values()))
+
+
+def _next_deadlines(state: State) -> dict[str, int]:
+    """The customer's earliest deadline on each topic's clock."""
+    earliest: dict[str, int] = {}
+    for name, due in state["deadlines"].items():
+        topic = deadline_topic(name)
+        if due < earliest.get(topic, due + 1):
+            earliest[topic] = due
+    return earliest
 
 
 def _plan_invalid(plan_id: str, rejected: Rejected) -> None:

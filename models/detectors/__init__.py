@@ -31,7 +31,7 @@ from models.detectors import (
     wrong_delivery,
 )
 
-__all__ = ["DETECTORS", "BY_EVENT_TYPE"]
+__all__ = ["DETECTORS", "BY_EVENT_TYPE", "deadline_topic"]
 
 DETECTORS: dict[str, ModuleType] = {
     module.NAME: module
@@ -56,3 +56,11 @@ BY_EVENT_TYPE: dict[str, tuple[ModuleType, ...]] = {}
 for _module in DETECTORS.values():
     for _type in _module.EVENT_TYPES:
         BY_EVENT_TYPE[_type] = (*BY_EVENT_TYPE.get(_type, ()), _module)
+
+
+def deadline_topic(name: str) -> str:
+    """The input topic whose stream time drives the deadline ``<detector>|<key>``."""
+    detector, _, key = name.partition("|")
+    module = DETECTORS[detector]
+    clock_topic = getattr(module, "clock_topic", None)
+    return clock_topic(key) if clock_topic is not None else getattr(module, "CLOCK", "billing")

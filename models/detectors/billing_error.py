@@ -73,6 +73,11 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
     return changes
 
 
+def clock_topic(key: str) -> str:
+    # Not invoiced is about silence on billing; invoiced but undelivered, on orders.
+    return "billing" if key.startswith(_UNINVOICED) else "orders"
+
+
 def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> list[AlertChange]:
     prefix, _, order_id = key.partition(":")
     order = state["orders"].get(order_id)

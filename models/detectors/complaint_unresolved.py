@@ -21,6 +21,7 @@ __all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "resolve_by
 
 NAME = "complaint_unresolved"
 KIND = "promise.complaint_unresolved"
+CLOCK = "complaints"
 EVENT_TYPES = frozenset({"complaint.opened", "complaint.acknowledged", "complaint.resolved"})
 _STAGES = ("ack", "due", "critical")
 

@@ -22,6 +22,7 @@ __all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline"]
 
 NAME = "late_delivery"
 KIND = "promise.late_delivery"
+CLOCK = "orders"
 EVENT_TYPES = frozenset({"order.placed", "order.shipped", "order.delivered", "order.cancelled"})
 _RISK = "risk:"
 

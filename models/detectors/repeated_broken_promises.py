@@ -21,6 +21,7 @@ __all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "on_alerts"
 
 NAME = "repeated_broken_promises"
 KIND = "relationship.repeated_broken_promises"
+CLOCK = "orders"
 EVENT_TYPES: frozenset[str] = frozenset()
 _NOT_BROKEN_YET = {"at_risk"}
 _MAX_KEPT = 50

@@ -24,6 +24,7 @@ __all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "month_of",
 
 NAME = "unprofitable_service"
 KIND = "relationship.unprofitable_service"
+CLOCK = "billing"
 EVENT_TYPES = frozenset({"payment.received", "contact.logged", "complaint.opened", "complaint.resolved"})
 _MONTHS = 12
 _KEY = "service"

@@ -18,6 +18,7 @@ __all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline"]
 
 NAME = "urgent_order_refused"
 KIND = "promise.urgent_order_refused"
+CLOCK = "orders"
 EVENT_TYPES = frozenset({"order.cancelled"})
 
 

@@ -20,6 +20,7 @@ __all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "difference
 
 NAME = "wrong_delivery"
 KIND = "promise.wrong_delivery"
+CLOCK = "orders"
 EVENT_TYPES = frozenset({"order.delivered"})
 
 

@@ -11,129 +11,99 @@ TOPICS = ("orders", "billing", "complaints")
 
 
 def clock_with(observations: list[tuple[str, int, int | None]], topics: tuple[str, ...] = TOPICS) -> PartitionClock:
-    clock = PartitionClock(topics=topics, grace_ms=GRACE)
+    clock = PartitionClock(topics, GRACE)
     for topic, offset, at in observations:
         clock.observe(topic, offset, at)
     return clock
 
 
-CAUGHT_UP = {"orders": 2, "billing": 1, "complaints": 1}
-SEEN_ALL = [("orders", 0, 50_000), ("orders", 1, 40_000), ("billing", 0, 30_000), ("complaints", 0, 20_000)]
+@pytest.mark.parametrize(
+    ("observations", "expected"),
+    [
+        pytest.param([], {}, id="nothing-seen"),
+        pytest.param([("orders", 0, 50_000)], {"orders": 49_000}, id="newest-minus-grace"),
+        pytest.param([("orders", 0, 50_000), ("orders", 1, 40_000)], {"orders": 49_000}, id="older-event-keeps-time"),
+        pytest.param(
+            [("orders", 0, 50_000), ("billing", 0, 30_000), ("complaints", 0, 20_000)],
+            {"orders": 49_000, "billing": 29_000, "complaints": 19_000},
+            id="each-topic-its-own-time",
+        ),
+        pytest.param([("orders", 0, None)], {}, id="invalid-message-moves-no-time"),
+    ],
+)
+def test_each_topic_has_its_own_time(observations: list, expected: dict[str, int]) -> None:
+    assert clock_with(observations).times == expected
+
+
+def test_observe_says_whether_time_moved() -> None:
+    clock = PartitionClock(TOPICS, GRACE)
+    assert clock.observe("orders", 0, 10_000) is True
+    assert clock.observe("orders", 1, 9_000) is False  # older: time never goes back
+    assert clock.observe("orders", 2, 10_000) is False
+    assert clock.observe("orders", 3, 10_001) is True
+    assert clock.observe("orders", 4, None) is False
+    assert clock.next_offset == {"orders": 5}
 
 
 @pytest.mark.parametrize(
-    ("observations", "highwaters", "wall_ms", "expected"),
+    ("observations", "highwaters", "moved", "expected"),
     [
-        pytest.param(SEEN_ALL, CAUGHT_UP, None, 50_000 - GRACE, id="caught-up-newest-minus-grace"),
-        pytest.param(SEEN_ALL, {**CAUGHT_UP, "billing": 5}, None, 30_000 - GRACE, id="backlogged-topic-holds-back"),
         pytest.param(
-            SEEN_ALL,
-            {**CAUGHT_UP, "orders": 3},
-            None,
-            50_000 - GRACE,
-            id="caught-up-topics-with-older-events-do-not-hold-back",
+            [("orders", 0, 10_000), ("billing", 0, 10_000), ("complaints", 0, 10_000)],
+            {"orders": 1, "billing": 1, "complaints": 1},
+            ["orders", "billing", "complaints"],
+            {"orders": 99_000, "billing": 99_000, "complaints": 99_000},
+            id="all-caught-up-all-move",
         ),
         pytest.param(
-            SEEN_ALL,
-            {"orders": 3, "billing": 5, "complaints": 1},
-            None,
-            30_000 - GRACE,
-            id="min-over-backlogged-topics-only",
+            [("orders", 0, 10_000), ("billing", 0, 10_000)],
+            {"orders": 5, "billing": 1, "complaints": 0},
+            ["billing", "complaints"],
+            {"orders": 9_000, "billing": 99_000, "complaints": 99_000},
+            id="a-backlogged-topic-is-never-jumped-over",
         ),
         pytest.param(
-            SEEN_ALL, {"orders": 3, "billing": 5, "complaints": 9}, None, 20_000 - GRACE, id="min-over-all-backlogged"
+            [("orders", 0, 10_000)],
+            {"orders": 1, "billing": None, "complaints": 0},
+            ["orders", "complaints"],
+            {"orders": 99_000, "complaints": 99_000},
+            id="unknown-high-water-counts-as-behind",
         ),
         pytest.param(
-            SEEN_ALL, {**CAUGHT_UP, "complaints": None}, None, 20_000 - GRACE, id="unknown-highwater-counts-as-backlog"
-        ),
-        pytest.param(SEEN_ALL[:3], {**CAUGHT_UP, "complaints": 4}, None, None, id="backlogged-never-seen-holds"),
-        pytest.param(
-            SEEN_ALL[:3], {**CAUGHT_UP, "complaints": 0}, None, 50_000 - GRACE, id="empty-topic-never-seen-is-caught-up"
-        ),
-        pytest.param(SEEN_ALL, CAUGHT_UP, 90_000, 90_000 - GRACE, id="tick-advances-to-wall-when-caught-up"),
-        pytest.param(SEEN_ALL, CAUGHT_UP, 10_000, 50_000 - GRACE, id="tick-behind-events-keeps-event-time"),
-        pytest.param(SEEN_ALL, {**CAUGHT_UP, "billing": 5}, 90_000, 30_000 - GRACE, id="tick-ignored-with-backlog"),
-        pytest.param(
-            [], {"orders": 0, "billing": 0, "complaints": 0}, 90_000, 90_000 - GRACE, id="tick-on-empty-partition"
-        ),
-        pytest.param([], {"orders": 0, "billing": 0, "complaints": 0}, None, None, id="nothing-known"),
-        pytest.param(
-            [], {"orders": 0, "billing": 0, "complaints": 3}, 90_000, None, id="tick-on-partition-with-unread-backlog"
+            [("orders", 0, 200_000)],
+            {"orders": 1, "billing": 0, "complaints": 0},
+            ["billing", "complaints"],
+            {"orders": 199_000, "billing": 99_000, "complaints": 99_000},
+            id="the-tick-never-moves-time-back",
         ),
     ],
 )
-def test_partition_time(
-    observations: list[tuple[str, int, int | None]],
-    highwaters: dict[str, int | None],
-    wall_ms: int | None,
-    expected: int | None,
+def test_tick_moves_caught_up_topics_to_the_wall_clock(
+    observations: list, highwaters: dict[str, int | None], moved: list[str], expected: dict[str, int]
 ) -> None:
     clock = clock_with(observations)
-    assert clock.advance(highwaters, wall_ms) == expected
-    assert clock.time == expected
-
-
-def test_backlogged_topic_never_seen_holds_time_completely() -> None:
-    clock = clock_with([("orders", 0, 10_000)])
-    highwaters = {"orders": 1, "billing": 1, "complaints": 0}
-    assert clock.advance(highwaters, 10**9) is None
-    for offset, at in enumerate(range(20_000, 100_000, 10_000), start=1):
-        clock.observe("orders", offset, at)
-        assert clock.advance({**highwaters, "orders": offset + 1}, 10**9) is None
-    clock.observe("billing", 0, 15_000)
-    assert clock.advance({**highwaters, "orders": 9}, None) == 90_000 - GRACE
-
-
-def test_time_never_goes_backwards() -> None:
-    clock = clock_with([("orders", 0, 50_000), ("billing", 0, 40_000)], topics=("orders", "billing"))
-    assert clock.advance({"orders": 1, "billing": 1}, 60_000) == 60_000 - GRACE
-    # New backlog on billing, whose newest event is older: time holds, it does not go back.
-    assert clock.advance({"orders": 1, "billing": 7}, None) == 60_000 - GRACE
-    assert clock.advance({"orders": 1, "billing": 1}, 30_000) == 60_000 - GRACE
-    clock.observe("orders", 1, 10_000)  # a late event
-    assert clock.advance({"orders": 2, "billing": 1}, None) == 60_000 - GRACE
-    assert clock.time == 60_000 - GRACE
+    assert clock.tick(highwaters, 100_000) == moved
+    assert clock.times == expected
 
 
 def test_time_advances_as_the_backlog_drains() -> None:
-    clock = PartitionClock(topics=("orders", "billing"), grace_ms=GRACE)
-    clock.observe("billing", 0, 5_000)
-    highwaters = {"orders": 3, "billing": 100}
-    times = []
-    for offset, at in enumerate((10_000, 20_000, 30_000)):
-        clock.observe("orders", offset, at)
-        times.append(clock.advance(highwaters))
-    # billing still lags at 5,000: orders cannot move time past it.
-    assert times == [5_000 - GRACE] * 3
-    clock.observe("billing", 99, 25_000)
-    assert clock.advance(highwaters) == 30_000 - GRACE
-
-
-def test_observe_tracks_offsets_and_newest() -> None:
-    clock = PartitionClock(topics=TOPICS, grace_ms=GRACE)
-    clock.observe("orders", 4, 20_000)
-    clock.observe("orders", 5, 10_000)  # older event: newest stays
-    clock.observe("orders", 6, None)  # dead-lettered message: offset only
-    assert clock.newest == {"orders": 20_000}
-    assert clock.next_offset == {"orders": 7}
-    assert clock.backlogged({"orders": 7, "billing": 0, "complaints": None}) == ["complaints"]
-    assert clock.backlogged({"orders": 8, "billing": 1, "complaints": 0}) == ["orders", "billing"]
-
-
-def test_observe_accepts_event_before_epoch() -> None:
-    clock = PartitionClock(topics=("orders",), grace_ms=0)
-    clock.observe("orders", 0, -5)
-    assert clock.newest == {"orders": -5}
-    assert clock.advance({"orders": 1}) == -5
+    clock = PartitionClock(TOPICS, GRACE)
+    assert clock.tick({"orders": 2, "billing": 0, "complaints": 0}, 100_000) == ["billing", "complaints"]
+    clock.observe("orders", 0, 10_000)
+    assert clock.tick({"orders": 2, "billing": 0, "complaints": 0}, 100_000) == []
+    clock.observe("orders", 1, 20_000)
+    assert clock.tick({"orders": 2, "billing": 0, "complaints": 0}, 100_000) == ["orders"]
+    assert clock.time("orders") == 99_000
 
 
 def test_zero_grace() -> None:
-    clock = clock_with([("orders", 0, 7_000)], topics=("orders",))
-    clock.grace_ms = 0
-    assert clock.advance({"orders": 1}) == 7_000
+    clock = PartitionClock(TOPICS, 0)
+    clock.observe("orders", 0, 7)
+    assert clock.time("orders") == 7
 
 
-# --- DeadlineIndex --------------------------------------------------------------
+def test_event_before_epoch() -> None:
+    assert clock_with([("orders", 0, -500)]).times == {"orders": -1_500}
 
 
 def test_pop_due_in_deadline_order_each_customer_once() -> None:
