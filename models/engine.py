@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from models.alerts import AlertChange, prune_alerts
-from models.detectors import BY_EVENT_TYPE, DETECTORS, complaint_unresolved, deadline_topic, repeated_broken_promises
+from models.detectors import BY_EVENT_TYPE, DETECTORS, complaint_unresolved, deadline_topics, repeated_broken_promises
 from models.events import Event
 from models.policy import Policy
 from models.state import apply_order_event, hold_early, prune, take_early
@@ -74,7 +74,7 @@ def advance_to(
     """Stream time reached ``now``: fire every deadline at or before it, in time order.
 
     ``now`` is one time for every deadline, or stream time per input topic: each
-    deadline is then judged by the topic that drives it (models.detectors.deadline_topic).
+    deadline is then judged by the topics that drive it (models.detectors.deadline_topics).
     """
     changes: list[AlertChange] = []
     deadlines = state["deadlines"]
@@ -83,8 +83,11 @@ def advance_to(
     def reached(name: str, due: int) -> bool:
         if by_topic is None:
             return due <= now  # type: ignore[operator]
-        time = by_topic.get(deadline_topic(name))
-        return time is not None and due <= time
+        for topic in deadline_topics(name):
+            time = by_topic.get(topic)
+            if time is None or due > time:
+                return False
+        return True
 
     while True:
         ready = [(due, name) for name, due in deadlines.items() if reached(name, due)]

@@ -139,12 +139,14 @@ class _PlansTable(faust.GlobalTable):
 
 # The plan catalog (SPEC §1): every worker holds all of it. The compacted plans
 # topic (plan_id -> plan record) is the table's changelog, so a worker recovers
-# the whole catalog before it is ready and then follows the topic as a standby
-# of every partition (synchronize_all_active_partitions), which is how a plan
-# published later reaches a running worker. Keys are raw plan_id bytes (str on
-# recovery); values are decoded leniently (streams.codecs) so a record that is
-# not JSON cannot stop recovery: models.catalog rejects it when it is read.
-# Nothing in the worker writes to it; `fairwatch produce --plans` does.
+# the whole catalog before it is ready, and Faust's assignor makes every worker a
+# standby of every plans partition, which is how a plan published later reaches
+# a running worker. (synchronize_all_active_partitions is not set: on the embedded
+# broker it slowed the input stream to about one event a second, and it is not
+# needed for that.) Keys are raw plan_id bytes (str on recovery); values are
+# decoded leniently (streams.codecs) so a record that is not JSON cannot stop
+# recovery: models.catalog rejects it when it is read. Nothing in the worker
+# writes to the table; `fairwatch produce --plans` writes the topic.
 plans = app.tables.add(
     _PlansTable(
         app,
@@ -154,7 +156,6 @@ plans = app.tables.add(
         partitions=1,
         key_type=str,
         is_global=True,
-        synchronize_all_active_partitions=True,
         recovery_buffer_size=1,
         standby_buffer_size=1,
         help="The plan catalog, from the plans topic.",

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from models.alerts import AlertChange
 from models.catalog import CatalogView
-from models.detectors import deadline_topic
+from models.detectors import deadline_topics
 from models.engine import advance_to, apply_event
 from models.errors import Rejected
 from models.events import INPUT_TOPICS, decode_event
@@ -38,7 +38,7 @@ class _Partition:
     """What this worker keeps in memory for a partition it owns; rebuilt from the table."""
 
     clock: PartitionClock
-    deadlines: dict[str, DeadlineIndex]  # by the input topic whose time drives them
+    deadlines: dict[tuple[str, ...], DeadlineIndex]  # by the input topics whose time drives them
     open_orders: int = 0
     open_alerts: Counter[str] = field(default_factory=Counter)
     #: Customers with a running subscription on a plan the catalog does not (yet) know.
@@ -163,16 +163,16 @@ class Processor:
         """Fire the deadlines that the stream time of ``topics`` has passed."""
         changes: list[AlertChange] = []
         times = owned.clock.times
-        for topic in topics:
-            now = times.get(topic)
-            index = owned.deadlines.get(topic)
-            if now is None or index is None:
+        moved = set(topics)
+        for clocks, index in list(owned.deadlines.items()):
+            if moved.isdisjoint(clocks) or any(topic not in times for topic in clocks):
                 continue
+            now = min(times[topic] for topic in clocks)
             for customer_id in index.pop_due(now):
                 state = self.store.get(customer_id)
                 if state is None:
                     continue
-                due = _next_deadlines(state).get(topic)
+                due = _next_deadlines(state).get(clocks)
                 if due is None or due > now:
                     if due is not None:
                         index.add(due, customer_id)
@@ -187,8 +187,8 @@ class Processor:
         self.persist(state["id"], state)
         owned.count(state, +1)
         self._note_plans(owned, state)
-        for topic, due in _next_deadlines(state).items():
-            owned.deadlines.setdefault(topic, DeadlineIndex()).add(due, state["id"])
+        for clocks, due in _next_deadlines(state).items():
+            owned.deadlines.setdefault(clocks, DeadlineIndex()).add(due, state["id"])
 
     def _partition(self, partition: int) -> _Partition:
         owned = self.partitions.get(partition)
@@ -204,11 +204,11 @@ class Processor:
                 for topic, at in state.get("lt", {}).items():
                     if at > newest.get(topic, at - 1):
                         newest[topic] = at
-                for topic, due in _next_deadlines(state).items():
-                    entries.setdefault(topic, []).append((due, state["id"]))
+                for clocks, due in _next_deadlines(state).items():
+                    entries.setdefault(clocks, []).append((due, state["id"]))
                 owned.count(state, +1)
                 self._note_plans(owned, state)
-            owned.deadlines = {topic: DeadlineIndex.build(found) for topic, found in entries.items()}
+            owned.deadlines = {clocks: DeadlineIndex.build(found) for clocks, found in entries.items()}
             owned.clock.times = {topic: at - self.grace_ms for topic, at in newest.items()}
             self.partitions[partition] = owned
         return owned
@@ -240,13 +240,13 @@ class Processor:
         metrics.PLAN_NOT_IN_CATALOG.set(sum(len(owned.plans_missing) for owned in self.partitions.values()))
 
 
-def _next_deadlines(state: State) -> dict[str, int]:
-    """The customer's earliest deadline on each topic's clock."""
-    earliest: dict[str, int] = {}
+def _next_deadlines(state: State) -> dict[tuple[str, ...], int]:
+    """The customer's earliest deadline per set of driving topics."""
+    earliest: dict[tuple[str, ...], int] = {}
     for name, due in state["deadlines"].items():
-        topic = deadline_topic(name)
-        if due < earliest.get(topic, due + 1):
-            earliest[topic] = due
+        clocks = deadline_topics(name)
+        if due < earliest.get(clocks, due + 1):
+            earliest[clocks] = due
     return earliest
 
 

@@ -9,6 +9,12 @@ neither does I/O or reads a clock: ``now`` is stream time.
 A detector that judges by the plan catalog sets ``NEEDS_CATALOG = True`` and
 takes it as one more argument of both (``catalog``: plan_id -> models.catalog.Plan);
 models.engine passes it to those detectors only.
+
+``CLOCK`` names the input topic whose stream time drives the module's
+deadlines: the topic whose silence the deadline is about. A judgment that
+joins facts from several topics names them all (a tuple): it waits until every
+one of them has passed its time and judges the facts as of that time, so how
+the consumer interleaved the topics cannot change the outcome.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from models.detectors import (
     wrong_delivery,
 )
 
-__all__ = ["DETECTORS", "BY_EVENT_TYPE", "deadline_topic"]
+__all__ = ["DETECTORS", "BY_EVENT_TYPE", "deadline_topics"]
 
 DETECTORS: dict[str, ModuleType] = {
     module.NAME: module
@@ -58,9 +64,7 @@ for _module in DETECTORS.values():
         BY_EVENT_TYPE[_type] = (*BY_EVENT_TYPE.get(_type, ()), _module)
 
 
-def deadline_topic(name: str) -> str:
-    """The input topic whose stream time drives the deadline ``<detector>|<key>``."""
-    detector, _, key = name.partition("|")
-    module = DETECTORS[detector]
-    clock_topic = getattr(module, "clock_topic", None)
-    return clock_topic(key) if clock_topic is not None else getattr(module, "CLOCK", "billing")
+def deadline_topics(name: str) -> tuple[str, ...]:
+    """The input topics whose stream time drives the deadline ``<detector>|<key>``."""
+    clock = getattr(DETECTORS[name.partition("|")[0]], "CLOCK", "billing")
+    return (clock,) if isinstance(clock, str) else clock

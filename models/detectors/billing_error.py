@@ -23,21 +23,20 @@ from models.policy import Policy
 from models.state import hold_early
 from models.timestamps import MS_PER_DAY
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "judge_line"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "on_event", "on_deadline", "judge_line"]
 
 NAME = "billing_error"
 KIND = "promise.billing_error"
+# Invoices (billing) are judged against orders and deliveries (orders): only once
+# both topics have passed a moment, and as of that moment.
+CLOCK = ("orders", "billing")
 EVENT_TYPES = frozenset({"invoice.issued", "order.delivered", "order.cancelled"})
 _MAX_ENTRIES_PER_LINE = 10
-_UNDELIVERED = "undelivered:"
-_UNINVOICED = "uninvoiced:"
 
 
 def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
     orders = state["orders"]
-    changes: list[AlertChange] = []
     if event.type == "invoice.issued":
-        touched: dict[tuple[str, str], None] = {}
         waiting: dict[str, list[dict[str, Any]]] = {}
         for line in event.data["lines"]:
             order_id, _, line_id = (line.get("ref") or "").partition("/")
@@ -50,54 +49,74 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
             entries = order.setdefault("billed", {}).setdefault(line_id, [])
             if len(entries) < _MAX_ENTRIES_PER_LINE:
                 entries.append([event.data["invoice_id"], line["line_id"], line["qty"], line["unit_price"],
-                                line["amount"], event.event_id])
-            touched[(order_id, line_id)] = None
-            if order["status"] in ("open", "shipped"):
-                # Billed before delivery is normal; still undelivered well after the promise is not.
-                due = order["due"] + int(policy.invoiced_undelivered_days * MS_PER_DAY)
-                state["deadlines"][f"{NAME}|{_UNDELIVERED}{order_id}"] = due
+                                line["amount"], event.event_id, event.at])
+            _judge_at(state, order_id, event.at, policy)
         for order_id, lines in waiting.items():
             hold_early(state, event._replace(data={**event.data, "lines": lines}), policy, order_id)
-        for order_id, line_id in touched:
-            changes.extend(judge_line(state, order_id, line_id, event.at, policy))
-        return changes
-    order_id = event.data["order_id"]
-    order = orders.get(order_id)
-    if order is None:
         return []
-    state["deadlines"].pop(f"{NAME}|{_UNDELIVERED}{order_id}", None)
-    if event.type == "order.delivered" and order["status"] == "delivered":
-        state["deadlines"][f"{NAME}|{_UNINVOICED}{order_id}"] = event.at + int(policy.uninvoiced_days * MS_PER_DAY)
-    for line_id in order.get("billed", {}):
-        changes.extend(judge_line(state, order_id, line_id, event.at, policy))
-    return changes
-
-
-def clock_topic(key: str) -> str:
-    # Not invoiced is about silence on billing; invoiced but undelivered, on orders.
-    return "billing" if key.startswith(_UNINVOICED) else "orders"
+    order_id = event.data["order_id"]
+    if order_id in orders:
+        _judge_at(state, order_id, event.at, policy)
+    return []
 
 
 def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> list[AlertChange]:
-    prefix, _, order_id = key.partition(":")
-    order = state["orders"].get(order_id)
+    order = state["orders"].get(key)
     if order is None:
         return []
-    line_ids = order["lines"] if prefix + ":" == _UNINVOICED else order.get("billed", {})
     changes: list[AlertChange] = []
-    for line_id in list(line_ids):
-        changes.extend(judge_line(state, order_id, line_id, now, policy))
+    lines = order["lines"] if _delivered_by(order, now) else order.get("billed", {})
+    for line_id in list(lines):
+        changes.extend(judge_line(state, key, line_id, now, policy))
+    order["judged"] = now
+    following = [t for t in _moments(order, policy) if t > now]
+    if following:
+        state["deadlines"][f"{NAME}|{key}"] = min(following)
     return changes
 
 
+def _judge_at(state: dict[str, Any], order_id: str, at: int, policy: Policy) -> None:
+    """Something about the order changed at ``at``: judge it as of then (or as of now, if that is past)."""
+    order = state["orders"][order_id]
+    when = max(at, order.get("judged") or at)
+    name = f"{NAME}|{order_id}"
+    state["deadlines"][name] = min(when, state["deadlines"].get(name, when))
+    for moment in _moments(order, policy):
+        if moment > when:
+            state["deadlines"][name] = min(state["deadlines"][name], moment)
+            break
+
+
+def _moments(order: dict[str, Any], policy: Policy) -> list[int]:
+    """Every moment the order's bill must be judged at, in time order."""
+    moments = [entry[6] for entries in order.get("billed", {}).values() for entry in entries]
+    if order["closed"] is not None:
+        moments.append(order["closed"])
+        if order["status"] == "delivered" and policy.uninvoiced_days > 0:
+            moments.append(order["closed"] + int(policy.uninvoiced_days * MS_PER_DAY))
+    overdue = order["due"] + int(policy.invoiced_undelivered_days * MS_PER_DAY)
+    if order.get("billed") and (order["closed"] is None or order["closed"] > overdue):
+        moments.append(overdue)  # billed and still not delivered by then
+    return sorted(moments)
+
+
+def _delivered_by(order: dict[str, Any], now: int) -> bool:
+    return order["status"] == "delivered" and order["closed"] is not None and order["closed"] <= now
+
+
 def judge_line(state: dict[str, Any], order_id: str, line_id: str, now: int, policy: Policy) -> list[AlertChange]:
-    """Compare what an order line was billed with what it should have been, as of ``now``."""
+    """Compare what an order line was billed with what it should have been, as of ``now``.
+
+    Only facts dated at or before ``now`` count: the outcome is the same whichever
+    topic the consumer happened to read first.
+    """
     order = state["orders"][order_id]
     sku, ordered_qty, price, _ = order["lines"][line_id]
-    entries = order.get("billed", {}).get(line_id, [])
+    entries = [entry for entry in order.get("billed", {}).get(line_id, []) if entry[6] <= now]
     billed = sum(entry[4] for entry in entries)
     charges = [entry for entry in entries if entry[4] > 0]
-    status = order["status"]
+    closed = order["closed"] is not None and order["closed"] <= now
+    status = order["status"] if closed else "open"
     if status == "cancelled":
         owed_qty: int | None = 0
     elif status == "delivered":
@@ -106,8 +125,8 @@ def judge_line(state: dict[str, Any], order_id: str, line_id: str, now: int, pol
     else:
         late = now >= order["due"] + int(policy.invoiced_undelivered_days * MS_PER_DAY)
         owed_qty = 0 if late else None  # not delivered yet: only what is wrong already counts
-    problem = ""
     charged_qty = sum(entry[2] for entry in charges)
+    problem = ""
     if owed_qty is None:
         # Not delivered yet: judge only what was billed so far, at the ordered price.
         owed = min(charged_qty, ordered_qty) * price
@@ -130,8 +149,7 @@ def judge_line(state: dict[str, Any], order_id: str, line_id: str, now: int, pol
                 problem = "not_delivered"  # billed in full, delivered short
         elif at_stake < 0 and status == "delivered":
             if not charges:
-                delivered_at = order["closed"]
-                if now >= delivered_at + int(policy.uninvoiced_days * MS_PER_DAY):
+                if policy.uninvoiced_days > 0 and now >= order["closed"] + int(policy.uninvoiced_days * MS_PER_DAY):
                     problem = "not_invoiced"
             elif any(entry[3] != price for entry in charges):
                 problem = "price"

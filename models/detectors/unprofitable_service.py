@@ -24,7 +24,9 @@ __all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "month_of",
 
 NAME = "unprofitable_service"
 KIND = "relationship.unprofitable_service"
-CLOCK = "billing"
+# Payments come on billing, contacts and complaints on complaints: judged once both
+# have passed a month's end, over complete months only.
+CLOCK = ("billing", "complaints")
 EVENT_TYPES = frozenset({"payment.received", "contact.logged", "complaint.opened", "complaint.resolved"})
 _MONTHS = 12
 _KEY = "service"
@@ -68,19 +70,28 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
         bucket[3] += compensation
     if event.type != "payment.received" and len(bucket[4]) < 5:
         bucket[4].append(event.event_id)
-    return _judge(state, service, event.at, policy)
+    # Judge when the month is complete (or at once, if that month end has been judged already).
+    name = f"{NAME}|service"
+    month_end = max(_month_start(_month_shift(month, 1)), state.get("service_judged") or 0)
+    state["deadlines"][name] = min(month_end, state["deadlines"].get(name, month_end))
+    return []
 
 
 def _judge(state: dict[str, Any], service: dict[str, list[Any]], now: int, policy: Policy) -> list[AlertChange]:
-    # The last 12 calendar months by event time; a deadline re-judges a quiet
-    # customer when the oldest month leaves the window.
-    first = _month_shift(month_of(now), -(_MONTHS - 1))
+    # The 12 complete calendar months before ``now`` (a month's end): every fact in
+    # them is dated before it, so which topic was read first changes nothing.
+    current = month_of(now)
+    first = _month_shift(current, -_MONTHS)
     for old in [month for month in service if month < first]:
         del service[old]
+    window = {month: figures_of for month, figures_of in service.items() if month < current}
+    state["service_judged"] = now
     if service:
-        state["deadlines"][f"{NAME}|service"] = _month_start(_month_shift(min(service), _MONTHS))
+        # Look again at the next month's end while anything is (or will be) in the window.
+        state["deadlines"][f"{NAME}|service"] = _month_start(_month_shift(current, 1))
     else:
         state["deadlines"].pop(f"{NAME}|service", None)
+    service = window
     totals = figures(service, policy)
     excess = totals["cost"] - totals["margin"]
     evidence = [event_id for month in sorted(service) for event_id in service[month][4]][-20:]
@@ -93,7 +104,7 @@ def _judge(state: dict[str, Any], service: dict[str, list[Any]], now: int, polic
     currency = policy.currency
     change = raise_alert(
         state, policy, kind=KIND, key="service", at=now, severity="warning",
-        summary=f"Over the last 12 months this customer needed {totals['minutes']:g} minutes of contact and "
+        summary=f"Over the last 12 complete months this customer needed {totals['minutes']:g} minutes of contact and "
         f"{totals['complaints']} complaint(s): serving them cost {format_money(totals['cost'], currency)} against "
         f"{format_money(totals['margin'], currency)} margin.",
         amount=excess, per="year", evidence=evidence,

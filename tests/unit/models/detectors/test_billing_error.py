@@ -24,8 +24,23 @@ from ...factories import (
     make_line,
     make_order_placed,
     make_shipped,
-    replay,
 )
+from ...factories import replay as replay_steps
+
+
+def replay(history: list[Any], policy: Policy | None = None, state: dict[str, Any] | None = None) -> Any:
+    """Run the history with stream time on both clocks reaching each event's own time after it.
+
+    billing_error judges an order as of a moment once both orders and billing
+    have passed it (models.detectors.billing_error.CLOCK); here they pass each
+    event's time as it is applied.
+    """
+    steps: list[Any] = []
+    for step in history:
+        steps.append(step)
+        if isinstance(step, Event):
+            steps.append(AdvanceTo(step.at))
+    return replay_steps(steps, policy, state)
 
 KIND = "promise.billing_error"
 DUE = T0 + 2 * DAY
@@ -416,13 +431,29 @@ def own_deadlines(state: dict[str, Any]) -> dict[str, int]:
     return {name: due for name, due in state["deadlines"].items() if name.startswith("billing_error|")}
 
 
-def test_deadlines_set_and_cleared() -> None:
+def test_the_next_judgment_is_the_next_moment_that_matters() -> None:
+    # Billed, not delivered: look again when it is overdue by the policy.
     _, state = replay([placed(), invoice()])
-    assert own_deadlines(state) == {"billing_error|undelivered:o-1": UNDELIVERED_AT}
+    assert own_deadlines(state) == {"billing_error|o-1": UNDELIVERED_AT}
+    # Delivered: look again when it should have been invoiced by (here: it was billed
+    # already, so the judgment then finds nothing to say).
     _, state = replay([delivered()], state=state)
-    assert own_deadlines(state) == {"billing_error|uninvoiced:o-1": UNINVOICED_AT}
+    assert own_deadlines(state) == {"billing_error|o-1": UNINVOICED_AT}
+    # Cancelled and never billed: nothing left to judge.
     _, state = replay([placed(), make_cancelled("o-1", at=T0 + HOUR)])
     assert own_deadlines(state) == {}
+
+
+def test_a_judgment_waits_for_both_clocks_and_judges_as_of_its_moment() -> None:
+    from ...factories import replay as replay_steps
+
+    # Invoice consumed, but stream time has not reached it on both topics yet: nothing said.
+    changes, state = replay_steps([placed(), invoice(charge(price="3.00"))])
+    assert changes == []
+    assert own_deadlines(state) == {"billing_error|o-1": T0 + HOUR}
+    # A delivery dated later is consumed first: the judgment at the invoice's moment ignores it.
+    changes, state = replay_steps([delivered(at=T0 + 2 * HOUR), AdvanceTo(T0 + HOUR)], state=state)
+    assert [(c.lifecycle, c.at, c.details["owed_qty"]) for c in changes] == [("raised", T0 + HOUR, None)]
 
 
 def test_fee_and_unknown_lines_leave_no_trace() -> None:

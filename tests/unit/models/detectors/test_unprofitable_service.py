@@ -22,10 +22,32 @@ from ...factories import (
     make_complaint_resolved,
     make_contact,
     make_payment,
-    replay,
 )
+from ...factories import replay as replay_steps
 
 KIND = "relationship.unprofitable_service"
+
+
+def month_end(epoch_ms: int) -> int:
+    """The first instant of the month after the one ``epoch_ms`` falls in."""
+    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=UTC)
+    following = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+    return (following - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def replay(history: list[Any], policy: Policy | None = None, state: dict[str, Any] | None = None) -> Any:
+    """Run the history, closing each event's month right after it on both clocks.
+
+    The detector judges complete months once billing and complaints have both
+    passed a month's end (unprofitable_service.CLOCK): here every event is followed
+    by its month's end, so each one is judged as it comes.
+    """
+    steps: list[Any] = []
+    for step in history:
+        steps.append(step)
+        if not isinstance(step, AdvanceTo):
+            steps.append(AdvanceTo(month_end(step.at)))
+    return replay_steps(steps, policy, state)
 ALERT_ID = alert_id_for(KIND, CUSTOMER, "service")
 EUR = 1_000_000
 
@@ -131,10 +153,10 @@ def test_alert_content() -> None:
     [change] = [c for c in changes if c.kind == KIND]
     # cost 40 + 25 + 20 = 85.00 against margin 30.00: 55.00 a year.
     assert (change.lifecycle, change.severity, change.amount, change.per) == ("raised", "warning", 55 * EUR, "year")
-    assert change.at == at(3)
+    assert change.at == month_end(at(3))  # judged when the month is complete
     assert change.evidence == ("c-1", "k-1", "r-1")  # payments are not evidence of cost
     assert change.summary == (
-        "Over the last 12 months this customer needed 40 minutes of contact and 1 complaint(s): "
+        "Over the last 12 complete months this customer needed 40 minutes of contact and 1 complaint(s): "
         "serving them cost EUR 85.00 against EUR 30.00 margin."
     )
     assert "do not drop them" in change.suggested_action
