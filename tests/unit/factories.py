@@ -9,7 +9,7 @@ code under test).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -177,6 +177,26 @@ def replay(
         else:
             changes.extend(apply_event(state, step, policy))
     return changes, state
+
+
+def replay_judged(
+    history: Iterable[Event | AdvanceTo],
+    policy: Policy | None = None,
+    state: dict[str, Any] | None = None,
+    moment: Callable[[int], int] = lambda at: at,
+) -> tuple[list[AlertChange], dict[str, Any]]:
+    """``replay``, with stream time on every topic reaching ``moment(event.at)`` right after each event.
+
+    For the detectors that judge as of a moment once every topic they join has
+    passed it (billing_error, unprofitable_service, repeated_broken_promises):
+    here the topics pass each event as it is applied.
+    """
+    steps: list[Event | AdvanceTo] = []
+    for step in history:
+        steps.append(step)
+        if not isinstance(step, AdvanceTo):
+            steps.append(AdvanceTo(moment(step.at)))
+    return replay(steps, policy, state)
 
 
 # --- billing and complaint events (added for the billing/complaint/relationship detector tests) ---

@@ -24,23 +24,14 @@ from ...factories import (
     make_line,
     make_order_placed,
     make_shipped,
+    replay_judged,
 )
-from ...factories import replay as replay_steps
+from ...factories import replay as replay_steps  # stream time moves only where a test says
 
 
 def replay(history: list[Any], policy: Policy | None = None, state: dict[str, Any] | None = None) -> Any:
-    """Run the history with stream time on both clocks reaching each event's own time after it.
-
-    billing_error judges an order as of a moment once both orders and billing
-    have passed it (models.detectors.billing_error.CLOCK); here they pass each
-    event's time as it is applied.
-    """
-    steps: list[Any] = []
-    for step in history:
-        steps.append(step)
-        if isinstance(step, Event):
-            steps.append(AdvanceTo(step.at))
-    return replay_steps(steps, policy, state)
+    """billing_error judges as of a moment once orders and billing have both passed it."""
+    return replay_judged(history, policy, state)
 
 KIND = "promise.billing_error"
 DUE = T0 + 2 * DAY
@@ -445,8 +436,6 @@ def test_the_next_judgment_is_the_next_moment_that_matters() -> None:
 
 
 def test_a_judgment_waits_for_both_clocks_and_judges_as_of_its_moment() -> None:
-    from ...factories import replay as replay_steps
-
     # Invoice consumed, but stream time has not reached it on both topics yet: nothing said.
     changes, state = replay_steps([placed(), invoice(charge(price="3.00"))])
     assert changes == []

@@ -25,22 +25,13 @@ from ...factories import (
     make_complaint_opened,
     make_delivered,
     make_order_placed,
+    replay_judged,
 )
-from ...factories import replay as replay_steps
 
 
 def replay(history: list[Any], policy: Policy | None = None, state: dict[str, Any] | None = None) -> Any:
-    """Run the history with stream time on every topic reaching each event's own time after it.
-
-    The pattern is judged as of a moment once every topic has passed it
-    (repeated_broken_promises.CLOCK); here they pass each event's time as it applies.
-    """
-    steps: list[Any] = []
-    for step in history:
-        steps.append(step)
-        if not isinstance(step, AdvanceTo):
-            steps.append(AdvanceTo(step.at))
-    return replay_steps(steps, policy, state)
+    """The pattern is judged as of a moment once every topic has passed it."""
+    return replay_judged(history, policy, state)
 
 KIND = "relationship.repeated_broken_promises"
 ALERT_ID = alert_id_for(KIND, CUSTOMER, "pattern")

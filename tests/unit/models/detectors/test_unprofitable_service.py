@@ -22,8 +22,8 @@ from ...factories import (
     make_complaint_resolved,
     make_contact,
     make_payment,
+    replay_judged,
 )
-from ...factories import replay as replay_steps
 
 KIND = "relationship.unprofitable_service"
 
@@ -36,18 +36,8 @@ def month_end(epoch_ms: int) -> int:
 
 
 def replay(history: list[Any], policy: Policy | None = None, state: dict[str, Any] | None = None) -> Any:
-    """Run the history, closing each event's month right after it on both clocks.
-
-    The detector judges complete months once billing and complaints have both
-    passed a month's end (unprofitable_service.CLOCK): here every event is followed
-    by its month's end, so each one is judged as it comes.
-    """
-    steps: list[Any] = []
-    for step in history:
-        steps.append(step)
-        if not isinstance(step, AdvanceTo):
-            steps.append(AdvanceTo(month_end(step.at)))
-    return replay_steps(steps, policy, state)
+    """Complete months are judged once billing and complaints have both passed the month's end."""
+    return replay_judged(history, policy, state, moment=month_end)
 ALERT_ID = alert_id_for(KIND, CUSTOMER, "service")
 EUR = 1_000_000
 
