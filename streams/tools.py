@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -91,15 +94,24 @@ async def follow_alerts(*, from_beginning: bool, as_json: bool) -> int:
         enable_auto_commit=False,
         fetch_max_wait_ms=config.fetch_max_wait_ms,
     )
+    # Ctrl-C and SIGTERM end the loop between fetches, so the consumer always closes cleanly.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     await consumer.start()
     try:
-        async for message in consumer:
-            if as_json:
-                print(message.value.decode(), flush=True)
-            else:
-                print(format_alert(orjson.loads(message.value)), flush=True)
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for message in records:
+                    if as_json:
+                        print(message.value.decode(), flush=True)
+                    else:
+                        print(format_alert(orjson.loads(message.value)), flush=True)
     finally:
-        await consumer.stop()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(consumer.stop(), 5)
     return 0
 
 
