@@ -49,6 +49,7 @@ async def _publish_open_counts() -> None:
     metrics.OPEN_PROMISES.labels("order_delivery").set(open_orders)
     for kind, number in open_alerts.items():
         metrics.OPEN_ALERTS.labels(kind).set(number)
+    processor.publish_catalog_metrics()
 
 
 @app.task

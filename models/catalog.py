@@ -1,7 +1,10 @@
 """The plan catalog (SPEC §1, topic ``plans``): what a plan record is, what a plan costs, and a tolerant view.
 
 A plan record is ``{plan_id, name, monthly_fee, included_units, unit,
-overage_price, open_to: ["new", "existing"], active}``. ``validate_plan`` is the
+overage_price, open_to: ["new", "existing"], active}``, and optionally
+``product`` (mobile, broadband, ...): plans are alternatives to each other only
+if they are for the same product and measure usage in the same unit (a TV
+package is no cheaper mobile plan, whatever its price). ``validate_plan`` is the
 one place that decides whether a record is a plan; it is used when a catalog is
 published (``fairwatch produce --plans``) and again, defensively, when the
 worker reads the catalog: :class:`CatalogView` skips a bad record (reporting it
@@ -46,6 +49,11 @@ class Plan(NamedTuple):
     overage_price: int  # per unit beyond the included ones
     open_to: frozenset[str]
     active: bool
+    product: str | None = None
+
+    def replaces(self, other: Plan) -> bool:
+        """Could a customer on ``other`` move to this plan for the same use?"""
+        return self.product == other.product and self.unit == other.unit
 
     @property
     def open_to_existing(self) -> bool:
@@ -126,6 +134,7 @@ def validate_plan(document: Any, plan_id: str | None = None) -> Plan:
     active = document.get("active")
     if not isinstance(active, bool):
         raise Rejected("active: must be true or false", "missing_field" if active is None else "invalid_field")
+    product = _text(document, "product") if document.get("product") is not None else None
     return Plan(
         plan_id=own_id,
         name=_text(document, "name"),
@@ -135,6 +144,7 @@ def validate_plan(document: Any, plan_id: str | None = None) -> Plan:
         overage_price=_money(document, "overage_price"),
         open_to=frozenset(open_to),
         active=active,
+        product=product,
     )
 
 
@@ -199,15 +209,17 @@ def usage_cost(plan: Plan, usage: Iterable[int | float], monthly_fee: int | None
 
 
 def cheapest_plan(
-    catalog: Mapping[str, Plan], usage: list[int | float], *, exclude: str | None = None
+    catalog: Mapping[str, Plan], usage: list[int | float], *, exclude: str | None = None,
+    like: Plan | None = None,
 ) -> tuple[Plan, int] | None:
     """The cheapest plan an existing customer may switch to for this usage, and its cost; None if there is none.
 
-    Ties go to the lower plan_id, so the answer never depends on catalog order.
+    ``like``: only plans that can replace it (same product, same unit). Ties go
+    to the lower plan_id, so the answer never depends on catalog order.
     """
     best: tuple[int, str, Plan] | None = None
     for plan in catalog.values():
-        if not plan.open_to_existing or plan.plan_id == exclude:
+        if not plan.open_to_existing or plan.plan_id == exclude or (like is not None and not plan.replaces(like)):
             continue
         candidate = (usage_cost(plan, usage), plan.plan_id, plan)
         if best is None or candidate[:2] < best[:2]:
@@ -249,7 +261,7 @@ def compare_plans(
     """
     if not usage:
         return None
-    found = cheapest_plan(catalog, usage, exclude=None if same_plan else current.plan_id)
+    found = cheapest_plan(catalog, usage, exclude=None if same_plan else current.plan_id, like=current)
     if found is None:
         return None
     best, best_cost = found

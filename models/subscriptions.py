@@ -20,6 +20,7 @@
 ``credits``        ``"invoice_id/line_id"`` of credit lines already allocated to ``over``
 ``settled``        keys of overcharges paid back in full (a re-issued invoice does not raise them again)
 ``seen``           newest event time about the subscription
+``judged``         latest time its conditions were judged at (:func:`judge_time`)
 
 Every list and map is capped (``_MAX_*``) so nothing grows over a customer's lifetime.
 Ended subscriptions are forgotten after ``subscription_retention_days`` (:func:`prune_subscriptions`).
@@ -41,6 +42,7 @@ __all__ = [
     "subscription_ids",
     "subs_of",
     "fee_in_force",
+    "judge_time",
     "changes_in_effect",
     "announced_fee",
     "ends_at",
@@ -258,6 +260,20 @@ def changes_in_effect(sub: dict[str, Any], at: int) -> list[list[Any]]:
         entry for entry in sub["prices"]
         if entry[1] <= at and (since is None or entry[2] >= since)
     ]
+
+
+def judge_time(sub: dict[str, Any], at: int) -> int:
+    """The time to judge the subscription at: ``at``, but never earlier than it was judged before.
+
+    An event that arrives late (its deadline neighbours already fired by stream
+    time) is judged with everything known as of then, not back in its own past:
+    a late record must not undo a condition the stream has already moved past.
+    A history replayed in order is judged at each event's own time, as live.
+    """
+    judged = sub.get("judged")
+    if judged is None or at > judged:
+        sub["judged"] = judged = at
+    return judged
 
 
 def fee_in_force(sub: dict[str, Any], at: int) -> int | None:

@@ -47,4 +47,28 @@ def customer_view(state: dict[str, Any], stream_time: dict[str, int], currency: 
             for alert_id, record in state["alerts"].items()
         },
         "dedup_window": len(state["seen"]),
+        "subscriptions": {sub_id: _subscription(sub) for sub_id, sub in state.get("subs", {}).items()},
+    }
+
+
+def _subscription(sub: dict[str, Any]) -> dict[str, Any]:
+    """Plan, agreed fee, tenure and term, and the last 12 periods' usage and bills."""
+    return {
+        "plan_id": sub["plan"],
+        "agreed_monthly_fee": None if sub["fee"] is None else to_amount(sub["fee"]),
+        "started_at": _time(sub["start"]),
+        "minimum_term_ends_at": _time(sub["term_end"]),
+        "cancellation_effective_at": _time(sub["cancel_at"]),
+        "ended_at": _time(sub["ended"]),
+        "price_changes": [
+            {"new_monthly_fee": to_amount(fee), "effective_at": format_ms(effective),
+             "notified_at": format_ms(notified)}
+            for fee, effective, notified, _ in sub["prices"]
+        ],
+        "notices": [{"kind": kind, "sent_at": format_ms(at)} for kind, at, _ in sub["notices"]],
+        "usage": {period: units for period, (units, _, _) in sorted(sub["usage"].items())},
+        "billed": {
+            period: to_amount(sum(line[4] for line in lines)) for period, lines in sorted(sub["billed"].items())
+        },
+        "overcharges_open": {key: to_amount(rec["amount"] - rec["paid"]) for key, rec in sub["over"].items()},
     }

@@ -36,6 +36,7 @@ from models.subscriptions import (
     complete_usage,
     fee_in_force,
     is_active,
+    judge_time,
     notices_since,
     subs_of,
     subscription_ids,
@@ -43,10 +44,12 @@ from models.subscriptions import (
 )
 from models.timestamps import MS_PER_DAY, add_months, format_date, format_ms
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "evaluate"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "evaluate"]
 
 NAME = "best_tariff_notice"
 KIND = "overpaying.best_tariff_notice_due"
+#: Subscription facts all come on the billing topic: its stream time drives the deadlines.
+CLOCK = "billing"
 NEEDS_CATALOG = True
 EVENT_TYPES = frozenset(
     {
@@ -72,10 +75,11 @@ def on_deadline(
 def evaluate(
     state: dict[str, Any], sub_id: str, at: int, policy: Policy, catalog: Mapping[str, Plan]
 ) -> list[AlertChange]:
-    """Judge one subscription as of ``at``: the event's own time, or the deadline's (a replay judges as live did)."""
+    """Judge one subscription as of ``at`` (the event's or the deadline's time; see subscriptions.judge_time)."""
     sub = subs_of(state).get(sub_id)
     if sub is None:
         return []
+    at = judge_time(sub, at)
     name = f"{NAME}|{sub_id}"
     state["deadlines"].pop(name, None)
     if not is_active(sub, at) or sub["cancel_at"] is not None or sub["start"] is None:

@@ -30,16 +30,19 @@ from models.subscriptions import (
     complete_usage,
     fee_in_force,
     is_active,
+    judge_time,
     latest_run,
     subs_of,
     subscription_ids,
 )
 from models.timestamps import format_period, period_end
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "evaluate"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "evaluate"]
 
 NAME = "better_plan"
 KIND = "overpaying.better_plan"
+#: Subscription facts all come on the billing topic: its stream time drives the deadlines.
+CLOCK = "billing"
 NEEDS_CATALOG = True
 EVENT_TYPES = frozenset(
     {
@@ -65,10 +68,11 @@ def on_deadline(
 def evaluate(
     state: dict[str, Any], sub_id: str, at: int, policy: Policy, catalog: Mapping[str, Plan]
 ) -> list[AlertChange]:
-    """Judge one subscription as of ``at``: the event's own time, or the deadline's (a replay judges as live did)."""
+    """Judge one subscription as of ``at`` (the event's or the deadline's time; see subscriptions.judge_time)."""
     sub = subs_of(state).get(sub_id)
     if sub is None:
         return []
+    at = judge_time(sub, at)
     _schedule(state, sub_id, sub, at)
     if not is_active(sub, at):
         return _resolve(state, sub_id, sub, at, f"Subscription {sub_id} has ended, so it no longer costs too much.")
@@ -109,8 +113,8 @@ def _raise(
     span = format_period(run[0]) if len(run) == 1 else f"{format_period(run[0])} to {format_period(run[-1])}"
     return raise_alert(
         state, policy, kind=KIND, key=sub_id, at=at, severity="warning",
-        summary=f"From {span} you used about {average:g} {current.unit} a month and paid "
-        f"{format_money(comparison.current_cost, money)} on {current.name}; {best.name} would have cost "
+        summary=f"From {span} you used about {average:.1f} {current.unit} a month and paid "
+        f"{format_money(comparison.current_cost, money)} for it on {current.name}; {best.name} would have cost "
         f"{format_money(comparison.best_cost, money)} for the same usage, {format_money(monthly, money)} a month less.",
         amount=yearly, per="year",
         evidence=[e for e in [sub["fee_by"], *usage_events] if e],

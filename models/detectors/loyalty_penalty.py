@@ -22,13 +22,23 @@ from models.catalog import Plan
 from models.events import Event
 from models.money import format_money, share, to_amount
 from models.policy import Policy
-from models.subscriptions import changes_in_effect, fee_in_force, is_active, subs_of, subscription_ids, tenure_months
+from models.subscriptions import (
+    changes_in_effect,
+    fee_in_force,
+    is_active,
+    judge_time,
+    subs_of,
+    subscription_ids,
+    tenure_months,
+)
 from models.timestamps import add_months, format_ms
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "evaluate"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "evaluate"]
 
 NAME = "loyalty_penalty"
 KIND = "overpaying.loyalty_penalty"
+#: Subscription facts all come on the billing topic: its stream time drives the deadlines.
+CLOCK = "billing"
 NEEDS_CATALOG = True
 EVENT_TYPES = frozenset(
     {
@@ -54,10 +64,11 @@ def on_deadline(
 def evaluate(
     state: dict[str, Any], sub_id: str, at: int, policy: Policy, catalog: Mapping[str, Plan]
 ) -> list[AlertChange]:
-    """Judge one subscription as of ``at``: the event's own time, or the deadline's (a replay judges as live did)."""
+    """Judge one subscription as of ``at`` (the event's or the deadline's time; see subscriptions.judge_time)."""
     sub = subs_of(state).get(sub_id)
     if sub is None:
         return []
+    at = judge_time(sub, at)
     loyal_from = None if sub["start"] is None else add_months(sub["start"], policy.loyalty_penalty_tenure_months)
     _schedule(state, sub_id, sub, at, loyal_from)
     if not is_active(sub, at):

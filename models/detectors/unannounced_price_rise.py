@@ -38,10 +38,12 @@ from models.subscriptions import (
 )
 from models.timestamps import MS_PER_DAY, format_ms, format_period, period_start
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "on_event", "on_deadline"]
 
 NAME = "unannounced_price_rise"
 KIND = "promise.unannounced_price_rise"
+#: Subscription facts all come on the billing topic: its stream time drives the deadlines.
+CLOCK = "billing"
 EVENT_TYPES = frozenset({"invoice.issued"})
 
 

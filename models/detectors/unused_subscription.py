@@ -10,24 +10,30 @@ Alerts when the run is ``unused_subscription_periods`` long; the impact is the
 fee for a year (what the customer keeps paying for nothing). Resolves when
 usage resumes, the customer asks to cancel (the suggested action was taken) or
 the subscription ends. Needs no catalog: the fee is the agreed one, or, when the
-subscription's start predates our history, the latest billed line.
+subscription's start predates our history, the latest billed line. The
+catalog, when it knows the plan, only lends the plan's name to the summary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from models.alerts import AlertChange, raise_alert, resolve_alert
+from models.catalog import Plan
 from models.events import Event
 from models.money import format_money, to_amount
 from models.policy import Policy
-from models.subscriptions import ends_at, fee_in_force, subs_of, subscription_ids
+from models.subscriptions import ends_at, fee_in_force, judge_time, subs_of, subscription_ids
 from models.timestamps import format_period, period_end, period_start
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "evaluate", "unused_run"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "evaluate", "unused_run"]
 
 NAME = "unused_subscription"
 KIND = "overpaying.unused_subscription"
+#: Subscription facts all come on the billing topic: its stream time drives the deadlines.
+CLOCK = "billing"
+NEEDS_CATALOG = True
 EVENT_TYPES = frozenset(
     {
         "usage.recorded", "invoice.issued", "subscription.started", "subscription.changed",
@@ -53,21 +59,28 @@ def unused_run(sub: dict[str, Any]) -> list[str]:
     return run[::-1]
 
 
-def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
+def on_event(
+    state: dict[str, Any], event: Event, policy: Policy, catalog: Mapping[str, Plan] | None = None
+) -> list[AlertChange]:
     changes: list[AlertChange] = []
     for sub_id in subscription_ids(event):
-        changes.extend(evaluate(state, sub_id, event.at, policy))
+        changes.extend(evaluate(state, sub_id, event.at, policy, catalog or {}))
     return changes
 
 
-def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> list[AlertChange]:
+def on_deadline(
+    state: dict[str, Any], key: str, now: int, policy: Policy, catalog: Mapping[str, Plan] | None = None
+) -> list[AlertChange]:
     return []
 
 
-def evaluate(state: dict[str, Any], sub_id: str, at: int, policy: Policy) -> list[AlertChange]:
+def evaluate(
+    state: dict[str, Any], sub_id: str, at: int, policy: Policy, catalog: Mapping[str, Plan]
+) -> list[AlertChange]:
     sub = subs_of(state).get(sub_id)
     if sub is None:
         return []
+    at = judge_time(sub, at)
     end = ends_at(sub)
     if sub["cancel_at"] is not None or (end is not None and at >= end):
         return _resolve(state, sub_id, sub, at, f"Subscription {sub_id} is being ended, as suggested.",
@@ -84,7 +97,8 @@ def evaluate(state: dict[str, Any], sub_id: str, at: int, policy: Policy) -> lis
         fee = sub["billed"][run[-1]][-1][3]  # start predates our history: the price it is billed at
     money = policy.currency
     yearly = fee * 12
-    what = sub["plan"] or "subscription"
+    plan = catalog.get(sub["plan"]) if sub["plan"] is not None else None
+    what = plan.name if plan is not None else sub["plan"] or "no plan known"
     evidence = [sub["usage"][period][2] for period in run] + [line[5] for line in lines]
     change = raise_alert(
         state, policy, kind=KIND, key=sub_id, at=at, severity="warning",

@@ -217,3 +217,23 @@ def test_the_shipped_demo_catalog_is_valid() -> None:
     catalog = {plan.plan_id: plan for plan, _ in plans}
     assert any(not plan.active for plan in catalog.values())  # an old plan no longer sold
     assert any(plan.open_to == frozenset({"new"}) for plan in catalog.values())  # a newcomers' offer
+
+
+def test_only_a_plan_for_the_same_product_and_unit_can_replace_another() -> None:
+    catalog = catalog_of(
+        plan_doc("mobile-s", fee="10.00", included=2, overage="5.00") | {"product": "mobile"},
+        plan_doc("tv", fee="1.00", included=1000, unit="hours") | {"product": "tv"},
+        plan_doc("broadband", fee="2.00", included=1000) | {"product": "broadband"},
+        plan_doc("mobile-l", fee="30.00", included=100) | {"product": "mobile"},
+        plan_doc("untyped", fee="3.00", included=100),
+    )
+    mobile = catalog["mobile-s"]
+    assert catalog["mobile-l"].replaces(mobile) and not catalog["tv"].replaces(mobile)
+    assert not catalog["broadband"].replaces(mobile) and not catalog["untyped"].replaces(mobile)
+    assert cheapest_plan(catalog, [20], like=mobile)[0].plan_id == "mobile-l"
+    comparison = compare_plans(catalog, mobile, 10_000_000, [20], same_plan=False)
+    assert comparison.best.plan_id == "mobile-l"
+    # Without a product, plans of the same unit are alternatives.
+    assert catalog_of(plan_doc("a"))["a"].replaces(catalog_of(plan_doc("b"))["b"])
+    with pytest.raises(Rejected, match="product: must be a non-empty string"):
+        validate_plan(plan_doc() | {"product": ""})

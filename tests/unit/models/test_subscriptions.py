@@ -268,3 +268,15 @@ def test_subscriptions_beyond_the_cap_go_ended_first_then_the_quietest() -> None
     apply(make_started("s-new", at=START + 5 * DAY), state=state)
     prune_subscriptions(state, START + 6 * DAY, policy)
     assert set(state["subs"]) == {"s-busy", "s-new"}
+
+
+def test_the_customer_view_shows_subscriptions_readably() -> None:
+    from models.views import customer_view
+
+    state = apply(make_started(fee="19.99", term=12), make_usage("2026-10", 3.5),
+                  make_sub_invoice("inv-1", period="2026-10", lines=[sub_line(price="19.99")]))
+    view = customer_view(state, {}, "EUR")["subscriptions"]["s-1"]
+    assert view["agreed_monthly_fee"] == 19.99 and view["started_at"] == "2025-01-15T10:00:00Z"
+    assert view["minimum_term_ends_at"] == "2026-01-15T10:00:00Z"
+    assert view["usage"] == {"2026-10": 3.5} and view["billed"] == {"2026-10": 19.99}
+    assert orjson.loads(orjson.dumps(view)) == view

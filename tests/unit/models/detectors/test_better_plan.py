@@ -133,6 +133,8 @@ def test_overage_on_the_other_plan_counts_too() -> None:
         pytest.param(alt("12.00", open_to=("new",)), id="open-only-to-new-customers"),
         pytest.param(alt("12.00", active=False), id="no-longer-active"),
         pytest.param(alt("12.00", open_to=()), id="open-to-nobody"),
+        pytest.param(alt("12.00", unit="hours"), id="measured-in-another-unit"),
+        pytest.param(alt("12.00") | {"product": "tv"}, id="for-another-product"),
     ],
 )
 def test_a_plan_an_existing_customer_cannot_take_is_never_the_better_plan(other: dict[str, Any]) -> None:

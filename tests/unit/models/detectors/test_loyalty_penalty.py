@@ -148,3 +148,17 @@ def test_policy_overrides() -> None:
     changes, _ = replay_billing([make_started(plan="p-x", fee="30.00"), AdvanceTo(START + 800 * DAY)], CATALOG, policy)
     assert kinds(changes) == [("raised", 1)]
     assert [c.at for c in changes if c.kind == KIND] == [month(2027, 1, 15, 10)]
+
+
+def test_a_late_event_is_judged_as_of_the_stream_not_back_in_its_own_past() -> None:
+    history = [
+        make_started(plan="p-x", fee="20.00"),
+        make_price_notified(fee="30.00", effective=month(2026, 6, 1), at=month(2026, 4, 1)),
+        AdvanceTo(month(2026, 8, 1)),
+        # Arrives after stream time passed June: at its own time (May) the fee was still 20.00.
+        make_price_notified(fee="35.00", effective=month(2026, 9, 1), at=month(2026, 5, 1)),
+        AdvanceTo(month(2026, 9, 1)),
+    ]
+    changes, _ = replay_billing(history, CATALOG)
+    assert kinds(changes) == [("raised", 1), ("updated", 2)]
+    assert [c.at for c in changes if c.kind == KIND] == [month(2026, 6, 1), month(2026, 9, 1)]

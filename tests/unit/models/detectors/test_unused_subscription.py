@@ -137,3 +137,13 @@ def test_an_alert_needs_no_catalog() -> None:
     history = [*START, *period_of(0, "2026-09"), *period_of(0, "2026-10")]
     assert kinds(replay_billing(history, catalog=None)[0]) == [("raised", 1)]
     assert T0  # the factories' reference time is after all of this
+
+
+def test_the_summary_names_the_plan_when_the_catalog_knows_it() -> None:
+    from ...subscription_factories import catalog_of, plan_doc
+
+    history = [*START, *period_of(0, "2026-09"), *period_of(0, "2026-10")]
+    (change,) = replay_billing(history, catalog_of(plan_doc("tv-extra", name="TV Extra", unit="hours")))[0]
+    assert "(TV Extra)" in change.summary
+    (change,) = replay_billing(history)[0]
+    assert "(tv-extra)" in change.summary
