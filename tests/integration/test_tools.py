@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -17,10 +18,25 @@ from tests.integration.test_pipeline import WORKER_ENV, scenario
 pytestmark = pytest.mark.integration
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    yield
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def fairwatch(broker: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "FAIRWATCH_BROKER": broker, "FAIRWATCH_PARTITIONS": "4"}
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    _started.append(process)
+    return process
 
 
 def test_produce_validates_first_then_publishes_and_alerts_follows(start_worker, broker, tmp_path: Path) -> None:
