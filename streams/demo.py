@@ -71,7 +71,8 @@ async def _demo(worker: WorkerProcess, address: str, seconds: float | None, cust
     produced = [0]
     alerts: dict[str, int] = {}
     printer = asyncio.create_task(_print_alerts(address, alerts, started))
-    generator = asyncio.create_task(_generate(address, customers, produced, stop))
+    produced_at: dict[str, int] = {}
+    generator = asyncio.create_task(_generate(address, customers, produced, stop, produced_at))
     await stop.wait()
     print("\nfairwatch demo: stopping; letting the worker finish what was produced ...", flush=True)
     await generator
@@ -81,10 +82,21 @@ async def _demo(worker: WorkerProcess, address: str, seconds: float | None, cust
     with contextlib.suppress(asyncio.CancelledError):
         await printer
     _summary(produced[0], counts, alerts, time.monotonic() - started)
-    return 0 if counts is not None and counts.conserved and counts["in"] == produced[0] else 1
+    complete = counts is not None and counts["in"] == produced[0]
+    if not complete:
+        # Where did the worker stop short? Produced per topic/partition against what Faust received.
+        print(f"  produced per topic/partition: {dict(sorted(produced_at.items()))}")
+        with contextlib.suppress(OSError):
+            text = (await asyncio.to_thread(worker.get, "/metrics"))[1].decode()
+            prefix = "fairwatch_messages_received_per_topics_partition"
+            received = [line for line in text.splitlines() if line.startswith(prefix)]
+            print("  worker received:\n    " + "\n    ".join(received))
+    return 0 if counts is not None and counts.conserved and complete else 1
 
 
-async def _generate(address: str, customers: int, produced: list[int], stop: asyncio.Event) -> None:
+async def _generate(
+    address: str, customers: int, produced: list[int], stop: asyncio.Event, produced_at: dict[str, int]
+) -> None:
     book = StoryBook()
     producer = AIOKafkaProducer(bootstrap_servers=[address], linger_ms=2)
     await producer.start()
@@ -96,17 +108,25 @@ async def _generate(address: str, customers: int, produced: list[int], stop: asy
                    book.old_plan, book.heavy_user, book.loyal_broadband, book.dormant, book.price_rise,
                    book.billed_after_cancel, book.notice_due]
         step = 0
+        pending: list[asyncio.Future] = []
         while not stop.is_set():
             story = opening[step] if step < len(opening) else book.weighted()
             customer = ids[step % len(ids)]
             now = int(time.time() * 1000)
             for topic, key, value in story(customer, now):
-                await producer.send(topic, value=value, key=key)
-                produced[0] += 1
+                pending.append(await producer.send(topic, value=value, key=key))
             step += 1
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
         await producer.flush()
+        # Count what the broker acknowledged, not what was handed to the producer.
+        for result in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(result, BaseException):
+                print(f"fairwatch demo: a message was not produced: {result!r}", flush=True)
+            else:
+                produced[0] += 1
+                where = f"{result.topic}/{result.partition}"
+                produced_at[where] = produced_at.get(where, 0) + 1
     finally:
         await producer.stop()
 
