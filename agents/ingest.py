@@ -11,7 +11,6 @@ RocksDB store and the changelog both take the partition from the current event).
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -28,7 +27,6 @@ from streams.topics import TICKS_TOPIC
 
 __all__ = ["ingest", "processor"]
 
-log = logging.getLogger("fairwatch")
 _CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
 
 
