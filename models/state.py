@@ -37,7 +37,6 @@ __all__ = [
     "remember_mark",
     "event_mark",
     "apply_order_event",
-    "next_deadline",
     "prune",
     "order_value",
 ]
@@ -150,10 +149,6 @@ def order_value(order: dict[str, Any], line_ids: list[str] | None = None) -> int
     chosen = lines.values() if line_ids is None else (lines[i] for i in line_ids if i in lines)
     return sum(qty * unit_price for _, qty, unit_price, _ in chosen)
 
-
-def next_deadline(state: dict[str, Any]) -> int | None:
-    deadlines = state["deadlines"]
-    return min(deadlines.values()) if deadlines else None
 
 
 def prune(state: dict[str, Any], now: int, policy: Policy) -> None:

@@ -16,10 +16,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["EmbeddedBroker", "free_port", "embedded_broker", "BrokerError"]
+__all__ = ["EmbeddedBroker", "free_port", "BrokerError", "child_preexec"]
 
 
 class BrokerError(RuntimeError):
@@ -94,12 +93,3 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def embedded_broker(log_path: Path | None = None) -> Iterator[EmbeddedBroker]:
-    broker = EmbeddedBroker(log_path=log_path)
-    try:
-        yield broker.start()
-    finally:
-        broker.stop()

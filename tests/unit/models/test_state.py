@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from models.policy import Policy
-from models.state import apply_order_event, new_state, next_deadline, order_value, prune, remember_event
+from models.state import apply_order_event, new_state, order_value, prune, remember_event
 
 from ..factories import (
     CUSTOMER,
@@ -194,15 +194,6 @@ def test_order_value(state: dict[str, Any]) -> None:
     assert order_value(order, ["l2"]) == 3
     assert order_value(order, ["l1", "l3", "not-a-line"]) == 25_000_000
     assert order_value(order, []) == 0
-
-
-def test_next_deadline(state: dict[str, Any]) -> None:
-    assert next_deadline(state) is None
-    state["deadlines"] = {"late_delivery|o-1": T0 + DAY, "late_delivery|o-2": T0 + HOUR}
-    assert next_deadline(state) == T0 + HOUR
-
-
-# --- pruning -------------------------------------------------------------------
 
 
 def place(state: dict[str, Any], order_id: str, at: int, closed_at: int | None = None) -> None:
