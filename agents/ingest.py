@@ -20,7 +20,7 @@ from faust.types import TP
 from models.alerts import AlertChange, to_cloudevent
 from streams import metrics
 from streams.app import alerts_topic, app, customers, dead_letter_topic, inputs, plans, policy, ticks_topic
-from streams.deadletter import dead_letter_headers
+from streams.deadletter import dead_letter_headers, send_dead_letter
 from streams.health import assigned_partitions, is_ready
 from streams.processor import Processor
 from streams.topics import TICKS_TOPIC
@@ -73,12 +73,9 @@ async def ingest(stream: Any) -> None:
         outcome = processor.handle(message.topic, message.partition, message.offset, message.key, message.value)
         if outcome.rejected is not None:
             rejected = outcome.rejected
-            await dead_letter_topic.send(
-                key=message.key,
-                value=message.value,
-                headers=dead_letter_headers(
-                    rejected.reason, rejected.code, message.topic, message.partition, message.offset
-                ),
+            await send_dead_letter(
+                dead_letter_topic, message.key, message.value,
+                dead_letter_headers(rejected.reason, rejected.code, message.topic, message.partition, message.offset),
             )
         if outcome.changes:
             await _emit(outcome.changes, consumed_at)

@@ -81,6 +81,7 @@ def create_app(cfg: Config, pol: Policy) -> FairwatchApp:
         key_serializer="raw",
         value_serializer="raw",
         stream_wait_empty=False,
+        producer_max_request_size=cfg.max_message_bytes,
         **({"canonical_url": cfg.canonical_url} if cfg.canonical_url else {}),
     )
     fw.fairwatch_config = cfg

@@ -47,6 +47,9 @@ class Config:
     app_id: str
     #: How other workers reach this one's web port (for routed /customers queries).
     canonical_url: str | None
+    #: The largest record the worker produces (the producer's max_request_size): a dead-letter
+    #: copy of the largest input the brokers accept must fit.
+    max_message_bytes: int
 
     @property
     def broker_url(self) -> str:
@@ -108,4 +111,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         tick_seconds=_number(env, "FAIRWATCH_TICK_SECONDS", 1.0),
         app_id=env.get("FAIRWATCH_APP_ID", "fairwatch"),
         canonical_url=env.get("FAIRWATCH_CANONICAL_URL") or None,
+        max_message_bytes=int(_number(env, "FAIRWATCH_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int)),
     )
