@@ -21,6 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	bash scripts/ensure-prometheus.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest tests -q
 
 unit: $(STAMP)
@@ -28,6 +29,7 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	bash scripts/ensure-prometheus.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest tests/integration -q
 
 lint: $(STAMP)

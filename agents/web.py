@@ -9,6 +9,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 
 from agents.ingest import processor
+from agents.page import customer_page, wants_html
 from models.views import customer_view
 from streams import metrics
 from streams.app import app, customers, policy
@@ -34,6 +35,13 @@ async def ready(self: View, request: Request) -> Response:
 
 
 @app.page("/customers/{customer_id}")
+async def customer(self: View, request: Request, customer_id: str) -> Response:
+    """A browser gets the customer page (agents.page); anyone else the state as JSON, as before."""
+    if wants_html(request):
+        return customer_page(self)
+    return await customer_state(self, request, customer_id)
+
+
 @app.table_route(table=customers, match_info="customer_id")
 async def customer_state(self: View, request: Request, customer_id: str) -> Response:
     """The customer's state from whichever worker owns its partition (Faust routes the request)."""

@@ -20,6 +20,14 @@ commands:
   alerts [--from-beginning] [--json]
                                   follow the alert topic
   policy                          print the effective policy (defaults, FAIRWATCH_POLICY file, environment)
+  report [--since WHEN] [--until WHEN] [--out DIR]
+                                  "coming clean" report from the alert topic: DIR/report.html and CSV files
+  bench [--events N] [--customers N] [--workers N]
+                                  throughput against raw aiokafka, bare Faust and Quix Streams; bench-results.json
+  simulate --customers N --months M --seed S --out DIR [--end WHEN]
+                                  generate a world: DIR/events.jsonl, plans.toml and truth.jsonl (planted conditions)
+  evaluate DIR [--partitions N] [--in-process]
+                                  run DIR's world through a real worker; precision/recall per kind; DIR/score.json
 """
 
 
@@ -34,7 +42,8 @@ def run_worker(argv: list[str]) -> int:
 
     try:
         import agents.ingest
-        import agents.web  # noqa: F401  (registers /metrics, /health, /ready)
+        import agents.page
+        import agents.web  # noqa: F401  (registers /metrics, /health, /ready; agents.page: /, the customer page)
         from streams.app import app
     except (ConfigError, PolicyError) as exc:
         return _fail(str(exc))
@@ -57,6 +66,62 @@ def print_policy() -> int:
         # TOML, so the output can be saved as a policy file and edited.
         print(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value}")
     return 0
+
+
+def run_report_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fairwatch report")
+    parser.add_argument("--since", help="findings raised from (YYYY-MM, YYYY-MM-DD or RFC 3339; default: all)")
+    parser.add_argument("--until", help="up to (exclusive; a month or day given is included; default: no end)")
+    parser.add_argument("--out", type=Path, default=Path("fairwatch-report"),
+                        help="directory for report.html and the CSV files (default ./fairwatch-report)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to read the alert topic (default 60)")
+    options = parser.parse_args(argv)
+    from streams.config import ConfigError, load_config
+    from streams.report import run_report
+
+    try:
+        bootstrap = load_config().bootstrap_servers
+    except ConfigError as exc:
+        return _fail(str(exc))
+    return run_report(bootstrap, options.since, options.until, options.out, options.timeout)
+
+
+def run_simulate(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fairwatch simulate")
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--end", help="RFC 3339 end of the world (default: the 1st of this month, 00:00 UTC)")
+    options = parser.parse_args(argv)
+    from models.timestamps import parse_rfc3339
+    from streams.world import generate, write_world
+
+    try:
+        end = parse_rfc3339(options.end) if options.end else None
+        world = generate(options.customers, options.months, options.seed, end)
+    except ValueError as exc:
+        return _fail(str(exc))
+    summary = write_world(world, options.out, customers=options.customers, months=options.months)
+    print(f"{options.out}: {summary['published']} events ({summary['retries']} retries) for {options.customers} "
+          f"customers, {summary['window_start']} to {summary['end']}; {sum(summary['truth'].values())} planted "
+          f"conditions, {sum(summary['near_misses'].values())} near-misses")
+    return 0
+
+
+def run_evaluate(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fairwatch evaluate")
+    parser.add_argument("world", type=Path, help="a directory written by fairwatch simulate")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--in-process", action="store_true", help="replay in this process (no broker, no worker)")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the worker")
+    options = parser.parse_args(argv)
+    if not (options.world / "world.json").exists():
+        return _fail(f"{options.world} is not a world written by fairwatch simulate")
+    from streams.evaluate import evaluate
+
+    return evaluate(options.world, in_process=options.in_process, partitions=options.partitions,
+                    timeout=options.timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(produce_file(options.file, skip_bad=options.skip_bad))
     if command == "policy":
         return print_policy()
+    if command == "simulate":
+        return run_simulate(rest)
+    if command == "evaluate":
+        return run_evaluate(rest)
+    if command == "report":
+        return run_report_command(rest)
+    if command == "bench":
+        from streams.bench.run import main as bench_main
+
+        return bench_main(rest)
     if command == "alerts":
         parser = argparse.ArgumentParser(prog="fairwatch alerts")
         parser.add_argument("--from-beginning", action="store_true")

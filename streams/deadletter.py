@@ -32,7 +32,9 @@ def dead_letter_headers(reason: str, code: str, topic: str, partition: int, offs
     ]
 
 
-async def send_dead_letter(topic: Any, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+async def send_dead_letter(
+    topic: Any, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+) -> None:
     """Send one dead-letter record; never lose it, never crash the agent over its size.
 
     A value the input topic accepted can still be too large for the producer's

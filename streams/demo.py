@@ -53,6 +53,8 @@ def run_demo(seconds: float | None, customers: int) -> int:
         worker = WorkerProcess(address, workdir / "data", workdir / "worker.log", env=DEMO_ENV,
                                partitions=PARTITIONS, profile=profile).start()
         print(f"fairwatch demo: worker on {worker.url} (/metrics, /ready); Ctrl-C stops", flush=True)
+        print(f"fairwatch demo: live page {worker.url}/ (open it in a browser); while the demo runs, "
+              f"FAIRWATCH_BROKER={address} fairwatch report --out DIR writes the report", flush=True)
         return asyncio.run(_demo(worker, address, seconds, customers, started))
     finally:
         if worker is not None:

@@ -1,0 +1,395 @@
+"""The alert ledger: alerts (CloudEvents, SPEC §2) folded into findings, and the figures drawn from them.
+
+The one place that reads an alert back and adds up what fairwatch found; the live
+page (agents/page.py) and ``fairwatch report`` (streams/report.py) both use it,
+so their figures agree by construction. Pure: plain values in, plain values out.
+
+A *finding* is one alert_id at its latest revision: a consumer de-duplicates by
+CloudEvents id (README), and an emission whose revision is not above the one held
+is a re-send or stale, so revisions alone de-duplicate without keeping every id.
+A finding is *open* unless its latest emission is ``resolved``; it belongs to the
+month (event time, UTC) of the ``raised`` that opened its current episode.
+
+Money is integer micro-units: an alert carries its amount as a JSON number
+rounded to cents, which ``models.money.to_micros`` reads exactly, so every total
+here is an exact sum of what the alerts said. Which money counts as what:
+
+- *yearly overpayment* (bad profits): ``overpaying.*`` findings, ``per: year``;
+- *one-off overcharges*: :data:`OVERCHARGE_KINDS` findings, ``per: once``,
+  severity not ``info`` (an ``info`` billing error is an undercharge: the
+  company's own loss, not the customer's);
+- *at stake* is what open findings say; *found* counts resolved ones too.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from models.money import to_micros
+from models.timestamps import parse_rfc3339, period_of
+
+__all__ = [
+    "OVERCHARGE_KINDS",
+    "LIFECYCLES",
+    "Emission",
+    "Finding",
+    "Figures",
+    "Ledger",
+    "LedgerError",
+    "read_emission",
+    "money_text",
+    "is_overpayment",
+    "is_overcharge",
+    "figures",
+    "group",
+    "headline",
+    "top_customers",
+    "open_promises",
+    "select",
+]
+
+OVERCHARGE_KINDS = frozenset(
+    {"promise.unannounced_price_rise", "promise.billed_after_cancellation", "promise.billing_error"}
+)
+LIFECYCLES = ("raised", "updated", "resolved")
+#: Revisions of one finding kept for the customer's timeline (its whole story is in the topic).
+_HISTORY = 6
+_CENT = Decimal("0.01")
+
+
+class LedgerError(ValueError):
+    """A document that is not a fairwatch alert; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Emission:
+    """One alert emission as read back from the topic."""
+
+    id: str
+    alert_id: str
+    revision: int
+    lifecycle: str
+    kind: str
+    customer_id: str
+    severity: str
+    summary: str
+    amount: int  # micro-units
+    currency: str
+    per: str
+    at: int  # the event time that triggered it, epoch ms
+    evidence: tuple[str, ...]
+    suggested_action: str
+    details: Mapping[str, Any]
+
+
+def read_emission(document: Any) -> Emission:
+    """The emission a CloudEvents alert document carries; LedgerError if it is not one."""
+    if not isinstance(document, Mapping):
+        raise LedgerError("not a JSON object")
+    data = document.get("data")
+    if not isinstance(data, Mapping):
+        raise LedgerError("no data object")
+    lifecycle = str(document.get("type", "")).rpartition(".")[2]
+    if lifecycle not in LIFECYCLES:
+        raise LedgerError(f"unknown type {document.get('type')!r}")
+    impact = data.get("impact")
+    try:
+        alert_id = _text(data, "alert_id")
+        revision = data.get("revision")
+        if revision is None:  # the SPEC's id is <alert_id>-<revision>
+            revision = int(str(document.get("id", "")).rpartition("-")[2])
+        if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+            raise LedgerError("revision must be a positive integer")
+        if not isinstance(impact, Mapping):
+            raise LedgerError("no impact object")
+        amount = to_micros(impact.get("amount"))
+        per = impact.get("per")
+        if per not in ("year", "once"):
+            raise LedgerError(f"impact.per must be year or once, not {per!r}")
+        at = parse_rfc3339(document.get("time"))
+        evidence = data.get("evidence") or []
+        if not isinstance(evidence, list):
+            raise LedgerError("evidence must be a list")
+        details = data.get("details") or {}
+        return Emission(
+            id=str(document.get("id") or f"{alert_id}-{revision}"),
+            alert_id=alert_id,
+            revision=revision,
+            lifecycle=lifecycle,
+            kind=_text(data, "kind"),
+            customer_id=_text(data, "customer_id"),
+            severity=_text(data, "severity"),
+            summary=str(data.get("summary", "")),
+            amount=amount,
+            currency=str(impact.get("currency", "")),
+            per=per,
+            at=at,
+            evidence=tuple(str(event_id) for event_id in evidence),
+            suggested_action=str(data.get("suggested_action", "")),
+            details=details if isinstance(details, Mapping) else {},
+        )
+    except LedgerError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise LedgerError(str(exc)) from None
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise LedgerError(f"{name} must be a non-empty string")
+    return value
+
+
+@dataclass(slots=True)
+class Finding:
+    """One alert_id at its latest revision, with when its current episode opened and closed."""
+
+    alert_id: str
+    kind: str
+    customer_id: str
+    severity: str
+    summary: str
+    amount: int
+    currency: str
+    per: str
+    revision: int
+    lifecycle: str
+    raised_at: int
+    resolved_at: int | None
+    last_at: int
+    suggested_action: str
+    details: Mapping[str, Any]
+    evidence: list[str] = field(default_factory=list)  # every revision's, first seen first
+    history: list[Emission] = field(default_factory=list)  # the latest revisions, oldest first
+
+    @property
+    def open(self) -> bool:
+        return self.lifecycle != "resolved"
+
+    @property
+    def month(self) -> str:
+        return period_of(self.raised_at)
+
+    @property
+    def time_to_resolve(self) -> int | None:
+        """Event time from raised to resolved; 0 when the resolving event is dated before the raise (it arrived
+        late: the condition was cleared as soon as it was known)."""
+        return None if self.resolved_at is None else max(0, self.resolved_at - self.raised_at)
+
+
+def is_overpayment(finding: Finding) -> bool:
+    return finding.per == "year" and finding.kind.startswith("overpaying.")
+
+
+def is_overcharge(finding: Finding) -> bool:
+    return finding.per == "once" and finding.kind in OVERCHARGE_KINDS and finding.severity != "info"
+
+
+def money_text(micros: int) -> str:
+    """Exact decimal text of an amount, two places when it is whole cents (``1234.50``): JSON, CSV, tests."""
+    value = Decimal(micros).scaleb(-6)
+    cents = value.quantize(_CENT)
+    return str(cents if cents == value else value.normalize())
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    seq: int
+    emission: Emission
+
+
+class Ledger:
+    """Folds emissions, in any number, into findings; keeps a bounded feed of the newest emissions."""
+
+    def __init__(self, feed_size: int = 500) -> None:
+        self.findings: dict[str, Finding] = {}
+        self.by_customer: dict[str, set[str]] = {}
+        self.feed: deque[FeedEntry] = deque(maxlen=feed_size)
+        self.seq = 0  # emissions folded (the feed's sequence numbers)
+        self.stale = 0  # re-sent or out-of-date emissions ignored
+        self.malformed = 0  # documents that were not alerts
+
+    def add_document(self, document: Any) -> bool:
+        """Fold a decoded alert document; False if it was malformed, a re-send or stale."""
+        try:
+            emission = read_emission(document)
+        except LedgerError:
+            self.malformed += 1
+            return False
+        return self.add(emission)
+
+    def add(self, emission: Emission) -> bool:
+        """Fold one emission; False (and nothing changes) if its revision is not new."""
+        finding = self.findings.get(emission.alert_id)
+        if finding is not None and emission.revision <= finding.revision:
+            self.stale += 1
+            return False
+        if finding is None:
+            finding = Finding(
+                alert_id=emission.alert_id, kind=emission.kind, customer_id=emission.customer_id,
+                severity=emission.severity, summary=emission.summary, amount=emission.amount,
+                currency=emission.currency, per=emission.per, revision=emission.revision,
+                lifecycle=emission.lifecycle, raised_at=emission.at,
+                resolved_at=emission.at if emission.lifecycle == "resolved" else None, last_at=emission.at,
+                suggested_action=emission.suggested_action, details=emission.details,
+            )
+            self.findings[emission.alert_id] = finding
+            self.by_customer.setdefault(emission.customer_id, set()).add(emission.alert_id)
+        else:
+            if emission.lifecycle == "raised":  # a new episode of the same condition
+                finding.raised_at = emission.at
+            finding.resolved_at = emission.at if emission.lifecycle == "resolved" else None
+            finding.severity, finding.summary = emission.severity, emission.summary
+            finding.amount, finding.currency, finding.per = emission.amount, emission.currency, emission.per
+            finding.revision, finding.lifecycle, finding.last_at = emission.revision, emission.lifecycle, emission.at
+            finding.suggested_action, finding.details = emission.suggested_action, emission.details
+        for event_id in emission.evidence:
+            if event_id not in finding.evidence:
+                finding.evidence.append(event_id)
+        finding.history.append(emission)
+        del finding.history[:-_HISTORY]
+        self.seq += 1
+        self.feed.append(FeedEntry(self.seq, emission))
+        return True
+
+    def after(self, seq: int, limit: int = 200) -> list[FeedEntry]:
+        """Feed entries newer than ``seq``, newest first, at most ``limit``."""
+        seqs = [entry.seq for entry in self.feed]
+        start = bisect.bisect_right(seqs, seq)
+        newer = list(self.feed)[start:]
+        return newer[::-1][:limit]
+
+    def of_customer(self, customer_id: str) -> list[Finding]:
+        """The customer's findings, by the time their episode opened."""
+        found = (self.findings[alert_id] for alert_id in self.by_customer.get(customer_id, ()))
+        return sorted(found, key=lambda f: (f.raised_at, f.alert_id))
+
+
+@dataclass(slots=True)
+class Figures:
+    """What a group of findings adds up to."""
+
+    alerts: int = 0
+    open: int = 0
+    resolved: int = 0
+    customers: int = 0
+    found_year: int = 0
+    found_once: int = 0
+    open_year: int = 0
+    open_once: int = 0
+    #: Median time from raised to resolved over the resolved findings, ms (the lower middle of an even count).
+    median_resolve_ms: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "alerts": self.alerts, "open": self.open, "resolved": self.resolved, "customers": self.customers,
+            "found_year": money_text(self.found_year), "found_once": money_text(self.found_once),
+            "open_year": money_text(self.open_year), "open_once": money_text(self.open_once),
+            "median_resolve_hours": None if self.median_resolve_ms is None
+            else round(self.median_resolve_ms / 3_600_000, 1),
+        }
+
+
+def figures(findings: Iterable[Finding]) -> Figures:
+    result = Figures()
+    customers: set[str] = set()
+    durations: list[int] = []
+    for finding in findings:
+        result.alerts += 1
+        customers.add(finding.customer_id)
+        yearly = finding.per == "year"
+        if yearly:
+            result.found_year += finding.amount
+        else:
+            result.found_once += finding.amount
+        if finding.open:
+            result.open += 1
+            if yearly:
+                result.open_year += finding.amount
+            else:
+                result.open_once += finding.amount
+        else:
+            result.resolved += 1
+            durations.append(finding.time_to_resolve or 0)
+    result.customers = len(customers)
+    if durations:
+        durations.sort()
+        result.median_resolve_ms = durations[(len(durations) - 1) // 2]
+    return result
+
+
+def group(findings: Iterable[Finding], key: Callable[[Finding], Hashable]) -> dict[Any, Figures]:
+    """Figures per key (e.g. kind, or (kind, month)), keys sorted."""
+    buckets: dict[Any, list[Finding]] = {}
+    for finding in findings:
+        buckets.setdefault(key(finding), []).append(finding)
+    return {k: figures(buckets[k]) for k in sorted(buckets)}
+
+
+def headline(findings: Iterable[Finding]) -> dict[str, Any]:
+    """The bad profits at stake (open) and found (all), and the broken promises still open."""
+    totals = {"overpayment_year_open": 0, "overpayment_year_found": 0, "overcharges_once_open": 0,
+              "overcharges_once_found": 0}
+    alerts = open_alerts = promises_open = 0
+    for finding in findings:
+        alerts += 1
+        open_alerts += finding.open
+        if finding.open and finding.kind.startswith("promise."):
+            promises_open += 1
+        if is_overpayment(finding):
+            totals["overpayment_year_found"] += finding.amount
+            if finding.open:
+                totals["overpayment_year_open"] += finding.amount
+        elif is_overcharge(finding):
+            totals["overcharges_once_found"] += finding.amount
+            if finding.open:
+                totals["overcharges_once_open"] += finding.amount
+    return {**{name: money_text(value) for name, value in totals.items()},
+            "alerts": alerts, "open": open_alerts, "promises_open": promises_open}
+
+
+def top_customers(findings: Iterable[Finding], limit: int = 10) -> list[dict[str, Any]]:
+    """Customers by the bad profits at stake with them (open yearly overpayment + open one-off overcharges)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for finding in findings:
+        row = rows.setdefault(finding.customer_id, {"customer_id": finding.customer_id, "year": 0, "once": 0,
+                                                    "open": 0, "kinds": set()})
+        if not finding.open:
+            continue
+        row["open"] += 1
+        row["kinds"].add(finding.kind)
+        if is_overpayment(finding):
+            row["year"] += finding.amount
+        elif is_overcharge(finding):
+            row["once"] += finding.amount
+    ranked = sorted((r for r in rows.values() if r["year"] + r["once"] > 0),
+                    key=lambda r: (-(r["year"] + r["once"]), -r["open"], r["customer_id"]))
+    return [
+        {"customer_id": r["customer_id"], "year": money_text(r["year"]), "once": money_text(r["once"]),
+         "at_stake": money_text(r["year"] + r["once"]), "open": r["open"], "kinds": sorted(r["kinds"])}
+        for r in ranked[:limit]
+    ]
+
+
+def open_promises(findings: Iterable[Finding], oldest: int = 8) -> dict[str, Any]:
+    """Open ``promise.*`` findings by kind and stage (e.g. at_risk, undelivered), and the oldest ones."""
+    promised = [f for f in findings if f.open and f.kind.startswith("promise.")]
+    by_kind: dict[str, dict[str, int]] = {}
+    for finding in promised:
+        stage = str(finding.details.get("status") or finding.details.get("breach") or finding.details.get("problem")
+                    or "open")
+        stages = by_kind.setdefault(finding.kind, {})
+        stages[stage] = stages.get(stage, 0) + 1
+    ranked = sorted(promised, key=lambda f: (f.raised_at, f.alert_id))[:oldest]
+    return {"by_kind": {kind: by_kind[kind] for kind in sorted(by_kind)}, "oldest": ranked}
+
+
+def select(findings: Iterable[Finding], since: int | None, until: int | None) -> list[Finding]:
+    """Findings whose current episode opened in [since, until)."""
+    return [f for f in findings if (since is None or f.raised_at >= since) and (until is None or f.raised_at < until)]

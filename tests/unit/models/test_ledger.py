@@ -1,0 +1,223 @@
+"""models.ledger: alerts folded into findings, and the figures the page and the report show."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from models.alerts import AlertChange, to_cloudevent
+from models.ledger import (
+    Ledger,
+    LedgerError,
+    figures,
+    group,
+    headline,
+    money_text,
+    open_promises,
+    read_emission,
+    select,
+    top_customers,
+)
+
+from ..factories import DAY, HOUR, T0
+
+EUR = 1_000_000
+
+
+def alert(
+    alert_id: str = "late-1", revision: int = 1, lifecycle: str = "raised", *, kind: str = "promise.late_delivery",
+    customer: str = "c-1", at: int = T0, amount: int = 10 * EUR, per: str = "once", severity: str = "warning",
+    evidence: tuple[str, ...] = ("e-1",), details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A CloudEvents document exactly as the worker emits it (models.alerts builds the envelope)."""
+    change = AlertChange(lifecycle, alert_id, revision, kind, customer, at, severity, f"summary {alert_id}",  # type: ignore[arg-type]
+                         amount, per, evidence, "act", details or {})  # type: ignore[arg-type]
+    return to_cloudevent(change, "EUR")
+
+
+def fold(*documents: dict[str, Any]) -> Ledger:
+    ledger = Ledger()
+    for document in documents:
+        ledger.add_document(document)
+    return ledger
+
+
+def test_an_emission_reads_back_exactly_what_the_worker_emitted() -> None:
+    emission = read_emission(alert(amount=1_234_560_000, evidence=("e-1", "e-2"), details={"order_id": "O-1"}))
+    assert emission.alert_id == "late-1" and emission.revision == 1 and emission.lifecycle == "raised"
+    assert emission.amount == 1_234_560_000  # 1234.56, from a JSON float, to the micro-unit
+    assert emission.at == T0 and emission.evidence == ("e-1", "e-2") and emission.details == {"order_id": "O-1"}
+    assert emission.id == "late-1-1"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda d: d.update(type="fairwatch.alert.exploded"), "unknown type"),
+        (lambda d: d.pop("data"), "no data"),
+        (lambda d: d["data"].pop("alert_id"), "alert_id"),
+        (lambda d: d["data"]["impact"].update(amount="lots"), "decimal"),
+        (lambda d: d["data"]["impact"].update(per="week"), "per"),
+        (lambda d: d.update(time="yesterday"), "RFC 3339"),
+        (lambda d: d["data"].update(revision=0), "revision"),
+        (lambda d: d["data"].update(evidence="e-1"), "evidence"),
+    ],
+)
+def test_a_document_that_is_not_an_alert_is_refused_with_a_reason(mutate: Any, reason: str) -> None:
+    document = alert()
+    mutate(document)
+    with pytest.raises(LedgerError, match=reason):
+        read_emission(document)
+    ledger = fold(document)
+    assert ledger.malformed == 1 and ledger.findings == {}
+
+
+def test_revision_comes_from_the_cloudevents_id_when_data_does_not_carry_it() -> None:
+    document = alert(revision=3)
+    del document["data"]["revision"]
+    assert read_emission(document).revision == 3
+
+
+def test_a_resent_emission_and_a_stale_one_change_nothing() -> None:
+    raised, updated = alert(revision=1), alert(revision=2, lifecycle="updated", amount=20 * EUR)
+    ledger = fold(raised, updated, updated, raised)
+    finding = ledger.findings["late-1"]
+    assert (finding.revision, finding.amount, ledger.seq, ledger.stale) == (2, 20 * EUR, 2, 2)
+    assert [entry.seq for entry in ledger.feed] == [1, 2]
+
+
+def test_a_finding_opens_resolves_and_reopens_as_one_alert_id() -> None:
+    ledger = fold(
+        alert(revision=1, at=T0),
+        alert(revision=2, lifecycle="resolved", at=T0 + 5 * HOUR),
+    )
+    finding = ledger.findings["late-1"]
+    assert not finding.open and finding.time_to_resolve == 5 * HOUR
+    ledger.add_document(alert(revision=3, at=T0 + 2 * DAY))
+    assert finding.open and finding.raised_at == T0 + 2 * DAY and finding.resolved_at is None
+    assert finding.time_to_resolve is None and len(ledger.findings) == 1
+    assert [e.revision for e in finding.history] == [1, 2, 3]
+
+
+def test_evidence_of_every_revision_is_kept_once_in_order() -> None:
+    ledger = fold(alert(evidence=("a", "b", "b")), alert(revision=2, lifecycle="updated", evidence=("b", "c")))
+    assert ledger.findings["late-1"].evidence == ["a", "b", "c"]
+
+
+def test_the_feed_is_bounded_and_read_newest_first_after_a_sequence_number() -> None:
+    ledger = Ledger(feed_size=3)
+    for n in range(1, 6):
+        ledger.add_document(alert(f"a-{n}"))
+    assert [e.seq for e in ledger.after(0)] == [5, 4, 3]
+    assert [e.seq for e in ledger.after(4)] == [5]
+    assert ledger.after(5) == []
+    assert [e.seq for e in ledger.after(0, limit=2)] == [5, 4]
+
+
+def test_findings_of_a_customer_in_the_order_they_opened() -> None:
+    ledger = fold(alert("x", at=T0 + HOUR, customer="c-1"), alert("y", at=T0, customer="c-1"),
+                  alert("z", customer="c-2"))
+    assert [f.alert_id for f in ledger.of_customer("c-1")] == ["y", "x"]
+    assert ledger.of_customer("nobody") == []
+
+
+@pytest.mark.parametrize(
+    ("micros", "text"),
+    [(0, "0.00"), (1_234_500_000, "1234.50"), (-2_500_000, "-2.50"), (12_345, "0.012345"), (10 * EUR, "10.00")],
+)
+def test_money_text_is_exact(micros: int, text: str) -> None:
+    assert money_text(micros) == text
+    assert Decimal(text) * EUR == micros
+
+
+def test_figures_count_money_found_and_open_and_the_median_time_to_resolve() -> None:
+    ledger = fold(
+        alert("a", amount=10 * EUR, at=T0), alert("a", 2, "resolved", amount=10 * EUR, at=T0 + 2 * HOUR),
+        alert("b", amount=5 * EUR, at=T0), alert("b", 2, "resolved", amount=5 * EUR, at=T0 + 6 * HOUR),
+        alert("c", amount=7 * EUR, at=T0), alert("c", 2, "resolved", amount=7 * EUR, at=T0 + 4 * HOUR),
+        alert("d", amount=100 * EUR, per="year", customer="c-2"),
+    )
+    result = figures(ledger.findings.values())
+    assert (result.alerts, result.open, result.resolved, result.customers) == (4, 1, 3, 2)
+    assert (result.found_once, result.open_once) == (22 * EUR, 0)
+    assert (result.found_year, result.open_year) == (100 * EUR, 100 * EUR)
+    assert result.median_resolve_ms == 4 * HOUR
+    # An even count takes the lower middle: a whole number of milliseconds, no rounding.
+    assert figures([ledger.findings[k] for k in "ab"]).median_resolve_ms == 2 * HOUR
+
+
+def test_groups_by_kind_and_month_of_event_time() -> None:
+    ledger = fold(
+        alert("a", kind="promise.late_delivery", at=T0),
+        alert("b", kind="promise.late_delivery", at=T0 + 20 * DAY),  # 22 Nov + 20 days: December
+        alert("c", kind="promise.wrong_delivery", at=T0),
+    )
+    rows = group(ledger.findings.values(), lambda f: (f.kind, f.month))
+    assert list(rows) == [("promise.late_delivery", "2026-11"), ("promise.late_delivery", "2026-12"),
+                          ("promise.wrong_delivery", "2026-11")]
+    assert all(row.alerts == 1 for row in rows.values())
+
+
+def test_headline_counts_overpayment_and_overcharges_and_not_the_companys_own_loss() -> None:
+    ledger = fold(
+        alert("plan", kind="overpaying.better_plan", per="year", amount=120 * EUR),
+        alert("unused", kind="overpaying.unused_subscription", per="year", amount=155_880_000),
+        alert("unused", 2, "resolved", kind="overpaying.unused_subscription", per="year", amount=155_880_000),
+        alert("rise", kind="promise.unannounced_price_rise", amount=2_500_000),
+        alert("twice", kind="promise.billing_error", amount=98 * EUR),
+        alert("unbilled", kind="promise.billing_error", amount=49 * EUR, severity="info"),  # undercharge
+        alert("late", kind="promise.late_delivery", amount=300 * EUR),  # an order's value: not an overcharge
+        alert("cost", kind="relationship.unprofitable_service", per="year", amount=80 * EUR),
+    )
+    assert headline(ledger.findings.values()) == {
+        "overpayment_year_open": "120.00", "overpayment_year_found": "275.88",
+        "overcharges_once_open": "100.50", "overcharges_once_found": "100.50",
+        "alerts": 7, "open": 6, "promises_open": 4,
+    }
+
+
+def test_top_customers_by_bad_profits_at_stake() -> None:
+    ledger = fold(
+        alert("a", kind="overpaying.better_plan", per="year", amount=100 * EUR, customer="c-1"),
+        alert("b", kind="promise.billing_error", amount=30 * EUR, customer="c-2"),
+        alert("c", kind="overpaying.loyalty_penalty", per="year", amount=90 * EUR, customer="c-2"),
+        alert("d", kind="promise.late_delivery", amount=999 * EUR, customer="c-3"),  # not a bad profit
+        alert("e", kind="overpaying.better_plan", per="year", amount=500 * EUR, customer="c-4"),
+        alert("e", 2, "resolved", kind="overpaying.better_plan", per="year", amount=500 * EUR, customer="c-4"),
+    )
+    top = top_customers(ledger.findings.values())
+    assert [(r["customer_id"], r["year"], r["once"], r["at_stake"], r["open"]) for r in top] == [
+        ("c-2", "90.00", "30.00", "120.00", 2),
+        ("c-1", "100.00", "0.00", "100.00", 1),
+    ]
+    assert top_customers(ledger.findings.values(), limit=1)[0]["customer_id"] == "c-2"
+
+
+def test_open_promises_by_kind_and_stage_and_the_oldest_first() -> None:
+    ledger = fold(
+        alert("a", at=T0 + HOUR, details={"status": "at_risk"}),
+        alert("b", at=T0, details={"status": "undelivered"}),
+        alert("c", at=T0 - HOUR, kind="promise.complaint_unresolved", details={"breach": "not_acknowledged"}),
+        alert("d", at=T0 - DAY, details={"status": "undelivered"}),
+        alert("d", 2, "resolved", at=T0, details={"status": "undelivered"}),
+        alert("e", at=T0 - 2 * DAY, kind="overpaying.better_plan", per="year"),
+    )
+    promises = open_promises(ledger.findings.values(), oldest=2)
+    assert promises["by_kind"] == {"promise.complaint_unresolved": {"not_acknowledged": 1},
+                                   "promise.late_delivery": {"at_risk": 1, "undelivered": 1}}
+    assert [f.alert_id for f in promises["oldest"]] == ["c", "b"]
+
+
+def test_select_keeps_findings_opened_within_the_period() -> None:
+    ledger = fold(alert("a", at=T0 - 1), alert("b", at=T0), alert("c", at=T0 + DAY - 1), alert("d", at=T0 + DAY))
+    assert [f.alert_id for f in select(ledger.findings.values(), T0, T0 + DAY)] == ["b", "c"]
+    assert len(select(ledger.findings.values(), None, None)) == 4
+
+
+def test_a_resolution_dated_before_its_raise_took_no_time() -> None:
+    # The delivery arrived after the deadline had fired, dated before it: cleared as soon as it was known.
+    ledger = fold(alert(revision=1, at=T0), alert(revision=2, lifecycle="resolved", at=T0 - DAY))
+    assert ledger.findings["late-1"].time_to_resolve == 0
+    assert figures(ledger.findings.values()).median_resolve_ms == 0
