@@ -11,7 +11,7 @@ from typing import Any
 
 from models.alerts import AlertChange, prune_alerts
 from models.detectors import BY_EVENT_TYPE, DETECTORS, complaint_unresolved, deadline_topics, repeated_broken_promises
-from models.events import Event
+from models.events import INPUT_TOPICS, Event
 from models.policy import Policy
 from models.state import apply_order_event, hold_early, prune, take_early
 from models.subscriptions import SUBSCRIPTION_EVENT_TYPES, apply_subscription_event
@@ -101,8 +101,22 @@ def advance_to(
         # Patterns are judged deadline by deadline, so one long step of time gives
         # what many short ones give.
         changes.extend(_with_patterns(state, fired, policy))
-    horizon = max(by_topic.values(), default=None) if by_topic is not None else now
+    horizon = _retention_horizon(now)
     if horizon is not None:
         prune(state, horizon, policy)  # type: ignore[arg-type]
         prune_alerts(state, horizon, int(policy.alert_retention_days * MS_PER_DAY))  # type: ignore[arg-type]
     return changes
+
+
+def _retention_horizon(now: int | Mapping[str, int]) -> int | None:
+    """Up to when facts may be forgotten: the time every input topic has passed (None: not yet known).
+
+    Retention keeps facts that other topics still refer to (a closed order that billing may yet invoice, an
+    invoice held for an order not consumed yet). A topic read ahead of the others, or moved to the wall
+    clock by the live tick while another still replays its backlog, must not make them forget.
+    """
+    if not isinstance(now, Mapping):
+        return now
+    if any(topic not in now for topic in INPUT_TOPICS):
+        return None
+    return min(now[topic] for topic in INPUT_TOPICS)

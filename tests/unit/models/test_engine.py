@@ -35,6 +35,20 @@ def test_advance_fires_deadlines_in_time_order_only_once() -> None:
     assert changes == []
 
 
+def test_retention_follows_the_slowest_input_topic() -> None:
+    """A topic far ahead (read faster, or ticked to the wall clock) must not forget what a lagging one refers to."""
+    policy = Policy(order_retention_days=1)
+    history = [make_order_placed("o-1", at=T0, due=T0 + DAY), make_delivered("o-1", at=T0 + HOUR)]
+    _, state = replay(history, policy)
+    ahead = T0 + 200 * DAY
+    advance_to(state, {"orders": ahead, "billing": T0 + 2 * HOUR, "complaints": ahead}, policy)
+    assert "o-1" in state["orders"]  # billing may still invoice it
+    advance_to(state, {"orders": ahead, "complaints": ahead}, policy)  # billing not read at all yet
+    assert "o-1" in state["orders"]
+    advance_to(state, {"orders": ahead, "billing": ahead, "complaints": ahead}, policy)
+    assert "o-1" not in state["orders"]
+
+
 def test_advance_prunes_old_closed_orders_and_resolved_alerts() -> None:
     policy = Policy(order_retention_days=1, alert_retention_days=1)
     history = [make_order_placed("o-1", at=T0, due=T0 + HOUR), make_delivered("o-1", at=T0 + 2 * HOUR)]
