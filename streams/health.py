@@ -13,6 +13,9 @@ def is_ready(app: Any) -> bool:
     # fairwatch_joined is set by the first partition assignment (agents.ingest).
     if not getattr(app, "fairwatch_joined", False) or app.rebalancing or app.in_recovery:
         return False
+    thread = getattr(app.consumer, "fairwatch_thread", None)
+    if thread is not None and not thread.group_coordinator_known():
+        return False
     recovery = app.tables.recovery
     return recovery.completed.is_set() and not recovery.in_recovery
 
