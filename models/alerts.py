@@ -2,10 +2,16 @@
 
 Lifecycle records live in the customer's state under ``alerts``:
 ```{alert_id: {"k": kind, "r": revision, "o": open, "a": amount, "p": per,
-"s": severity, "g": stage, "t": time of the last emission}}``. ``raise_alert`` emits ``raised``
-for a condition that is not open and ``updated`` when an open one changes
+"s": severity, "g": stage, "t": time of the last emission, "e": episode}}``. ``raise_alert``
+emits ``raised`` for a condition that is not open and ``updated`` when an open one changes
 materially; ``resolve_alert`` emits ``resolved`` once. So the same condition
 never produces a second ``raised`` and every emission has a fresh revision.
+
+The record is forgotten after ``alert_retention_days`` without an emission, or
+beyond ``max_alerts_per_customer``, so state stays bounded. A condition that
+comes back after that starts a new episode: revisions restart, and the episode
+(the event time of its first raise) in the CloudEvents id keeps that id new, so
+a consumer de-duplicating by id never drops it.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ class AlertChange:
     evidence: tuple[str, ...]
     suggested_action: str
     details: dict[str, Any] = field(default_factory=dict)
+    episode: int = 0  # event time of the episode's first raise, epoch ms
 
 
 def raise_alert(
@@ -87,13 +94,14 @@ def raise_alert(
     else:
         lifecycle = "raised"
     revision = (record["r"] if record else 0) + 1
+    episode = record.get("e", 0) if record else at
     state["alerts"][alert_id] = {
         "k": kind, "r": revision, "o": True, "a": amount, "p": per, "s": severity, "g": stage,
-        "t": at,
+        "t": at, "e": episode,
     }
     return AlertChange(
         lifecycle, alert_id, revision, kind, customer_id, at, severity, summary, amount, per,
-        tuple(evidence), suggested_action, details,
+        tuple(evidence), suggested_action, details, episode,
     )
 
 
@@ -117,23 +125,27 @@ def resolve_alert(
     record["t"] = at
     return AlertChange(
         "resolved", alert_id, record["r"], kind, state["id"], at, record["s"], summary,
-        record["a"], record["p"], tuple(evidence), "none: resolved", details or {},
+        record["a"], record["p"], tuple(evidence), "none: resolved", details or {}, record.get("e", 0),
     )
 
 
-def prune_alerts(state: dict[str, Any], now: int, retention_ms: int) -> None:
-    """Forget resolved alerts older than the retention, so state stays bounded."""
+def prune_alerts(state: dict[str, Any], now: int, retention_ms: int, most: int = 100) -> None:
+    """Forget alerts with no emission within the retention, and the oldest beyond ``most``."""
     alerts = state["alerts"]
-    stale = [aid for aid, rec in alerts.items() if not rec["o"] and rec["t"] < now - retention_ms]
-    for alert_id in stale:
+    for alert_id in [aid for aid, rec in alerts.items() if rec["t"] < now - retention_ms]:
         del alerts[alert_id]
+    excess = len(alerts) - most
+    if excess > 0:
+        for alert_id in sorted(alerts, key=lambda aid: (alerts[aid]["o"], alerts[aid]["t"]))[:excess]:
+            del alerts[alert_id]
 
 
 def to_cloudevent(change: AlertChange, currency: str) -> dict[str, Any]:
     """The CloudEvents 1.0 structured-mode document for an emission."""
     return {
         "specversion": "1.0",
-        "id": f"{change.alert_id}-{change.revision}",
+        # Episode and revision: unique per emission, and the same when an emission is re-sent or replayed.
+        "id": f"{change.alert_id}-{change.episode}-{change.revision}",
         "source": f"fairwatch/{change.kind}",
         "type": f"fairwatch.alert.{change.lifecycle}",
         "subject": f"customer/{change.customer_id}",

@@ -104,7 +104,9 @@ def advance_to(
     horizon = _retention_horizon(now)
     if horizon is not None:
         prune(state, horizon, policy)  # type: ignore[arg-type]
-        prune_alerts(state, horizon, int(policy.alert_retention_days * MS_PER_DAY))  # type: ignore[arg-type]
+        prune_alerts(  # type: ignore[arg-type]
+            state, horizon, int(policy.alert_retention_days * MS_PER_DAY), policy.max_alerts_per_customer
+        )
     return changes
 
 

@@ -38,8 +38,12 @@ class Policy:
     order_retention_days: float = 120.0
     #: Most orders kept per customer; the oldest closed ones go first.
     max_orders_per_customer: int = 200
-    #: Resolved alerts are remembered this long, so a returning condition gets its next revision.
+    #: Alerts are remembered this long after their last emission (resolved ones, so a returning
+    #: condition gets its next revision; open ones, so fairwatch stops following an alert nobody
+    #: acted on for over a year: if it is still true it is raised again, as a new episode).
     alert_retention_days: float = 400.0
+    #: Most alerts remembered per customer; the oldest resolved ones go first, then the oldest open.
+    max_alerts_per_customer: int = 100
     #: A late delivery of more than this is critical.
     late_delivery_critical_hours: float = 72.0
     #: An order not shipped this long before its promised delivery is at risk (0 turns the stage off).

@@ -95,6 +95,7 @@ def test_first_raise_is_raised_revision_1(state: dict[str, Any], policy: Policy)
         evidence=("evt-1",),
         suggested_action="Apologise.",
         details={"order_id": "o-1"},
+        episode=T0,
     )
     assert state["alerts"][change.alert_id] == {
         "k": KIND,
@@ -105,6 +106,7 @@ def test_first_raise_is_raised_revision_1(state: dict[str, Any], policy: Policy)
         "s": "warning",
         "g": "",
         "t": T0,
+        "e": T0,
     }
 
 
@@ -241,7 +243,7 @@ def test_cloudevent_envelope_per_spec(state: dict[str, Any], policy: Policy) -> 
     ]
     assert {key: value for key, value in event.items() if key != "data"} == {
         "specversion": "1.0",
-        "id": f"{alert_id}-1",
+        "id": f"{alert_id}-{change.episode}-1",
         "source": f"fairwatch/{KIND}",
         "type": "fairwatch.alert.raised",
         "subject": f"customer/{CUSTOMER}",
@@ -275,10 +277,10 @@ def test_cloudevent_id_is_unique_per_emission_and_type_follows_lifecycle(state: 
     events = [to_cloudevent(c, "GBP") for c in changes if c is not None]
     alert_id = alert_id_for(KIND, CUSTOMER, "o-1")
     assert [(e["id"], e["type"]) for e in events] == [
-        (f"{alert_id}-1", "fairwatch.alert.raised"),
-        (f"{alert_id}-2", "fairwatch.alert.updated"),
-        (f"{alert_id}-3", "fairwatch.alert.resolved"),
-        (f"{alert_id}-4", "fairwatch.alert.raised"),
+        (f"{alert_id}-{T0}-1", "fairwatch.alert.raised"),
+        (f"{alert_id}-{T0}-2", "fairwatch.alert.updated"),
+        (f"{alert_id}-{T0}-3", "fairwatch.alert.resolved"),
+        (f"{alert_id}-{T0}-4", "fairwatch.alert.raised"),
     ]
     assert [e["time"] for e in events] == [
         "2026-11-22T10:00:00Z",
@@ -299,9 +301,13 @@ def test_cloudevent_of_same_change_is_identical(state: dict[str, Any], policy: P
 # --- pruning ------------------------------------------------------------------
 
 
-def test_prune_alerts_forgets_only_old_resolved_alerts(state: dict[str, Any], policy: Policy) -> None:
+def test_prune_alerts_forgets_alerts_with_no_emission_within_the_retention(
+    state: dict[str, Any], policy: Policy
+) -> None:
     retention = 10 * DAY
     raise_(state, policy, key="open-old", at=T0)
+    raise_(state, policy, key="open-updated", at=T0)
+    raise_(state, policy, key="open-updated", at=T0 + 2 * DAY, amount=999 * EUR)
     raise_(state, policy, key="resolved-old", at=T0)
     resolve(state, key="resolved-old", at=T0)
     raise_(state, policy, key="resolved-at-horizon", at=T0)
@@ -311,5 +317,25 @@ def test_prune_alerts_forgets_only_old_resolved_alerts(state: dict[str, Any], po
 
     prune_alerts(state, T0 + 1 + retention, retention)
 
-    kept = {alert_id_for(KIND, CUSTOMER, key) for key in ("open-old", "resolved-at-horizon", "resolved-recent")}
+    kept = {alert_id_for(KIND, CUSTOMER, key) for key in ("open-updated", "resolved-at-horizon", "resolved-recent")}
     assert set(state["alerts"]) == kept
+
+
+def test_prune_alerts_keeps_at_most_so_many_oldest_resolved_going_first(state: dict[str, Any], policy: Policy) -> None:
+    for n in range(6):
+        raise_(state, policy, key=f"k{n}", at=T0 + n)
+    for n in (1, 4):
+        resolve(state, key=f"k{n}", at=T0 + 10 + n)
+    prune_alerts(state, T0 + 20, 10 * DAY, most=3)
+    # Both resolved go first, then the oldest open one.
+    assert set(state["alerts"]) == {alert_id_for(KIND, CUSTOMER, f"k{n}") for n in (2, 3, 5)}
+
+
+def test_a_condition_back_after_its_alert_was_forgotten_gets_a_new_cloudevents_id(
+    state: dict[str, Any], policy: Policy
+) -> None:
+    first = raise_(state, policy, at=T0)
+    prune_alerts(state, T0 + 11 * DAY, 10 * DAY)
+    again = raise_(state, policy, at=T0 + 12 * DAY)
+    assert (first.alert_id, first.revision) == (again.alert_id, again.revision)  # same condition, new episode
+    assert to_cloudevent(first, "EUR")["id"] != to_cloudevent(again, "EUR")["id"]

@@ -49,12 +49,14 @@ def test_retention_follows_the_slowest_input_topic() -> None:
     assert "o-1" not in state["orders"]
 
 
-def test_advance_prunes_old_closed_orders_and_resolved_alerts() -> None:
-    policy = Policy(order_retention_days=1, alert_retention_days=1)
+def test_advance_prunes_old_closed_orders_and_alerts() -> None:
+    policy = Policy(order_retention_days=1, alert_retention_days=2)
     history = [make_order_placed("o-1", at=T0, due=T0 + HOUR), make_delivered("o-1", at=T0 + 2 * HOUR)]
     _, state = replay(history, policy)
     assert "o-1" in state["orders"]
     assert advance_to(state, T0 + 2 * HOUR + DAY + 1, policy) == []
     assert state["orders"] == {}
-    # The late alert is still open (it was never resolved), so it is kept.
+    # The late alert (never resolved) is kept until it had no emission for the alert retention.
     assert [record["o"] for record in state["alerts"].values()] == [True]
+    assert advance_to(state, T0 + 2 * HOUR + 2 * DAY + 1, policy) == []
+    assert state["alerts"] == {}
