@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.offsets import RESEEK_AFTER, SKIP, OffsetGuard
+from streams.offsets import RESEEK_AFTER, SKIP, STALLED_CHECKS, OffsetGuard
 
 
 def test_consecutive_offsets_are_handled() -> None:
@@ -45,3 +45,21 @@ def test_forgetting_a_partition_starts_it_afresh() -> None:
     guard.forget({0})
     assert guard.admit("orders", 0, 50) is None  # a new assignment starts at its committed offset
     assert guard.admit("orders", 1, 50) == 1
+
+
+def test_a_lost_tail_shows_as_a_partition_stuck_short_of_its_end() -> None:
+    guard = OffsetGuard()
+    for offset in range(10):
+        guard.admit("orders", 0, offset)
+    assert guard.stalled("orders", 0, 10) is None  # at the end
+    assert guard.stalled("orders", 0, None) is None  # end not known
+    answers = [guard.stalled("orders", 0, 12) for _ in range(STALLED_CHECKS)]
+    assert answers == [None] * (STALLED_CHECKS - 1) + [10]  # 10 and 11 never came
+
+
+def test_a_partition_making_progress_is_not_stalled() -> None:
+    guard = OffsetGuard()
+    guard.admit("orders", 0, 0)
+    for offset in range(1, 10):
+        assert guard.stalled("orders", 0, 100) is None
+        guard.admit("orders", 0, offset)
