@@ -5,7 +5,8 @@
 
 In-process, the Processor (the worker's engine room: validation,
 de-duplication, every detector, stream time) runs over the benchmark's mixed
-stream (a year of stories, 1 in 200 bad, 1 in 100 repeated) with a plain dict as
+stream (stories over ``--years`` of event time, 1 in 200 bad, 1 in 100
+repeated: longer than the longest retention, so windows fill and drain) with a plain dict as
 its table; every ``--every`` events it prints the table's size (orjson bytes of
 every customer's state, as the changelog carries it), the largest state, and
 this process's RSS. Bounded state shows as bytes per customer levelling off
@@ -29,6 +30,7 @@ import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
 from models.policy import load_policy
+from models.timestamps import MS_PER_DAY
 from streams.bench.workload import mixed_stream
 from streams.processor import Processor
 from streams.tools import read_plans_file
@@ -44,9 +46,20 @@ def _rss_mib(pid: str = "self") -> float:
     return float("nan")
 
 
-def in_process(events: int, customers: int, every: int) -> None:
+def _stream(events: int, customers: int, years: int) -> list:
+    """The benchmark's mixed stream, one year of it after another (its event ids renamed per year)."""
+    end = int(time.time() * 1000) - MS_PER_DAY
+    out = []
+    for year in range(years):
+        year_end = end - (years - 1 - year) * 365 * MS_PER_DAY
+        for topic, key, value in mixed_stream(events // years, customers, seed=8 + year, end_ms=year_end):
+            out.append((topic, key, value.replace(b'"event_id":"demo-', b'"event_id":"y%d-' % year, 1)))
+    return out
+
+
+def in_process(events: int, customers: int, every: int, years: int) -> None:
     started = time.monotonic()
-    messages = mixed_stream(events, customers)
+    messages = _stream(events, customers, years)
     plans, problems = read_plans_file(PLANS)
     assert not problems, problems
     catalog = {key.decode(): orjson.loads(value) for key, value in plans}
@@ -77,12 +90,12 @@ def in_process(events: int, customers: int, every: int) -> None:
           f"dead-lettered {tally['dead_letter']:,}; {time.monotonic() - started:.0f} s")
 
 
-def with_worker(events: int, customers: int, every: int) -> None:
+def with_worker(events: int, customers: int, every: int, years: int) -> None:
     from streams.bench.run import _create_inputs, _produce
     from streams.broker import EmbeddedBroker
     from streams.supervisor import WorkerProcess
 
-    messages = mixed_stream(events, customers)
+    messages = _stream(events, customers, years)
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
         asyncio.run(_create_inputs(broker.address, PARTITIONS))
         plans, _ = read_plans_file(PLANS)
@@ -120,9 +133,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--every", type=int, default=100_000, help="print a line every N events")
+    parser.add_argument("--years", type=int, default=3,
+                        help="years of event time (default 3: longer than the longest retention, 400 days)")
     parser.add_argument("--worker", action="store_true", help="a real worker on the embedded broker")
     options = parser.parse_args()
-    (with_worker if options.worker else in_process)(options.events, options.customers, options.every)
+    run = with_worker if options.worker else in_process
+    run(options.events, options.customers, options.every, options.years)
 
 
 if __name__ == "__main__":
