@@ -2,16 +2,16 @@
 
 Lifecycle records live in the customer's state under ``alerts``:
 ```{alert_id: {"k": kind, "r": revision, "o": open, "a": amount, "p": per,
-"s": severity, "g": stage, "t": time of the last emission, "e": episode}}``. ``raise_alert``
+"s": severity, "g": stage, "t": time of the last emission}}``. ``raise_alert``
 emits ``raised`` for a condition that is not open and ``updated`` when an open one changes
 materially; ``resolve_alert`` emits ``resolved`` once. So the same condition
 never produces a second ``raised`` and every emission has a fresh revision.
 
 The record is forgotten after ``alert_retention_days`` without an emission, or
-beyond ``max_alerts_per_customer``, so state stays bounded. A condition that
-comes back after that starts a new episode: revisions restart, and the episode
-(the event time of its first raise) in the CloudEvents id keeps that id new, so
-a consumer de-duplicating by id never drops it.
+beyond ``max_alerts_per_customer`` (oldest resolved first), so state stays
+bounded. The price (README): a condition that comes back after its record was
+forgotten starts again at revision 1, and its CloudEvents id
+(``<alert_id>-<revision>``, SPEC §2) repeats one sent over a year before.
 """
 
 from __future__ import annotations
@@ -63,7 +63,6 @@ class AlertChange:
     evidence: tuple[str, ...]
     suggested_action: str
     details: dict[str, Any] = field(default_factory=dict)
-    episode: int = 0  # event time of the episode's first raise, epoch ms
 
 
 def raise_alert(
@@ -94,14 +93,13 @@ def raise_alert(
     else:
         lifecycle = "raised"
     revision = (record["r"] if record else 0) + 1
-    episode = record.get("e", 0) if record else at
     state["alerts"][alert_id] = {
         "k": kind, "r": revision, "o": True, "a": amount, "p": per, "s": severity, "g": stage,
-        "t": at, "e": episode,
+        "t": at,
     }
     return AlertChange(
         lifecycle, alert_id, revision, kind, customer_id, at, severity, summary, amount, per,
-        tuple(evidence), suggested_action, details, episode,
+        tuple(evidence), suggested_action, details,
     )
 
 
@@ -125,7 +123,7 @@ def resolve_alert(
     record["t"] = at
     return AlertChange(
         "resolved", alert_id, record["r"], kind, state["id"], at, record["s"], summary,
-        record["a"], record["p"], tuple(evidence), "none: resolved", details or {}, record.get("e", 0),
+        record["a"], record["p"], tuple(evidence), "none: resolved", details or {},
     )
 
 
@@ -144,8 +142,7 @@ def to_cloudevent(change: AlertChange, currency: str) -> dict[str, Any]:
     """The CloudEvents 1.0 structured-mode document for an emission."""
     return {
         "specversion": "1.0",
-        # Episode and revision: unique per emission, and the same when an emission is re-sent or replayed.
-        "id": f"{change.alert_id}-{change.episode}-{change.revision}",
+        "id": f"{change.alert_id}-{change.revision}",
         "source": f"fairwatch/{change.kind}",
         "type": f"fairwatch.alert.{change.lifecycle}",
         "subject": f"customer/{change.customer_id}",
