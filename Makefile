@@ -5,7 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration lint format install clean
+BENCH_STAMP := $(VENV)/.bench-installed
+
+.PHONY: demo test bench unit integration lint format install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +25,14 @@ test: $(STAMP)
 	bash scripts/ensure-prometheus.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest tests -q
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+# fairwatch against raw aiokafka, bare Faust and Quix Streams; writes bench-results.json (README: Benchmark).
+bench: $(BENCH_STAMP)
+	$(BIN)/fairwatch bench $(ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q

@@ -44,9 +44,10 @@ def run_worker(argv: list[str]) -> int:
         import agents.ingest
         import agents.page
         import agents.web  # noqa: F401  (registers /metrics, /health, /ready; agents.page: /, the customer page)
-        from streams.app import app
+        from streams.app import app, use_uvloop
     except (ConfigError, PolicyError) as exc:
         return _fail(str(exc))
+    use_uvloop()
     sys.argv = ["fairwatch", "worker", *argv]
     app.main()
     return 0

@@ -11,7 +11,9 @@ from prometheus_client import Counter, Gauge, Histogram
 __all__ = [
     "EVENTS_IN", "PROCESSED", "DUPLICATES", "DEAD_LETTERED", "LATE_EVENTS", "ALERTS",
     "OVERPAY", "PROCESSING_LATENCY", "EVENT_TO_ALERT", "READY", "OPEN_PROMISES", "OPEN_ALERTS",
-    "CATALOG_PLANS", "PLANS_INVALID", "PLAN_NOT_IN_CATALOG",
+    "CATALOG_PLANS", "PLANS_INVALID", "PLAN_NOT_IN_CATALOG", "INPUT_HOLES",
+    "CONSUMED", "FIRST_CONSUMED", "LAST_CONSUMED",
+    "BATCH_MESSAGES", "BATCH_WRITES",
 ]
 
 EVENTS_IN = Counter("fairwatch_events_in_total", "Messages consumed from input topics.", ["topic", "type"])
@@ -29,11 +31,18 @@ OVERPAY = Counter(
 )
 PROCESSING_LATENCY = Histogram(
     "fairwatch_processing_latency_seconds", "Consume to alert produced, for events that caused alerts.",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5),
 )
 EVENT_TO_ALERT = Histogram(
     "fairwatch_event_to_alert_seconds", "Event time of the triggering event to alert emission (wall clock).",
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600),
+)
+BATCH_MESSAGES = Histogram(
+    "fairwatch_batch_messages", "Messages the ingest agent handled per batch.",
+    buckets=(1, 5, 25, 100, 250, 500, 1000, 2000, 5000),
+)
+BATCH_WRITES = Counter(
+    "fairwatch_table_writes_total", "Customer states written to the table (and its changelog): once per batch each."
 )
 READY = Gauge("fairwatch_ready", "1 when joined, assigned partitions recovered; else 0.")
 OPEN_PROMISES = Gauge(
@@ -45,7 +54,38 @@ CATALOG_PLANS = Gauge("fairwatch_catalog_plans", "Valid plans in the plan catalo
 PLANS_INVALID = Counter(
     "fairwatch_catalog_invalid_total", "Plan records skipped as invalid when read from the plans table.", ["reason"]
 )
+INPUT_HOLES = Counter(
+    "fairwatch_input_holes_total",
+    "Holes in an input partition's offsets (messages the consumer skipped), each read again by seeking back.",
+    ["topic"],
+)
 PLAN_NOT_IN_CATALOG = Gauge(
     "fairwatch_customers_plan_not_in_catalog",
     "Customers (on this worker's partitions) with a running subscription whose plan is not (yet) in the catalog.",
 )
+
+
+class _Moments:
+    """Wall-clock times of the first and the latest input message consumed (0 until then).
+
+    Plain attributes the ingest agent sets once per batch; the gauges read them
+    only when scraped, so the hot path pays no metric call for them. The
+    benchmark derives events/s from them (first to last event consumed).
+    """
+
+    __slots__ = ("first", "last")
+
+    def __init__(self) -> None:
+        self.first = 0.0
+        self.last = 0.0
+
+
+CONSUMED = _Moments()
+FIRST_CONSUMED = Gauge(
+    "fairwatch_first_event_consumed_timestamp_seconds", "When this worker consumed its first input message."
+)
+FIRST_CONSUMED.set_function(lambda: CONSUMED.first)
+LAST_CONSUMED = Gauge(
+    "fairwatch_last_event_consumed_timestamp_seconds", "When this worker finished its latest input message."
+)
+LAST_CONSUMED.set_function(lambda: CONSUMED.last)

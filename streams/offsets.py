@@ -52,6 +52,13 @@ class OffsetGuard:
             return expected
         return SKIP
 
+    def knows(self, topic: str, partition: int) -> bool:
+        return (topic, partition) in self._next
+
+    def start(self, topic: str, partition: int, offset: int) -> None:
+        """Reading the partition starts here (its committed offset): a first message past it is a hole."""
+        self._next[(topic, partition)] = offset
+
     def stalled(self, topic: str, partition: int, highwater: int | None) -> int | None:
         """The offset to seek to when the partition's tail never arrived: a hole with nothing after it.
 

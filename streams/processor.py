@@ -4,6 +4,13 @@ The processor is the stream wiring's engine room but knows nothing of Faust:
 it reads customer state through a mapping and writes it through a ``persist``
 callback, and asks ``highwater(topic, partition)`` how far each input goes.
 Every message ends as exactly one of processed, duplicate or dead-lettered.
+
+Batched mode (``batched=True``, what the ingest agent uses) keeps the same
+decisions but defers the two per-event costs that do not decide anything:
+writes go to ``dirty`` (each touched customer once, however many of its events
+the batch held; the caller persists them with ``take_dirty``), and metric
+increments are tallied and applied by ``flush_metrics``. Reads see ``dirty``
+first, so every event of a batch sees what the events before it did.
 """
 
 from __future__ import annotations
@@ -43,12 +50,27 @@ class _Partition:
     open_alerts: Counter[str] = field(default_factory=Counter)
     #: Customers with a running subscription on a plan the catalog does not (yet) know.
     plans_missing: set[str] = field(default_factory=set)
+    #: What each customer's saved state adds to the counts above (open orders, kinds of its open alerts):
+    #: taking it back out needs no second walk over the customer's orders and alerts.
+    counted: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
 
-    def count(self, state: State, sign: int) -> None:
-        self.open_orders += sign * sum(1 for o in state["orders"].values() if o["status"] in ("open", "shipped"))
-        for record in state["alerts"].values():
-            if record["o"]:
-                self.open_alerts[record["k"]] += sign
+    def count(self, state: State) -> None:
+        """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
+        self.uncount(state)
+        orders = sum(1 for o in state["orders"].values() if o["status"] in ("open", "shipped"))
+        kinds = tuple(record["k"] for record in state["alerts"].values() if record["o"])
+        self.open_orders += orders
+        for kind in kinds:
+            self.open_alerts[kind] += 1
+        self.counted[state["id"]] = (orders, kinds)
+
+    def uncount(self, state: State) -> None:
+        """Take out what the customer's last saved state added."""
+        added = self.counted.pop(state["id"], None)
+        if added is not None:
+            self.open_orders -= added[0]
+            for kind in added[1]:
+                self.open_alerts[kind] -= 1
 
 
 @dataclass(slots=True)
@@ -69,6 +91,7 @@ class Processor:
         topics: tuple[str, ...] = INPUT_TOPICS,
         wall_clock: Callable[[], float] = time.time,
         catalog: Mapping[str, Any] | None = None,
+        batched: bool = False,
     ) -> None:
         self.policy = policy
         self.store = store
@@ -84,11 +107,45 @@ class Processor:
         #: The plan catalog (the plans global table: plan_id -> record), validated as it is read.
         self.catalog = None if catalog is None else CatalogView(catalog, on_invalid=_plan_invalid)
         self._catalog_published = 0.0
+        self.batched = batched
+        #: Batched mode: customer_id -> state written since the last take_dirty().
+        self.dirty: dict[str, State] = {}
+        # Metric increments since the last flush_metrics(), and the labelled children they go to:
+        # prometheus-client's labels() takes a lock and validates the labels on every call.
+        self._tally: Counter[tuple[Any, tuple[str, ...]]] = Counter()
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
     # --- per message -------------------------------------------------------
 
     def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> Outcome:
+        outcome = self._handle(topic, partition, offset, key, value)
+        if not self.batched:
+            self.flush_metrics()
+        return outcome
+
+    def take_dirty(self) -> dict[str, State]:
+        """Batched mode: the states written since the last call (customer_id -> state), to persist now."""
+        dirty, self.dirty = self.dirty, {}
+        return dirty
+
+    def flush_metrics(self) -> None:
+        """Apply the tallied metric increments."""
+        tally, children = self._tally, self._children
+        for key, count in tally.items():
+            child = children.get(key)
+            if child is None:
+                metric, labels = key
+                child = children[key] = metric.labels(*labels)
+            child.inc(count)
+        tally.clear()
+
+    def _get(self, customer_id: str) -> State | None:
+        state = self.dirty.get(customer_id)
+        return state if state is not None else self.store.get(customer_id)
+
+    def _handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> Outcome:
         owned = self._partition(partition)
+        tally = self._tally
         clock = owned.clock
         try:
             event = decode_event(topic, key, value)
@@ -99,20 +156,20 @@ class Processor:
                 )
         except Rejected as rejected:
             clock.observe(topic, offset, None)
-            metrics.EVENTS_IN.labels(topic, "invalid").inc()
-            metrics.DEAD_LETTERED.labels(topic, rejected.code).inc()
+            tally[metrics.EVENTS_IN, (topic, "invalid")] += 1
+            tally[metrics.DEAD_LETTERED, (topic, rejected.code)] += 1
             return Outcome("dead_letter", rejected=rejected)
-        metrics.EVENTS_IN.labels(topic, event.type).inc()
+        tally[metrics.EVENTS_IN, (topic, event.type)] += 1
         customer_id = event.customer_id
         mark = event_mark(event.event_id)
-        state = self.store.get(customer_id)
+        state = self._get(customer_id)
         if state is not None and mark in state["seen"]:
             clock.observe(topic, offset, None)
-            metrics.DUPLICATES.labels(topic).inc()
+            tally[metrics.DUPLICATES, (topic,)] += 1
             return Outcome("duplicate")
         before = clock.time(topic)
         if before is not None and event.at < before:
-            metrics.LATE_EVENTS.labels(topic).inc()
+            tally[metrics.LATE_EVENTS, (topic,)] += 1
         # Time first: what this event says about its topic's stream time fires the
         # deadlines that passed before it (this customer's too), then the event
         # applies. So a backlog replayed gives what a live run gave, where the tick
@@ -120,15 +177,14 @@ class Processor:
         self.touched.clear()
         changes = self._fire_due(owned, [topic]) if clock.observe(topic, offset, event.at) else []
         if state is None or customer_id in self.touched:
-            state = self.store.get(customer_id) or new_state(customer_id, partition)
+            state = self._get(customer_id) or new_state(customer_id, partition)
         remember_mark(state, mark, self.policy.dedup_window)
         newest = state.setdefault("lt", {})
         if event.at > newest.get(topic, event.at - 1):
             newest[topic] = event.at  # this customer's newest per topic: stream time resumes from it
-        owned.count(state, -1)
         changes.extend(apply_event(state, event, self.policy, catalog=self.catalog))
         self._save(owned, state)
-        metrics.PROCESSED.labels(topic).inc()
+        tally[metrics.PROCESSED, (topic,)] += 1
         changes.extend(self._fire_due(owned, self.topics))  # deadlines the event set in the past
         return Outcome("processed", changes, event_at=event.at)
 
@@ -168,7 +224,7 @@ class Processor:
                 continue
             now = min(times[topic] for topic in clocks)
             for customer_id in index.pop_due(now):
-                state = self.store.get(customer_id)
+                state = self._get(customer_id)
                 if state is None:
                     continue
                 due = _next_deadlines(state).get(clocks)
@@ -176,15 +232,17 @@ class Processor:
                     if due is not None:
                         index.add(due, customer_id)
                     continue
-                owned.count(state, -1)
                 changes.extend(advance_to(state, times, self.policy, catalog=self.catalog))
                 self._save(owned, state)
                 self.touched.add(customer_id)
         return changes
 
     def _save(self, owned: _Partition, state: State) -> None:
-        self.persist(state["id"], state)
-        owned.count(state, +1)
+        if self.batched:
+            self.dirty[state["id"]] = state
+        else:
+            self.persist(state["id"], state)
+        owned.count(state)
         self._note_plans(owned, state)
         for clocks, due in _next_deadlines(state).items():
             owned.deadlines.setdefault(clocks, DeadlineIndex()).add(due, state["id"])
@@ -205,7 +263,7 @@ class Processor:
                         newest[topic] = at
                 for clocks, due in _next_deadlines(state).items():
                     entries.setdefault(clocks, []).append((due, state["id"]))
-                owned.count(state, +1)
+                owned.count(state)
                 self._note_plans(owned, state)
             owned.deadlines = {clocks: DeadlineIndex.build(found) for clocks, found in entries.items()}
             owned.clock.times = {topic: at - self.grace_ms for topic, at in newest.items()}

@@ -63,3 +63,12 @@ def test_a_partition_making_progress_is_not_stalled() -> None:
     for offset in range(1, 10):
         assert guard.stalled("orders", 0, 100) is None
         guard.admit("orders", 0, offset)
+
+
+def test_a_hole_right_at_the_start_of_an_assignment_shows_against_the_committed_offset() -> None:
+    guard = OffsetGuard()
+    assert not guard.knows("orders", 2)
+    guard.start("orders", 2, 18)  # committed
+    assert guard.knows("orders", 2)
+    assert guard.admit("orders", 2, 39) == 18  # the consumer ran ahead of the commit: 18..38 read again
+    assert guard.admit("orders", 2, 18) is None
