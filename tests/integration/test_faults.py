@@ -135,17 +135,18 @@ def _tables(workers: list[WorkerProcess], customers: list[str]) -> dict[str, byt
 
 def _wait_equal(read: Callable[[], dict[str, bytes]], reference: dict[str, bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
+    failure: BaseException | None = None
     while True:
         try:
-            seen = read()
-        except (AssertionError, OSError):
-            seen = {}
+            seen, failure = read(), None
+        except (AssertionError, OSError) as exc:  # not answering for every customer (yet)
+            seen, failure = {}, exc
         if seen == reference or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     differing = sorted(c for c in reference if seen.get(c) != reference[c])
     assert not differing, (
-        f"{len(differing)} customers differ from the reference, e.g. {differing[0]}:\n"
+        f"{len(differing)} customers differ from the reference (last error: {failure!r}), e.g. {differing[0]}:\n"
         f"{seen.get(differing[0])!r}\nvs\n{reference[differing[0]]!r}"
     )
 
@@ -243,6 +244,17 @@ def _check_alerts(fault: list, reference: list) -> int:
     for cloud_id, value in expected.items():
         assert by_id[cloud_id] == value, f"alert {cloud_id} differs from the reference"
     return len(fault) - len(by_id)
+
+
+@pytest.fixture(autouse=True)
+def _logs_on_failure(tmp_path: Path, request: pytest.FixtureRequest):
+    """The workers here are started by the tests themselves: show their logs when a test fails."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for log in sorted(tmp_path.glob("*.log")):
+            print(f"--- {log.name} (last 40 lines) ---")
+            print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
 
 
 @pytest.fixture
