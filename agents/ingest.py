@@ -20,6 +20,7 @@ each write is made under an event of the customer's partition).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
@@ -63,6 +64,8 @@ def _highwater(topic: str, partition: int) -> int | None:
 
 # The plan catalog is read straight from the global table's store, as plans arrive.
 processor = Processor(policy, customers.data, _persist, _highwater, catalog=plans.data, batched=True)
+#: Seconds the agent waits for a new partition's committed offset before going on without it.
+START_OFFSETS_TIMEOUT = 5.0
 #: Where each input partition should go on: a hole in its offsets is read again (streams.offsets).
 offsets = OffsetGuard()
 log = logging.getLogger("fairwatch")
@@ -177,7 +180,8 @@ async def _start_new_partitions(events: list[Any]) -> None:
     if not fresh or thread is None:
         return
     try:
-        starts = await thread.start_offsets(fresh)
+        # Bounded: the agent must not wait on the group coordinator for long (it may be moving).
+        starts = await asyncio.wait_for(thread.start_offsets(fresh), timeout=START_OFFSETS_TIMEOUT)
     except Exception as exc:  # the broker did not say: the guard starts at the first message instead
         log.warning("fairwatch: committed offsets not available (%r); holes at the start go unchecked", exc)
         return
