@@ -20,8 +20,6 @@ each write is made under an event of the customer's partition).
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 import weakref
 from typing import Any
@@ -35,7 +33,6 @@ from streams import metrics
 from streams.app import alerts_topic, app, customers, dead_letter_topic, inputs, plans, policy, ticks_topic
 from streams.deadletter import dead_letter_headers, send_dead_letter
 from streams.health import assigned_partitions, is_ready
-from streams.offsets import SKIP, OffsetGuard
 from streams.processor import Processor
 from streams.topics import TICKS_TOPIC
 
@@ -64,11 +61,6 @@ def _highwater(topic: str, partition: int) -> int | None:
 
 # The plan catalog is read straight from the global table's store, as plans arrive.
 processor = Processor(policy, customers.data, _persist, _highwater, catalog=plans.data, batched=True)
-#: Seconds the agent waits for a new partition's committed offset before going on without it.
-START_OFFSETS_TIMEOUT = 5.0
-#: Where each input partition should go on: a hole in its offsets is read again (streams.offsets).
-offsets = OffsetGuard()
-log = logging.getLogger("fairwatch")
 
 _alert_counters: dict[tuple[str, str], Any] = {}
 
@@ -101,8 +93,6 @@ async def handle_batch(events: list[Any]) -> None:
     # (changes, consumed_at) or (dead-letter message, rejection), in the order the messages came.
     produced: list[tuple[Any, Any]] = []
     last_of_partition: dict[int, Any] = {}
-    seeks: dict[TP, int] = {}
-    await _start_new_partitions(events)
     previous = _CURRENT_EVENT.get(None)
     try:
         for event in events:
@@ -114,19 +104,6 @@ async def handle_batch(events: list[Any]) -> None:
                 changes = processor.tick(message.partition)
                 if changes:
                     produced.append((changes, None))
-                for topic in processor.topics:
-                    target = offsets.stalled(topic, message.partition, _highwater(topic, message.partition))
-                    if target is not None:
-                        seeks[TP(topic, message.partition)] = target
-                continue
-            admitted = offsets.admit(message.topic, message.partition, message.offset)
-            if admitted is not None:
-                # A hole before this message: it is read again from the hole (streams.offsets).
-                # Marked acked now, Faust does not record it as done when the batch is acked, so
-                # its commit cannot pass the hole (it commits the run of done offsets from the head).
-                message.acked = True
-                if admitted != SKIP:
-                    seeks[TP(message.topic, message.partition)] = admitted
                 continue
             outcome = processor.handle(message.topic, message.partition, message.offset, message.key, message.value)
             if outcome.rejected is not None:
@@ -153,40 +130,7 @@ async def handle_batch(events: list[Any]) -> None:
                 dead_letter_topic, first.key, first.value,
                 dead_letter_headers(second.reason, second.code, first.topic, first.partition, first.offset),
             )
-    if seeks:
-        await _seek_back(seeks)
     metrics.CONSUMED.last = time.time()
-
-
-async def _seek_back(seeks: dict[TP, int]) -> None:
-    assigned = app.consumer.assignment()
-    for tp, offset in seeks.items():
-        if tp not in assigned:  # revoked meanwhile: its new owner starts from the committed offset
-            continue
-        log.warning("fairwatch: %s/%d skipped from offset %d: reading it again", tp.topic, tp.partition, offset)
-        metrics.INPUT_HOLES.labels(tp.topic).inc()
-        try:
-            await app.consumer.seek(tp, offset)
-        except Exception as exc:  # a rebalance under way: the partition restarts from its committed offset
-            log.warning("fairwatch: seeking %s/%d back failed: %r", tp.topic, tp.partition, exc)
-            offsets.forget({tp.partition})
-
-
-async def _start_new_partitions(events: list[Any]) -> None:
-    """First messages of a partition since it was assigned: tell the guard where reading must start."""
-    fresh = {TP(e.message.topic, e.message.partition) for e in events if e.message.topic != TICKS_TOPIC}
-    fresh = [tp for tp in fresh if not offsets.knows(tp.topic, tp.partition)]
-    thread = getattr(app.consumer, "fairwatch_thread", None)
-    if not fresh or thread is None:
-        return
-    try:
-        # Bounded: the agent must not wait on the group coordinator for long (it may be moving).
-        starts = await asyncio.wait_for(thread.start_offsets(fresh), timeout=START_OFFSETS_TIMEOUT)
-    except Exception as exc:  # the broker did not say: the guard starts at the first message instead
-        log.warning("fairwatch: committed offsets not available (%r); holes at the start go unchecked", exc)
-        return
-    for tp, offset in starts.items():
-        offsets.start(tp.topic, tp.partition, offset)
 
 
 @app.agent(inputs)
@@ -206,7 +150,6 @@ async def tick() -> None:
 @app.on_partitions_revoked.connect
 async def _on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
     processor.forget({tp.partition for tp in revoked})
-    offsets.forget({tp.partition for tp in revoked})
 
 
 @app.on_partitions_assigned.connect
@@ -214,4 +157,3 @@ async def _on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
     app.fairwatch_joined = True
     # Rebuild clocks and deadline indexes from the recovered table on first use.
     processor.forget({tp.partition for tp in assigned})
-    offsets.forget({tp.partition for tp in assigned})

@@ -64,26 +64,6 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return await true_end_offsets(self._ensure_consumer(), listed)
 
 
-    async def start_offsets(self, partitions: list[Any]) -> dict[Any, int]:
-        """Where reading each partition must start: its committed offset, else its first offset.
-
-        For streams.offsets: a hole right at the start of an assignment shows
-        only against this (the consumer position can run ahead of the commit).
-        """
-        return await self.call_thread(self._start_offsets, partitions)
-
-    async def _start_offsets(self, partitions: list[Any]) -> dict[Any, int]:
-        consumer = self._ensure_consumer()
-        starts: dict[Any, int] = {}
-        for tp in partitions:
-            committed = await consumer.committed(tp)
-            if committed is not None and committed >= 0:
-                starts[tp] = committed
-        missing = [tp for tp in partitions if tp not in starts]
-        if missing:
-            starts.update(await consumer.beginning_offsets(missing))
-        return starts
-
     def group_coordinator_known(self) -> bool:
         """False while the group coordinator is lost (the broker is gone): membership is in doubt.
 

@@ -11,7 +11,7 @@ from prometheus_client import Counter, Gauge, Histogram
 __all__ = [
     "EVENTS_IN", "PROCESSED", "DUPLICATES", "DEAD_LETTERED", "LATE_EVENTS", "ALERTS",
     "OVERPAY", "PROCESSING_LATENCY", "EVENT_TO_ALERT", "READY", "OPEN_PROMISES", "OPEN_ALERTS",
-    "CATALOG_PLANS", "PLANS_INVALID", "PLAN_NOT_IN_CATALOG", "INPUT_HOLES",
+    "CATALOG_PLANS", "PLANS_INVALID", "PLAN_NOT_IN_CATALOG",
     "FIRST_CONSUMED", "LAST_CONSUMED",
     "BATCH_MESSAGES", "BATCH_WRITES",
 ]
@@ -53,11 +53,6 @@ OPEN_ALERTS = Gauge("fairwatch_open_alerts", "Alerts raised and not resolved, on
 CATALOG_PLANS = Gauge("fairwatch_catalog_plans", "Valid plans in the plan catalog (the plans global table).")
 PLANS_INVALID = Counter(
     "fairwatch_catalog_invalid_total", "Plan records skipped as invalid when read from the plans table.", ["reason"]
-)
-INPUT_HOLES = Counter(
-    "fairwatch_input_holes_total",
-    "Holes in an input partition's offsets (messages the consumer skipped), each read again by seeking back.",
-    ["topic"],
 )
 PLAN_NOT_IN_CATALOG = Gauge(
     "fairwatch_customers_plan_not_in_catalog",
