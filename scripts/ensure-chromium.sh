@@ -16,24 +16,7 @@ if [ -n "${FAIRWATCH_CHROMIUM:-}" ]; then
     exit 1
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-chromium: $chromium not found and there is no apt-get here;" \
-        "install Chromium and set FAIRWATCH_CHROMIUM to its executable" >&2
-    exit 1
-fi
-
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    if ! command -v sudo >/dev/null 2>&1; then
-        echo "ensure-chromium: installing the chromium package needs root, and sudo is not available" >&2
-        exit 1
-    fi
-    sudo=(sudo)
-fi
-
-echo "ensure-chromium: installing Debian's chromium package" >&2
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+bash "$(dirname "$0")/apt-install.sh" chromium "install Chromium and set FAIRWATCH_CHROMIUM to its executable"
 
 test -x "$chromium"
 "$chromium" --version >&2

@@ -13,24 +13,7 @@ if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1;
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-prometheus: promtool/prometheus not found and there is no apt-get here;" \
-        "install Prometheus (>= 2.42, with promtool) and put both on PATH" >&2
-    exit 1
-fi
-
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    if ! command -v sudo >/dev/null 2>&1; then
-        echo "ensure-prometheus: installing the prometheus package needs root, and sudo is not available" >&2
-        exit 1
-    fi
-    sudo=(sudo)
-fi
-
-echo "ensure-prometheus: installing Debian's prometheus package (promtool, prometheus)" >&2
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+bash "$(dirname "$0")/apt-install.sh" prometheus "install Prometheus (>= 2.42, with promtool) and put both on PATH"
 
 command -v promtool >/dev/null && command -v prometheus >/dev/null
 promtool --version | head -n 1 >&2
