@@ -202,16 +202,8 @@ def _same_states(got: dict[str, dict], expected: dict[str, dict]) -> None:
             )
 
 
-def _good_customers(messages: list[Message]) -> set[str]:
-    customers = set()
-    for topic, key, value in messages:
-        with contextlib.suppress(Rejected):
-            customers.add(decode_event(topic, key, value).customer_id)
-    return customers
-
-
-def _check_accounted(broker: str, messages: list[Message], states: dict[str, dict]) -> None:
-    """Every good event remembered by its customer, every bad one on the dead-letter topic."""
+def _sorted_out(messages: list[Message]) -> tuple[dict[str, set[int]], int]:
+    """The good events' de-duplication marks by customer, and how many messages are bad."""
     good: dict[str, set[int]] = {}
     bad = 0
     for topic, key, value in messages:
@@ -221,6 +213,12 @@ def _check_accounted(broker: str, messages: list[Message], states: dict[str, dic
             bad += 1
             continue
         good.setdefault(event.customer_id, set()).add(event_mark(event.event_id))
+    return good, bad
+
+
+def _check_accounted(broker: str, messages: list[Message], states: dict[str, dict]) -> None:
+    """Every good event remembered by its customer, every bad one on the dead-letter topic."""
+    good, bad = _sorted_out(messages)
     for customer, marks in good.items():
         missing = marks - set(states[customer]["seen"])
         assert not missing, f"{customer}: {len(missing)} of its events not in its state"
@@ -262,7 +260,7 @@ def history(tmp_path: Path):
     messages = _history()
     reference = _Reference(messages, tmp_path)
     try:
-        customers = sorted(_good_customers(messages))
+        customers = sorted(_sorted_out(messages)[0])
         yield messages, customers, reference
     finally:
         reference.close()

@@ -224,10 +224,6 @@ def _with_unique_ids(batch: list[Message]) -> list[Message]:
     return [unique[id(message)] for message in batch]
 
 
-def _repeat_of(previous: list[Message]) -> st.SearchStrategy[Message]:
-    return st.sampled_from(previous)
-
-
 # --- the run ---------------------------------------------------------------------------
 
 
@@ -281,7 +277,7 @@ def test_fuzzed_messages_are_all_accounted_for(broker, start_worker) -> None:
             time.sleep(0.02)
 
     batch_strategy = st.lists(_message(), min_size=MIN_BATCH, max_size=MAX_BATCH).flatmap(
-        lambda fresh: st.lists(_repeat_of([m for m in fresh if m.label == "good"] or fresh), max_size=4).map(
+        lambda fresh: st.lists(st.sampled_from([m for m in fresh if m.label == "good"] or fresh), max_size=4).map(
             lambda repeats: fresh + [r for r in repeats if r.label == "good"]
         )
     )
