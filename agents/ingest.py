@@ -20,6 +20,8 @@ each write is made under an event of the customer's partition).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import weakref
 from typing import Any
@@ -44,6 +46,7 @@ __all__ = ["ingest", "processor", "BATCH_MAX", "BATCH_WITHIN"]
 BATCH_MAX = 1000
 BATCH_WITHIN = 0.01
 
+log = logging.getLogger("fairwatch")
 _CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
 _CURRENT_EVENT = faust_streams._current_event  # what Table and its RocksDB store read the partition from
 
@@ -61,16 +64,20 @@ def _highwater(topic: str, partition: int) -> int | None:
 
 # The plan catalog is read straight from the global table's store, as plans arrive.
 processor = Processor(policy, customers.data, _persist, _highwater, catalog=plans.data, batched=True)
+# Where the consumer resumes a newly assigned partition (streams.app._Consumer.perform_seek).
+app.fairwatch_resume_offset = processor.resume_offset
 
 _alert_counters: dict[tuple[str, str], Any] = {}
 
 
-async def _emit(changes: list[AlertChange], consumed_at: float | None) -> None:
+async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[Any]:
+    """Send the alerts; return their delivery futures."""
+    delivered = []
     for change in changes:
         document = to_cloudevent(change, policy.currency)
-        await alerts_topic.send(
+        delivered.append(await alerts_topic.send(
             key=change.customer_id.encode(), value=orjson.dumps(document), headers=_CLOUDEVENTS_HEADERS
-        )
+        ))
         counter = _alert_counters.get((change.kind, change.lifecycle))
         if counter is None:
             counter = _alert_counters[change.kind, change.lifecycle] = metrics.ALERTS.labels(
@@ -83,16 +90,24 @@ async def _emit(changes: list[AlertChange], consumed_at: float | None) -> None:
         metrics.EVENT_TO_ALERT.observe(max(0.0, now - change.at / 1000))
         if consumed_at is not None:
             metrics.PROCESSING_LATENCY.observe(time.monotonic() - consumed_at)
+    return delivered
 
 
 async def handle_batch(events: list[Any]) -> None:
-    """Handle a batch in order, write each touched customer once, then send what it produced."""
+    """Handle a batch in order; send what it produced; then write each touched customer once.
+
+    The alerts and dead letters are delivered before the state that records their
+    events as handled is written: a worker killed in between handles the events
+    again from the table's input offsets and sends them again (the same CloudEvents
+    ids), rather than finding them handled and their output lost.
+    """
     started = time.monotonic()
     if not metrics.CONSUMED.first:
         metrics.CONSUMED.first = time.time()
     # (changes, consumed_at) or (dead-letter message, rejection), in the order the messages came.
     produced: list[tuple[Any, Any]] = []
     last_of_partition: dict[int, Any] = {}
+    rewinds: dict[TP, tuple[int, int | None]] = {}  # -> (offset to read again from, offset that came instead)
     previous = _CURRENT_EVENT.get(None)
     try:
         for event in events:
@@ -104,32 +119,49 @@ async def handle_batch(events: list[Any]) -> None:
                 changes = processor.tick(message.partition)
                 if changes:
                     produced.append((changes, None))
+                for topic, offset in processor.stalled(message.partition).items():
+                    rewinds.setdefault(TP(topic, message.partition), (offset, None))
                 continue
             outcome = processor.handle(message.topic, message.partition, message.offset, message.key, message.value)
+            if outcome.rewind_to is not None:
+                rewinds.setdefault(message.tp, (outcome.rewind_to, message.offset))
+                continue
             if outcome.rejected is not None:
                 produced.append((message, outcome.rejected))
             if outcome.changes:
                 # Consumed when Faust received it (its monitor stamps time_in): the wait for the batch counts.
                 produced.append((outcome.changes, message.time_in or started))
-        # Each customer once, written under an event of its own partition: the store and the changelog
-        # take the partition from the current event.
+        processor.flush_metrics()
+        metrics.BATCH_MESSAGES.observe(len(events))
+        delivered: list[Any] = []
+        for first, second in produced:
+            if isinstance(first, list):
+                delivered += await _emit(first, second)
+            else:
+                delivered.append(await send_dead_letter(
+                    dead_letter_topic, first.key, first.value,
+                    dead_letter_headers(second.reason, second.code, first.topic, first.partition, first.offset),
+                ))
+        if delivered:
+            await asyncio.gather(*delivered)
+        # Each customer once, then each partition's input offsets, written under an event of its own
+        # partition: the store and the changelog take the partition from the current event.
         dirty = processor.take_dirty()
-        for customer_id, state in dirty.items():
+        for key, state in dirty.items():
             _CURRENT_EVENT.set(weakref.ref(last_of_partition[state["p"]]))
-            customers[customer_id] = state
+            customers[key] = state
+        metrics.BATCH_WRITES.inc(len(dirty))
     finally:
         _CURRENT_EVENT.set(previous)
-    processor.flush_metrics()
-    metrics.BATCH_MESSAGES.observe(len(events))
-    metrics.BATCH_WRITES.inc(len(dirty))
-    for first, second in produced:
-        if isinstance(first, list):
-            await _emit(first, second)
+    for tp, (offset, seen) in rewinds.items():
+        if seen is None:
+            log.warning("fairwatch: %s/%d: nothing handled since the last tick, with more on the topic from %d: "
+                        "reading again from there", tp.topic, tp.partition, offset)
         else:
-            await send_dead_letter(
-                dead_letter_topic, first.key, first.value,
-                dead_letter_headers(second.reason, second.code, first.topic, first.partition, first.offset),
-            )
+            log.warning("fairwatch: %s/%d: offset %d arrived, but %d is the next to handle: reading again from there",
+                        tp.topic, tp.partition, seen, offset)
+        metrics.INPUT_REWINDS.labels(tp.topic, "tick" if seen is None else "stream").inc()
+        await app.consumer.seek(tp, offset)
     metrics.CONSUMED.last = time.time()
 
 

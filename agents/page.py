@@ -47,6 +47,7 @@ from models.ledger import (
 from models.story import customer_story
 from models.timestamps import format_ms
 from streams.app import app, config, customers, policy
+from streams.processor import is_input_offsets_key
 from streams.report import KIND_COLOURS
 from streams.topics import ALERTS_TOPIC
 
@@ -128,7 +129,7 @@ async def alerts_view(self: View, request: Request) -> Response:
 @app.table_route(table=customers, match_info="customer_id")
 async def story_view(self: View, request: Request, customer_id: str) -> Response:
     """Served by the worker that owns the customer's partition (Faust routes the request there)."""
-    state = customers.data.get(customer_id)
+    state = None if is_input_offsets_key(customer_id) else customers.data.get(customer_id)
     findings = ledger.of_customer(customer_id)
     if state is None and not findings:
         return self.json({"error": f"unknown customer {customer_id}"}, status=404)

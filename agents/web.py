@@ -14,6 +14,7 @@ from models.views import customer_view
 from streams import metrics
 from streams.app import app, customers, policy
 from streams.health import assigned_partitions, is_ready
+from streams.processor import is_input_offsets_key
 
 __all__ = ["health", "ready", "customer_state"]
 
@@ -45,7 +46,8 @@ async def customer(self: View, request: Request, customer_id: str) -> Response:
 @app.table_route(table=customers, match_info="customer_id")
 async def customer_state(self: View, request: Request, customer_id: str) -> Response:
     """The customer's state from whichever worker owns its partition (Faust routes the request)."""
-    state = customers.data.get(customer_id)
+    # The table's own records (input offsets) are not customers.
+    state = None if is_input_offsets_key(customer_id) else customers.data.get(customer_id)
     if state is None:
         return self.json({"error": f"unknown customer {customer_id}"}, status=404)
     return self.json(customer_view(state, processor.stream_time(state["p"]), policy.currency))

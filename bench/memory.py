@@ -32,7 +32,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from models.policy import load_policy
 from models.timestamps import MS_PER_DAY
 from streams.bench.workload import mixed_stream
-from streams.processor import Processor
+from streams.processor import Processor, is_input_offsets_key
 from streams.tools import read_plans_file
 
 PLANS = Path(__file__).resolve().parents[1] / "streams" / "data" / "plans.toml"
@@ -82,9 +82,9 @@ def in_process(events: int, customers: int, every: int, years: int) -> None:
         offsets[topic, partition] = offset + 1
         tally[processor.handle(topic, partition, offset, key, value).status] += 1
         if number % every == 0 or number == len(messages):
-            sizes = [len(orjson.dumps(state)) for state in store.values()]
+            sizes = [len(orjson.dumps(state)) for key, state in store.items() if not is_input_offsets_key(key)]
             total = sum(sizes)
-            print(f"{number:>10,} {len(store):>9,} {total:>12,} {total / max(1, len(store)):>12,.0f} "
+            print(f"{number:>10,} {len(sizes):>9,} {total:>12,} {total / max(1, len(sizes)):>12,.0f} "
                   f"{max(sizes, default=0):>8,} {_rss_mib():>8.0f}")
     print(f"in {len(messages):,} = processed {tally['processed']:,} + duplicates {tally['duplicate']:,} + "
           f"dead-lettered {tally['dead_letter']:,}; {time.monotonic() - started:.0f} s")

@@ -59,6 +59,15 @@ def _text(limit: int) -> Check:
 
 
 _id = _text(_MAX_ID)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _customer_id(value: Any, name: str) -> str:
+    # The customer table keeps its own records under keys no customer_id can take (a leading NUL).
+    customer_id = _id(value, name)
+    if _CONTROL.search(customer_id):
+        raise Rejected(f"{name}: must not contain control characters")
+    return customer_id
 _free_text = _text(_MAX_TEXT)
 
 
@@ -362,7 +371,7 @@ def validate_event(topic: str | None, key: bytes | None, document: Any) -> Event
             f"type: {event_type} belongs on topic {expected_topic}, not {topic}", "wrong_topic"
         )
     event_id = _required(document, "event_id", _id)
-    customer_id = _required(document, "customer_id", _id)
+    customer_id = _required(document, "customer_id", _customer_id)
     if key is None:
         raise Rejected("message has no key (must be the customer_id)", "key_mismatch")
     if key != customer_id.encode():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
-    "EVENTS_IN", "PROCESSED", "DUPLICATES", "DEAD_LETTERED", "LATE_EVENTS", "ALERTS",
+    "EVENTS_IN", "PROCESSED", "DUPLICATES", "INPUT_REWINDS", "DEAD_LETTERED", "LATE_EVENTS", "ALERTS",
     "OVERPAY", "PROCESSING_LATENCY", "EVENT_TO_ALERT", "READY", "OPEN_PROMISES", "OPEN_ALERTS",
     "CATALOG_PLANS", "PLANS_INVALID", "PLAN_NOT_IN_CATALOG",
     "FIRST_CONSUMED", "LAST_CONSUMED",
@@ -43,6 +43,13 @@ BATCH_MESSAGES = Histogram(
 )
 BATCH_WRITES = Counter(
     "fairwatch_table_writes_total", "Customer states written to the table (and its changelog): once per batch each."
+)
+INPUT_REWINDS = Counter(
+    "fairwatch_input_rewinds_total",
+    "Times an input partition was read again from the offset the table says is next, after the consumer resumed "
+    "past it (messages never handled): at a new assignment, when a message arrived beyond it (stream), or when the "
+    "topic had more than was handled and nothing came for a tick (tick).",
+    ["topic", "when"],
 )
 READY = Gauge("fairwatch_ready", "1 when joined, assigned partitions recovered; else 0.")
 OPEN_PROMISES = Gauge(

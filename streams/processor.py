@@ -11,6 +11,14 @@ writes go to ``dirty`` (each touched customer once, however many of its events
 the batch held; the caller persists them with ``take_dirty``), and metric
 increments are tallied and applied by ``flush_metrics``. Reads see ``dirty``
 first, so every event of a batch sees what the events before it did.
+
+The table also records, per partition, the next offset to handle on each input
+topic (the input-offsets record, written after the customers it covers), and
+that record, not the consumer group's committed offset, says where processing
+got to. A message past it means messages were skipped (Faust 0.15 can resume a
+partition past what it handled around a rebalance, and commit over the hole):
+the outcome is ``rewind`` and the caller seeks back. A message before it was
+handled already (redelivered after a crash): a duplicate, not handled again.
 """
 
 from __future__ import annotations
@@ -34,10 +42,25 @@ from models.subscriptions import plans_missing
 from streams import metrics
 from streams.clock import DeadlineIndex, PartitionClock
 
-__all__ = ["Processor", "Outcome"]
+__all__ = ["Processor", "Outcome", "input_offsets_key", "is_input_offsets_key"]
 
 State = dict[str, Any]
 log = logging.getLogger("fairwatch")
+
+#: Table keys of the input-offsets records, one per partition. A customer_id cannot take this form:
+#: event validation rejects ids with control characters (models.events).
+INPUT_OFFSETS_PREFIX = "\x00input-offsets/"
+#: What marks the input-offsets record among the customer states (``{"p": partition, "input_offsets": {...}}``).
+INPUT_OFFSETS = "input_offsets"
+
+
+def input_offsets_key(partition: int) -> str:
+    """The table key of a partition's input-offsets record."""
+    return f"{INPUT_OFFSETS_PREFIX}{partition}"
+
+
+def is_input_offsets_key(key: str) -> bool:
+    return key.startswith(INPUT_OFFSETS_PREFIX)
 
 
 @dataclass(slots=True)
@@ -53,6 +76,10 @@ class _Partition:
     #: What each customer's saved state adds to the counts above (open orders, kinds of its open alerts):
     #: taking it back out needs no second walk over the customer's orders and alerts.
     counted: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
+    #: The next offset to handle, per input topic (absent: none handled, take what comes).
+    next_offsets: dict[str, int] = field(default_factory=dict)
+    #: Input topics with more to read than handled at the last tick, and the next offset they were at.
+    waiting: dict[str, int] = field(default_factory=dict)
 
     def count(self, state: State) -> None:
         """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
@@ -75,10 +102,12 @@ class _Partition:
 
 @dataclass(slots=True)
 class Outcome:
-    status: Literal["processed", "duplicate", "dead_letter"]
+    status: Literal["processed", "duplicate", "dead_letter", "rewind"]
     changes: list[AlertChange] = field(default_factory=list)
     rejected: Rejected | None = None
     event_at: int | None = None
+    #: ``rewind``: messages before this one were skipped; read the partition again from this offset.
+    rewind_to: int | None = None
 
 
 class Processor:
@@ -110,6 +139,8 @@ class Processor:
         self.batched = batched
         #: Batched mode: customer_id -> state written since the last take_dirty().
         self.dirty: dict[str, State] = {}
+        #: Batched mode: partitions whose input offsets moved since the last take_dirty().
+        self._offsets_moved: set[int] = set()
         # Metric increments since the last flush_metrics(), and the labelled children they go to:
         # prometheus-client's labels() takes a lock and validates the labels on every call.
         self._tally: Counter[tuple[Any, tuple[str, ...]]] = Counter()
@@ -118,15 +149,55 @@ class Processor:
     # --- per message -------------------------------------------------------
 
     def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> Outcome:
-        outcome = self._handle(topic, partition, offset, key, value)
-        if not self.batched:
+        owned = self._partition(partition)
+        expected = owned.next_offsets.get(topic)
+        if expected is not None and offset != expected:
+            if offset > expected:
+                return Outcome("rewind", rewind_to=expected)
+            highwater = self.highwater(topic, partition)
+            if highwater is None or highwater >= expected:
+                return self._redelivered(topic)
+            else:  # the topic ends before what was handled: it was recreated, its offsets start again
+                log.warning("fairwatch: %s/%d ends at %d, before offset %d handled here: the topic was "
+                            "recreated; taking it from offset %d", topic, partition, highwater, expected, offset)
+                outcome = self._handle(topic, partition, offset, key, value)
+        else:
+            outcome = self._handle(topic, partition, offset, key, value)
+        owned.next_offsets[topic] = offset + 1
+        if self.batched:
+            self._offsets_moved.add(partition)
+        else:
+            self.persist(input_offsets_key(partition), self._offsets_record(partition, owned))
             self.flush_metrics()
         return outcome
 
     def take_dirty(self) -> dict[str, State]:
-        """Batched mode: the states written since the last call (customer_id -> state), to persist now."""
+        """Batched mode: what to persist now, in order: the states written since the last call (customer_id ->
+        state), then the input-offsets record of each partition that moved (after the customers it covers)."""
         dirty, self.dirty = self.dirty, {}
+        for partition in sorted(self._offsets_moved):
+            owned = self.partitions.get(partition)
+            if owned is not None:
+                dirty[input_offsets_key(partition)] = self._offsets_record(partition, owned)
+        self._offsets_moved.clear()
         return dirty
+
+    def resume_offset(self, topic: str, partition: int) -> int | None:
+        """The next offset of ``topic`` the table says to handle on ``partition`` (None: nothing recorded)."""
+        record = self.store.get(input_offsets_key(partition))
+        return None if record is None else record[INPUT_OFFSETS].get(topic)
+
+    @staticmethod
+    def _offsets_record(partition: int, owned: _Partition) -> State:
+        return {"p": partition, INPUT_OFFSETS: dict(owned.next_offsets)}
+
+    def _redelivered(self, topic: str) -> Outcome:
+        # Handled before, whatever it holds: not decoded, not dead-lettered a second time.
+        self._tally[metrics.EVENTS_IN, (topic, "redelivered")] += 1
+        self._tally[metrics.DUPLICATES, (topic,)] += 1
+        if not self.batched:
+            self.flush_metrics()
+        return Outcome("duplicate")
 
     def flush_metrics(self) -> None:
         """Apply the tallied metric increments."""
@@ -195,6 +266,29 @@ class Processor:
         moved = owned.clock.tick(highwaters, int(self.wall_clock() * 1000))
         return self._fire_due(owned, moved) if moved else []
 
+    def stalled(self, partition: int) -> dict[str, int]:
+        """Input topics of the partition stuck behind a hole at their tail: the offset to read again from.
+
+        A hole is seen when a message beyond it arrives; at the end of what was
+        sent nothing does. So the tick asks: is there more on the topic than was
+        handled, and has nothing been handled since the last tick? Then the
+        messages were skipped, not slow. (Reading again without need costs a
+        refetch, nothing else: what was handled is skipped as redelivered.)
+        """
+        owned = self._partition(partition)
+        stuck = {}
+        for topic in self.topics:
+            expected = owned.next_offsets.get(topic)
+            high = self.highwater(topic, partition)
+            if expected is None or high is None or high <= expected:
+                owned.waiting.pop(topic, None)
+            elif owned.waiting.get(topic) == expected:
+                stuck[topic] = expected
+                del owned.waiting[topic]
+            else:
+                owned.waiting[topic] = expected
+        return stuck
+
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions were revoked or reassigned: rebuilt from the table when next used."""
         for partition in partitions:
@@ -256,7 +350,7 @@ class Processor:
             newest: dict[str, int] = {}
             entries: dict[str, list[tuple[int, str]]] = {}
             for state in self.store.values():
-                if state["p"] != partition:
+                if state["p"] != partition or INPUT_OFFSETS in state:
                     continue
                 for topic, at in state.get("lt", {}).items():
                     if at > newest.get(topic, at - 1):
@@ -267,6 +361,9 @@ class Processor:
                 self._note_plans(owned, state)
             owned.deadlines = {clocks: DeadlineIndex.build(found) for clocks, found in entries.items()}
             owned.clock.times = {topic: at - self.grace_ms for topic, at in newest.items()}
+            record = self.store.get(input_offsets_key(partition))
+            if record is not None:
+                owned.next_offsets = dict(record[INPUT_OFFSETS])
             self.partitions[partition] = owned
         return owned
 

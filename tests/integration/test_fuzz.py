@@ -66,6 +66,10 @@ class Message:
 _ids = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40
 )
+#: A customer_id may hold anything but control characters (the table keeps its own records under such keys).
+_customer_ids = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40
+)
 _when = st.integers(min_value=NOW_MS - 90 * 86_400_000, max_value=NOW_MS).map(format_ms)
 _money = st.one_of(
     st.integers(min_value=0, max_value=10_000),
@@ -137,7 +141,7 @@ def _message(draw: st.DrawFn) -> Message:
         "truncated", "wrong_type", "huge_string", "deep_nesting",
         "non_finite", "duplicate_keys", "invalid_utf8", "key_mismatch", "no_key", "naive_time", "negative_money",
         "unknown_type", "wrong_topic", "not_an_object", "random_bytes", "no_value", "future", "oversized",
-        *["good"] * 10,  # last: Hypothesis leans to the first choices
+        "control_in_customer_id", *["good"] * 10,  # last: Hypothesis leans to the first choices
     ]))
     if how == "good":
         return _good(topic, document, raw)
@@ -162,7 +166,7 @@ def _message(draw: st.DrawFn) -> Message:
         return _bad(topic, key, value, how, "invalid_json")
     if how == "duplicate_keys":
         # The last value wins: a valid last customer_id makes the event good.
-        other = draw(_ids.filter(lambda c: c != document["customer_id"]))
+        other = draw(_customer_ids.filter(lambda c: c != document["customer_id"]))
         first_good = draw(st.booleans())
         first, last = (document["customer_id"], other) if first_good else (other, document["customer_id"])
         value = raw[:-1] + b',"customer_id":' + orjson.dumps(last) + b"}"
@@ -180,6 +184,10 @@ def _message(draw: st.DrawFn) -> Message:
         if other == key:
             other = key + b"!"
         return _bad(topic, other, raw, how, "key_mismatch")
+    if how == "control_in_customer_id":
+        control = draw(st.characters(categories=("Cc",)))
+        customer = document["customer_id"] + control
+        return _bad(topic, customer.encode(), orjson.dumps({**document, "customer_id": customer}), how, "invalid_field")
     if how == "no_key":
         return _bad(topic, None, raw, how, "key_mismatch")
     if how == "naive_time":

@@ -1,0 +1,130 @@
+"""The table's input offsets: where processing got to, whatever the consumer group committed.
+
+Faust 0.15 can hand the agent a partition past messages nobody handled (and
+commit over them). The processor knows the next offset to handle on each input
+topic of each partition, keeps it in the table with the states, and says
+``rewind`` when a message comes from beyond it; a message from before it was
+handled already and is a duplicate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from models.policy import Policy
+from streams.processor import Processor, input_offsets_key, is_input_offsets_key
+
+from ..factories import T0, document, encode, iso, make_line
+
+WALL = T0 / 1000 + 86_400
+
+
+def placed(number: int, customer: str = "c-1") -> bytes:
+    doc = document("order.placed", {
+        "order_id": f"o-{number}", "lines": [make_line("l1", "BOX-M", 1, "2.50")],
+        "promised_delivery_by": iso(T0 + 48 * 3_600_000), "urgent": False,
+    }, event_id=f"e-{number}", customer_id=customer, at=T0 + number * 1000)
+    return encode(doc)
+
+
+class Harness:
+    def __init__(self, batched: bool = False, store: dict[str, Any] | None = None) -> None:
+        self.store: dict[str, Any] = {} if store is None else store
+        self.high: dict[str, int] = {"orders": 100}  # where the topic ends
+        self.processor = Processor(
+            Policy(), self.store, lambda key, state: self.store.__setitem__(key, orjson.loads(orjson.dumps(state))),
+            lambda topic, partition: self.high.get(topic), wall_clock=lambda: WALL, batched=batched,
+        )
+
+    def handle(self, offset: int, customer: str = "c-1", value: bytes | None = None) -> str:
+        outcome = self.processor.handle("orders", 0, offset, customer.encode(), value or placed(offset, customer))
+        return outcome.status if outcome.rewind_to is None else f"rewind {outcome.rewind_to}"
+
+    def persist(self) -> list[str]:
+        dirty = self.processor.take_dirty()
+        for key, state in dirty.items():
+            self.store[key] = orjson.loads(orjson.dumps(state))
+        return list(dirty)
+
+
+def test_a_message_beyond_the_next_offset_asks_to_read_again_and_changes_nothing() -> None:
+    h = Harness()
+    assert [h.handle(o) for o in (0, 1)] == ["processed", "processed"]
+    before = orjson.dumps(h.store)
+    assert h.handle(5) == "rewind 2"
+    assert h.handle(6) == "rewind 2"
+    assert orjson.dumps(h.store) == before
+    assert [h.handle(o) for o in (2, 3, 4, 5, 6)] == ["processed"] * 5
+    assert h.store[input_offsets_key(0)] == {"p": 0, "input_offsets": {"orders": 7}}
+
+
+def test_a_message_before_the_next_offset_is_a_duplicate_even_if_bad() -> None:
+    h = Harness()
+    for offset in range(3):
+        h.handle(offset)
+    assert h.handle(1) == "duplicate"
+    assert h.handle(2, value=b"not json") == "duplicate"  # handled before: not dead-lettered a second time
+    assert h.handle(3, value=b"not json") == "dead_letter"
+
+
+def test_a_topic_that_ends_before_what_was_handled_was_recreated_and_is_taken_from_the_start() -> None:
+    h = Harness()
+    for offset in range(10):
+        h.handle(offset)
+    h.high["orders"] = 2  # the topic now ends at 2: a new topic, its offsets start again
+    assert h.processor.handle("orders", 0, 0, b"c-2", placed(100, "c-2")).status == "processed"
+    assert h.store[input_offsets_key(0)]["input_offsets"] == {"orders": 1}
+
+
+def test_batched_the_offsets_record_comes_after_the_customers_it_covers() -> None:
+    h = Harness(batched=True)
+    h.handle(0, "c-1")
+    h.handle(1, "c-2")
+    assert h.persist() == ["c-1", "c-2", input_offsets_key(0)]
+    assert h.handle(1, "c-2") == "duplicate"
+    assert h.persist() == []  # redelivered: nothing moved
+    assert h.handle(2, "c-2", value=placed(1, "c-2")) == "duplicate"  # a new message, an event seen before
+    assert h.persist() == [input_offsets_key(0)]
+    assert h.store[input_offsets_key(0)]["input_offsets"] == {"orders": 3}
+
+
+def test_a_partition_taken_up_again_resumes_from_the_table() -> None:
+    h = Harness(batched=True)
+    for offset in range(4):
+        h.handle(offset)
+    h.persist()
+    again = Harness(batched=True, store=h.store)  # another worker, the table recovered
+    assert again.processor.resume_offset("orders", 0) == 4
+    assert again.processor.resume_offset("billing", 0) is None
+    assert again.processor.resume_offset("orders", 1) is None
+    assert again.handle(2) == "duplicate"
+    assert again.handle(6) == "rewind 4"
+    assert again.handle(4) == "processed"
+    # The record is no customer: the rebuild of the partition skips it.
+    assert again.processor.open_counts()[0] == 5
+
+
+def test_the_tick_finds_a_tail_nobody_handled() -> None:
+    h = Harness()
+    h.high["orders"] = 3
+    for offset in range(3):
+        h.handle(offset)
+    assert h.processor.stalled(0) == {}
+    h.high["orders"] = 5  # two more on the topic, and none of them comes
+    assert h.processor.stalled(0) == {}  # one tick: they may be on their way
+    assert h.processor.stalled(0) == {"orders": 3}
+    h.handle(3)
+    assert h.processor.stalled(0) == {}  # progress since: not stuck
+    h.handle(4)
+    assert h.processor.stalled(0) == {}
+    assert h.processor.stalled(0) == {}  # all handled
+
+
+@pytest.mark.parametrize("customer", ["\x00input-offsets/0", "c\n1", "c\x7f", "c\x85"])
+def test_no_customer_id_can_take_a_reserved_key(customer: str) -> None:
+    h = Harness()
+    assert h.handle(0, customer) == "dead_letter"
+    assert is_input_offsets_key(input_offsets_key(3)) and not is_input_offsets_key("c-1")
