@@ -84,7 +84,7 @@ async def _demo(worker: WorkerProcess, address: str, seconds: float | None, cust
     with contextlib.suppress(asyncio.CancelledError):
         await printer
     _summary(produced[0], counts, alerts, time.monotonic() - started)
-    complete = counts is not None and counts["in"] == produced[0]
+    complete = counts is not None and counts["in"] - counts["redelivered"] == produced[0]
     if not complete:
         # Where did the worker stop short? Produced per topic/partition against what Faust received.
         print(f"  produced per topic/partition: {dict(sorted(produced_at.items()))}")
@@ -157,7 +157,7 @@ async def _settle(worker: WorkerProcess, produced: int, timeout: float = 30.0) -
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
             counts = await asyncio.to_thread(worker.counts)
-            if counts["in"] >= produced:
+            if counts["in"] - counts["redelivered"] >= produced:
                 return counts
         await asyncio.sleep(0.2)
     return counts
@@ -172,7 +172,9 @@ def _summary(produced: int, counts: Counts | None, alerts: dict[str, int], elaps
     print(f"  produced      {produced}")
     print(f"  in            {counts['in']}")
     print(f"  processed     {counts['processed']}")
-    print(f"  duplicates    {counts['duplicates']}")
+    print(f"  duplicates    {counts['duplicates']}"
+          + (f" (of which {counts['redelivered']} delivered again at an offset already handled)"
+             if counts["redelivered"] else ""))
     print(f"  dead-lettered {counts['dead_lettered']}")
     print(f"  in == processed + duplicates + dead_lettered: "
           f"{counts['in']} == {counts['processed']} + {counts['duplicates']} + {counts['dead_lettered']} "

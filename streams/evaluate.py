@@ -292,7 +292,7 @@ def run_pipeline(world: Path, *, partitions: int = 4, timeout: float = 1800.0, w
         worker.wait_ready(timeout=120)
         deadline = time.monotonic() + timeout
         counts = worker.counts()
-        while counts["in"] < len(events) or not counts.conserved:
+        while counts["in"] - counts["redelivered"] < len(events) or not counts.conserved:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {counts['in']} of {len(events)} events accounted for; see {worker.log_path}")
             time.sleep(1.0)

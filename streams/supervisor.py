@@ -108,7 +108,11 @@ class WorkerProcess:
 
 
 class Counts(dict):
-    """Totals from a worker's /metrics: in, processed, duplicates, dead_lettered, alerts by kind."""
+    """Totals from a worker's /metrics: in, processed, duplicates, dead_lettered, alerts by kind.
+
+    ``redelivered`` is the part of ``in`` (and of ``duplicates``) that came again at an offset already
+    handled (after a crash or a rebalance): ``in - redelivered`` messages were handled, each once.
+    """
 
     @property
     def conserved(self) -> bool:
@@ -116,7 +120,7 @@ class Counts(dict):
 
 
 def read_counts(metrics_text: str) -> Counts:
-    totals = {"in": 0.0, "processed": 0.0, "duplicates": 0.0, "dead_lettered": 0.0}
+    totals = {"in": 0.0, "processed": 0.0, "duplicates": 0.0, "dead_lettered": 0.0, "redelivered": 0.0}
     names = {
         "fairwatch_events_in": "in",
         "fairwatch_events_processed": "processed",
@@ -130,6 +134,8 @@ def read_counts(metrics_text: str) -> Counts:
                 continue
             if family.name in names:
                 totals[names[family.name]] += sample.value
+                if family.name == "fairwatch_events_in" and sample.labels.get("type") == "redelivered":
+                    totals["redelivered"] += sample.value
             elif family.name == "fairwatch_alerts":
                 kind = f"{sample.labels['kind']}:{sample.labels['lifecycle']}"
                 alerts[kind] = alerts.get(kind, 0) + int(sample.value)

@@ -331,11 +331,12 @@ def _wait_counts(workers: list[WorkerProcess], expect: int, timeout: float, stal
     while True:
         texts = [_scrape(w) for w in workers]
         counts = [read_counts(t) for t in texts]
-        total = sum(c["in"] for c in counts)
+        total = sum(c["in"] - c["redelivered"] for c in counts)  # each message once
         if total != progress:
             progress, moved = total, time.monotonic()
         if total >= expect or time.monotonic() > min(deadline, moved + stall):
-            merged = Counts({k: sum(c[k] for c in counts) for k in ("in", "processed", "duplicates", "dead_lettered")})
+            merged = Counts({k: sum(c[k] for c in counts)
+                             for k in ("in", "processed", "duplicates", "dead_lettered", "redelivered")})
             return merged, texts
         time.sleep(0.5)
 
@@ -411,7 +412,7 @@ def run_fairwatch(address: str, opts: Options, workdir: Path, count: int, expect
         out["writes_per_message"] = sum(b.get("fairwatch_table_writes", 0.0) for b in batches) / max(1, counts["in"])
         out["mean_batch"] = _mean_batch(texts)
         out.update(counts=dict(counts), eps=counts["in"] / (last - first) if last > first else None,
-                   seconds=last - first, complete=counts["in"] == expect)
+                   seconds=last - first, complete=counts["in"] - counts["redelivered"] == expect)
         if not out["complete"]:
             out["shortfall"] = asyncio.run(_shortfall(address, app_id, opts.partitions))
             _say(f"worker(s) consumed {counts['in']:,} of {expect:,}; per partition (records, committed): "
@@ -422,7 +423,7 @@ def run_fairwatch(address: str, opts: Options, workdir: Path, count: int, expect
             total = out.get("latency_events", 0) + expect
             final, _ = _wait_counts(workers, total, 60)
             out["counts"] = dict(final)
-            if final["in"] != total and out["complete"]:
+            if final["in"] - final["redelivered"] != total and out["complete"]:
                 out["complete"] = False
                 out["shortfall"] = asyncio.run(_shortfall(address, app_id, opts.partitions))
                 _say(f"worker consumed {final['in']:,} of {total:,} after the latency phase; per partition "
@@ -539,7 +540,7 @@ def run_bench(opts: Options) -> dict[str, Any]:
             latency_samples=one.get("latency_samples"), peak_rss_mib=one.get("peak_rss_mib"),
             state_bytes_per_customer=one.get("state_bytes_per_customer"), state_customers=one.get("state_customers"),
             events_in=counts["in"], processed=counts["processed"], duplicates=counts["duplicates"],
-            dead_lettered=counts["dead_lettered"],
+            dead_lettered=counts["dead_lettered"], redelivered=counts.get("redelivered", 0),
             conserved=counts["in"] == counts["processed"] + counts["duplicates"] + counts["dead_lettered"],
         )
         if "shortfall" in one:

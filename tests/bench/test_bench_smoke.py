@@ -48,8 +48,9 @@ def test_bench_on_a_tiny_stream_writes_whole_figures_that_add_up(tmp_path: Path)
     assert 0 < results["p50_latency_ms"] <= results["p99_latency_ms"]
 
     produced = 3000 + results["latency_events"]
-    # Every message the benchmark produced came in, once (the table's input offsets: README).
-    assert results["events_in"] == produced
+    # Every message the benchmark produced was handled, once (the table's input offsets: README); a message
+    # the consumer delivers again at an offset already handled (after a rebalance) counts as a duplicate.
+    assert results["events_in"] - results["redelivered"] == produced
     assert results["fairwatch_complete"] is True
     assert results["events_in"] == results["processed"] + results["duplicates"] + results["dead_lettered"]
     assert results["conserved"] is True
