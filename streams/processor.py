@@ -54,6 +54,10 @@ INPUT_OFFSETS_PREFIX = "\x00input-offsets/"
 INPUT_OFFSETS = "input_offsets"
 
 
+#: No input handled for this long (wall clock) while the topic holds more: the tick reads it again.
+STALL_SECONDS = 5.0
+
+
 def input_offsets_key(partition: int) -> str:
     """The table key of a partition's input-offsets record."""
     return f"{INPUT_OFFSETS_PREFIX}{partition}"
@@ -78,8 +82,8 @@ class _Partition:
     counted: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
     #: The next offset to handle, per input topic (absent: none handled, take what comes).
     next_offsets: dict[str, int] = field(default_factory=dict)
-    #: Input topics with more to read than handled at the last tick, and the next offset they were at.
-    waiting: dict[str, int] = field(default_factory=dict)
+    #: Input topics with more to read than handled: (the next offset, since when it has not moved).
+    waiting: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def count(self, state: State) -> None:
         """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
@@ -280,22 +284,25 @@ class Processor:
 
         A hole is seen when a message beyond it arrives; at the end of what was
         sent nothing does. So the tick asks: is there more on the topic than was
-        handled, and has nothing been handled since the last tick? Then the
-        messages were skipped, not slow. (Reading again without need costs a
-        refetch, nothing else: what was handled is skipped as redelivered.)
+        handled, and has nothing been handled for STALL_SECONDS of wall time?
+        Then the messages were skipped, not slow. (Reading again without need
+        costs a refetch, nothing else: what was handled is skipped as redelivered.)
         """
         owned = self._partition(partition)
+        now = self.wall_clock()
         stuck = {}
         for topic in self.topics:
             expected = owned.next_offsets.get(topic)
             high = self.highwater(topic, partition)
             if expected is None or high is None or high <= expected:
                 owned.waiting.pop(topic, None)
-            elif owned.waiting.get(topic) == expected:
+                continue
+            since = owned.waiting.get(topic)
+            if since is None or since[0] != expected:
+                owned.waiting[topic] = (expected, now)
+            elif now - since[1] >= STALL_SECONDS:
                 stuck[topic] = expected
-                del owned.waiting[topic]
-            else:
-                owned.waiting[topic] = expected
+                owned.waiting[topic] = (expected, now)
         return stuck
 
     def forget(self, partitions: Iterable[int]) -> None:

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from models.policy import Policy
-from streams.processor import Processor, input_offsets_key, is_input_offsets_key
+from streams.processor import STALL_SECONDS, Processor, input_offsets_key, is_input_offsets_key
 
 from ..factories import T0, document, encode, iso, make_line
 
@@ -34,9 +34,10 @@ class Harness:
     def __init__(self, batched: bool = False, store: dict[str, Any] | None = None) -> None:
         self.store: dict[str, Any] = {} if store is None else store
         self.high: dict[str, int] = {"orders": 100}  # where the topic ends
+        self.wall = WALL
         self.processor = Processor(
             Policy(), self.store, lambda key, state: self.store.__setitem__(key, orjson.loads(orjson.dumps(state))),
-            lambda topic, partition: self.high.get(topic), wall_clock=lambda: WALL, batched=batched,
+            lambda topic, partition: self.high.get(topic), wall_clock=lambda: self.wall, batched=batched,
         )
 
     def handle(self, offset: int, customer: str = "c-1", value: bytes | None = None) -> str:
@@ -124,12 +125,17 @@ def test_the_tick_finds_a_tail_nobody_handled() -> None:
         h.handle(offset)
     assert h.processor.stalled(0) == {}
     h.high["orders"] = 5  # two more on the topic, and none of them comes
-    assert h.processor.stalled(0) == {}  # one tick: they may be on their way
+    assert h.processor.stalled(0) == {}
+    h.wall += STALL_SECONDS - 0.1
+    assert h.processor.stalled(0) == {}  # ticks in quick succession: they may be on their way
+    h.wall += 0.1
     assert h.processor.stalled(0) == {"orders": 3}
+    assert h.processor.stalled(0) == {}  # asked once per STALL_SECONDS
     h.handle(3)
+    h.wall += STALL_SECONDS
     assert h.processor.stalled(0) == {}  # progress since: not stuck
     h.handle(4)
-    assert h.processor.stalled(0) == {}
+    h.wall += STALL_SECONDS
     assert h.processor.stalled(0) == {}  # all handled
 
 
