@@ -60,7 +60,7 @@ _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".
 #: The assets, read once: a fixed set, so a request can never name a file outside it.
 ASSETS = {path.name: (path.read_bytes(), _TYPES[path.suffix]) for path in STATIC.iterdir() if path.suffix in _TYPES}
 
-ledger = Ledger(feed_size=500)
+ledger = Ledger(feed_size=500, max_findings=config.page_max_alerts)
 #: Names this process's ledger: a page that sees it change (worker restarted) starts its feed again.
 EPOCH = secrets.token_hex(4)
 _reader: dict[str, Any] = {"lag": None, "partitions": 0, "error": None}
@@ -138,6 +138,7 @@ async def story_view(self: View, request: Request, customer_id: str) -> Response
 
 def _status() -> dict[str, Any]:
     return {"epoch": EPOCH, "seq": ledger.seq, "stale": ledger.stale, "malformed": ledger.malformed,
+            "forgotten": ledger.forgotten,
             "reader": dict(_reader), "currency": policy.currency}
 
 

@@ -207,7 +207,11 @@ class FeedEntry:
 class Ledger:
     """Folds emissions, in any number, into findings; keeps a bounded feed of the newest emissions."""
 
-    def __init__(self, feed_size: int = 500) -> None:
+    def __init__(self, feed_size: int = 500, max_findings: int | None = None) -> None:
+        #: At most this many findings are kept (None: all); beyond it the ones resolved longest ago are
+        #: forgotten first, then the open ones emitted longest ago.
+        self.max_findings = max_findings
+        self.forgotten = 0
         self.findings: dict[str, Finding] = {}
         self.by_customer: dict[str, set[str]] = {}
         self.feed: deque[FeedEntry] = deque(maxlen=feed_size)
@@ -256,7 +260,20 @@ class Ledger:
         del finding.history[:-_HISTORY]
         self.seq += 1
         self.feed.append(FeedEntry(self.seq, emission))
+        if self.max_findings is not None and len(self.findings) > self.max_findings + self.max_findings // 10:
+            self._forget(len(self.findings) - self.max_findings)
         return True
+
+    def _forget(self, count: int) -> None:
+        # In steps of a tenth of the bound, so the sort is paid once per many emissions.
+        ranked = sorted(self.findings.values(), key=lambda f: (f.open, f.last_at))
+        for finding in ranked[:count]:
+            del self.findings[finding.alert_id]
+            alert_ids = self.by_customer[finding.customer_id]
+            alert_ids.discard(finding.alert_id)
+            if not alert_ids:
+                del self.by_customer[finding.customer_id]
+        self.forgotten += count
 
     def after(self, seq: int, limit: int = 200) -> list[FeedEntry]:
         """Feed entries newer than ``seq``, newest first, at most ``limit``."""

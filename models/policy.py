@@ -38,6 +38,9 @@ class Policy:
     order_retention_days: float = 120.0
     #: Most orders kept per customer; the oldest closed ones go first.
     max_orders_per_customer: int = 200
+    #: Most complaints kept per customer; the oldest resolved ones go first, then the oldest open (a
+    #: complaint never resolved upstream would otherwise be kept forever).
+    max_complaints_per_customer: int = 200
     #: Alerts are remembered this long after their last emission (resolved ones, so a returning
     #: condition gets its next revision; open ones, so fairwatch stops following an alert nobody
     #: acted on for over a year: if it is still true it is raised again, as a new episode).

@@ -160,6 +160,16 @@ def prune(state: dict[str, Any], now: int, policy: Policy) -> None:
     complaints = state.get("complaints", {})
     for complaint_id in [k for k, c in complaints.items() if c["done"] is not None and c["done"] < horizon]:
         del complaints[complaint_id]
+    excess = len(complaints) - policy.max_complaints_per_customer
+    if excess > 0:
+        ranked = sorted(complaints, key=lambda k: (complaints[k]["done"] is None, complaints[k]["at"]))
+        gone = set(ranked[:excess])
+        for complaint_id in gone:
+            del complaints[complaint_id]
+        # complaint_unresolved's deadlines are named "complaint_unresolved|<stage>:<complaint_id>".
+        for name in [d for d in state["deadlines"]
+                     if d.startswith("complaint_unresolved|") and d.partition(":")[2] in gone]:
+            del state["deadlines"][name]
     early = state.get("early", {})
     for order_id in [o for o, held in early.items() if held[-1][2] < horizon]:
         del early[order_id]

@@ -50,6 +50,9 @@ class Config:
     #: The largest record the worker produces (the producer's max_request_size): a dead-letter
     #: copy of the largest input the brokers accept must fit.
     max_message_bytes: int
+    #: The live page's memory: at most this many alerts (about 3 KB each), the ones resolved longest ago
+    #: forgotten first.
+    page_max_alerts: int = 50_000
 
     @property
     def broker_url(self) -> str:
@@ -112,4 +115,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         app_id=env.get("FAIRWATCH_APP_ID", "fairwatch"),
         canonical_url=env.get("FAIRWATCH_CANONICAL_URL") or None,
         max_message_bytes=int(_number(env, "FAIRWATCH_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int)),
+        page_max_alerts=int(_number(env, "FAIRWATCH_PAGE_MAX_ALERTS", 50_000, int)),
     )

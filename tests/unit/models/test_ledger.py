@@ -221,3 +221,17 @@ def test_a_resolution_dated_before_its_raise_took_no_time() -> None:
     ledger = fold(alert(revision=1, at=T0), alert(revision=2, lifecycle="resolved", at=T0 - DAY))
     assert ledger.findings["late-1"].time_to_resolve == 0
     assert figures(ledger.findings.values()).median_resolve_ms == 0
+
+
+def test_a_bounded_ledger_forgets_the_findings_resolved_longest_ago_first() -> None:
+    ledger = Ledger(max_findings=10)  # and a tenth of that as slack, so forgetting is paid once in a while
+    for number in range(10):
+        ledger.add_document(alert(f"old-{number}", at=T0 + number * HOUR, customer=f"c-{number}"))
+        ledger.add_document(alert(f"old-{number}", 2, "resolved", at=T0 + number * HOUR + 1, customer=f"c-{number}"))
+    ledger.add_document(alert("open-0", at=T0 - DAY))
+    assert len(ledger.findings) == 11 and ledger.forgotten == 0
+    ledger.add_document(alert("open-1", at=T0 - DAY))
+    # Back to the bound: the two resolved longest ago go, the open ones stay (though emitted earlier).
+    assert ledger.forgotten == 2
+    assert set(ledger.findings) == {f"old-{n}" for n in range(2, 10)} | {"open-0", "open-1"}
+    assert "c-0" not in ledger.by_customer and ledger.of_customer("c-2")[0].alert_id == "old-2"

@@ -17,6 +17,7 @@ DEFAULTS = {
     "dedup_window": 100,
     "order_retention_days": 120.0,
     "max_orders_per_customer": 200,
+    "max_complaints_per_customer": 200,
     "alert_retention_days": 400.0,
     "late_delivery_critical_hours": 72.0,
     "update_threshold": 0.10,

@@ -259,3 +259,25 @@ def test_prune_cap_keeps_deadlines_of_other_orders_with_similar_ids(state: dict[
     prune(state, T0, Policy(max_orders_per_customer=1))
     assert set(state["orders"]) == {"a|x"}
     assert state["deadlines"] == {"late_delivery|a|x": T0 + HOUR + DAY}
+
+
+def _complain(state: dict[str, Any], complaint_id: str, at: int, done: int | None = None) -> None:
+    state["complaints"][complaint_id] = {"at": at, "severity": "normal", "category": "delivery", "by": at + DAY,
+                                         "ack": None, "done": done, "opened": f"e-{complaint_id}"}
+    if done is None:
+        for stage in ("ack", "due", "critical"):
+            state["deadlines"][f"complaint_unresolved|{stage}:{complaint_id}"] = at + DAY
+
+
+def test_prune_caps_complaints_oldest_resolved_first_then_oldest_open(state: dict[str, Any]) -> None:
+    # A complaint never resolved upstream is kept until the cap, not forever.
+    _complain(state, "open-oldest", T0)
+    _complain(state, "done-1", T0 + 1 * HOUR, done=T0 + 2 * HOUR)
+    _complain(state, "open-2", T0 + 3 * HOUR)
+    _complain(state, "open-3", T0 + 4 * HOUR)
+    _complain(state, "a:open-2", T0 + 5 * HOUR)  # an id holding the other's after a colon keeps its deadlines
+
+    prune(state, T0 + DAY, Policy(max_complaints_per_customer=3))
+
+    assert set(state["complaints"]) == {"open-2", "open-3", "a:open-2"}
+    assert {name.partition(":")[2] for name in state["deadlines"]} == {"open-2", "open-3", "a:open-2"}
