@@ -150,7 +150,7 @@ class _Consumer(faust_aiokafka.Consumer):
                 log.warning("fairwatch: %s/%d committed at %d but handled only up to %d: reading it again from there",
                             tp.topic, tp.partition, committed, offset)
                 metrics.INPUT_REWINDS.labels(tp.topic, "assigned").inc()
-                await self.seek(tp, offset)
+                await self.fairwatch_rewind(tp, offset)
         log.info("fairwatch: input partitions resumed: %s", "; ".join(resumed))
 
 

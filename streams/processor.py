@@ -164,9 +164,9 @@ class Processor:
             else:  # the topic ends before what was handled: it was recreated, its offsets start again
                 log.warning("fairwatch: %s/%d ends at %d, before offset %d handled here: the topic was "
                             "recreated; taking it from offset %d", topic, partition, highwater, expected, offset)
-                outcome = self._handle(topic, partition, offset, key, value)
+                outcome = self._handle(owned, topic, partition, offset, key, value)
         else:
-            outcome = self._handle(topic, partition, offset, key, value)
+            outcome = self._handle(owned, topic, partition, offset, key, value)
         owned.next_offsets[topic] = offset + 1
         if self.batched:
             self._offsets_moved.add(partition)
@@ -227,8 +227,9 @@ class Processor:
         state = self.dirty.get(customer_id)
         return state if state is not None else self.store.get(customer_id)
 
-    def _handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> Outcome:
-        owned = self._partition(partition)
+    def _handle(
+        self, owned: _Partition, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> Outcome:
         tally = self._tally
         clock = owned.clock
         try:
