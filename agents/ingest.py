@@ -68,8 +68,6 @@ processor = Processor(policy, customers.data, _persist, _highwater, catalog=plan
 app.fairwatch_resume_offset = processor.resume_offset
 
 _alert_counters: dict[tuple[str, str], Any] = {}
-#: Input partitions sought back to the offset the table says is next, until a message from there comes.
-_rewinding: dict[TP, int] = {}
 
 
 async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[Any]:
@@ -126,19 +124,8 @@ async def handle_batch(events: list[Any]) -> None:
                 continue
             outcome = processor.handle(message.topic, message.partition, message.offset, message.key, message.value)
             if outcome.rewind_to is not None:
-                if app.consumer.fairwatch_resumed.get(message.tp) == (outcome.rewind_to, message.offset):
-                    # Read again, and the log resumes here: a gap in the log, not a skipped message.
-                    processor.skip_gap(message.topic, message.partition, outcome.rewind_to, message.offset)
-                    outcome = processor.handle(
-                        message.topic, message.partition, message.offset, message.key, message.value
-                    )
-                elif _rewinding.get(message.tp) == outcome.rewind_to:
-                    continue  # fetched before the seek back: it comes again, in order
-                else:
-                    rewinds.setdefault(message.tp, (outcome.rewind_to, message.offset))
-                    continue
-            if _rewinding:
-                _rewinding.pop(message.tp, None)
+                rewinds.setdefault(message.tp, (outcome.rewind_to, message.offset))
+                continue
             if outcome.rejected is not None:
                 produced.append((message, outcome.rejected))
             if outcome.changes:
@@ -174,8 +161,7 @@ async def handle_batch(events: list[Any]) -> None:
             log.warning("fairwatch: %s/%d: offset %d arrived, but %d is the next to handle: reading again from there",
                         tp.topic, tp.partition, seen, offset)
         metrics.INPUT_REWINDS.labels(tp.topic, "tick" if seen is None else "stream").inc()
-        _rewinding[tp] = offset
-        await app.consumer.fairwatch_rewind(tp, offset)
+        await app.consumer.seek(tp, offset)
     metrics.CONSUMED.last = time.time()
 
 
@@ -196,7 +182,6 @@ async def tick() -> None:
 @app.on_partitions_revoked.connect
 async def _on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
     processor.forget({tp.partition for tp in revoked})
-    _rewinding.clear()
 
 
 @app.on_partitions_assigned.connect

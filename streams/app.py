@@ -15,7 +15,6 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
 from mode import loop as mode_loop
 
 from models.events import INPUT_TOPICS
@@ -82,47 +81,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     fairwatch_thread: _ConsumerThread | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._fairwatch_fetches = 0
-        #: Input partitions sought back to an offset never handled: tp -> (offset, the fetch under way then).
-        self.fairwatch_rewinds: dict[TP, tuple[int, int]] = {}
-        #: What the first fetch after each such seek found: tp -> (offset sought, first offset the log holds
-        #: from there). Greater than the offset sought: the log has a gap there (compaction, transaction
-        #: markers, or the broker's own numbering), not a message to wait for.
-        self.fairwatch_resumed: dict[TP, tuple[int, int]] = {}
-
     def _new_consumer_thread(self) -> _ConsumerThread:
         self.fairwatch_thread = _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
         return self.fairwatch_thread
-
-    async def fairwatch_rewind(self, tp: TP, offset: int) -> None:
-        """Read ``tp`` again from ``offset``: what was fetched before is dropped, and the next fetch says
-        where the log really resumes (``fairwatch_resumed``)."""
-        self.fairwatch_rewinds[tp] = (offset, self._fairwatch_fetches)
-        self.fairwatch_resumed.pop(tp, None)
-        await self.seek(tp, offset)
-
-    async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
-        self._fairwatch_fetches += 1
-        number = self._fairwatch_fetches
-        records = await super()._getmany(active_partitions, timeout)
-        if not self.fairwatch_rewinds or not records:
-            return records
-        for tp, (offset, sought) in list(self.fairwatch_rewinds.items()):
-            fetched = records.get(tp)
-            if not fetched:
-                continue
-            if sought >= number:
-                # Sought while this fetch was under way: these records may be from before the seek.
-                del records[tp]
-                continue
-            del self.fairwatch_rewinds[tp]
-            self.fairwatch_resumed[tp] = (offset, fetched[0].offset)
-            # Faust skips records below its read offset, which records fetched before the seek may have
-            # moved on; from one below the offset sought, Faust also counts a gap in the log as read.
-            self._read_offset[tp] = offset - 1 if offset > 0 else None
-        return records
 
     async def perform_seek(self) -> None:
         """After a rebalance, resume each input partition where the table says, if the group's commit is past it.
@@ -150,7 +111,7 @@ class _Consumer(faust_aiokafka.Consumer):
                 log.warning("fairwatch: %s/%d committed at %d but handled only up to %d: reading it again from there",
                             tp.topic, tp.partition, committed, offset)
                 metrics.INPUT_REWINDS.labels(tp.topic, "assigned").inc()
-                await self.fairwatch_rewind(tp, offset)
+                await self.seek(tp, offset)
         log.info("fairwatch: input partitions resumed: %s", "; ".join(resumed))
 
 

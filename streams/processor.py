@@ -186,15 +186,6 @@ class Processor:
         self._offsets_moved.clear()
         return dirty
 
-    def skip_gap(self, topic: str, partition: int, expected: int, offset: int) -> None:
-        """The log of ``topic`` has nothing from ``expected`` to just before ``offset`` (read again to be
-        sure): take ``offset`` as the next to handle."""
-        owned = self._partition(partition)
-        if owned.next_offsets.get(topic) == expected < offset:
-            log.info("fairwatch: %s/%d holds no records from offset %d to %d: a gap in the log",
-                     topic, partition, expected, offset - 1)
-            owned.next_offsets[topic] = offset
-
     def resume_offset(self, topic: str, partition: int) -> int | None:
         """The next offset of ``topic`` the table says to handle on ``partition`` (None: nothing recorded)."""
         record = self.store.get(input_offsets_key(partition))

@@ -108,16 +108,6 @@ def test_a_partition_taken_up_again_resumes_from_the_table() -> None:
     assert again.processor.open_counts()[0] == 5
 
 
-def test_a_gap_in_the_log_found_by_reading_again_is_skipped() -> None:
-    h = Harness()
-    h.handle(0)
-    assert h.handle(3) == "rewind 1"
-    h.processor.skip_gap("orders", 0, 1, 3)  # read again from 1, and the log resumes at 3
-    assert h.handle(3) == "processed"
-    h.processor.skip_gap("orders", 0, 1, 5)  # stale: the next offset is no longer 1
-    assert h.handle(4) == "processed"
-
-
 def test_the_tick_finds_a_tail_nobody_handled() -> None:
     h = Harness()
     h.high["orders"] = 3
