@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	bash scripts/ensure-prometheus.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest tests -q

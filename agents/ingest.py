@@ -75,9 +75,11 @@ async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[A
     delivered = []
     for change in changes:
         document = to_cloudevent(change, policy.currency)
-        delivered.append(await alerts_topic.send(
-            key=change.customer_id.encode(), value=orjson.dumps(document), headers=_CLOUDEVENTS_HEADERS
-        ))
+        delivered.append(
+            await alerts_topic.send(
+                key=change.customer_id.encode(), value=orjson.dumps(document), headers=_CLOUDEVENTS_HEADERS
+            )
+        )
         counter = _alert_counters.get((change.kind, change.lifecycle))
         if counter is None:
             counter = _alert_counters[change.kind, change.lifecycle] = metrics.ALERTS.labels(
@@ -138,10 +140,14 @@ async def handle_batch(events: list[Any]) -> None:
             if isinstance(first, list):
                 delivered += await _emit(first, second)
             else:
-                delivered.append(await send_dead_letter(
-                    dead_letter_topic, first.key, first.value,
-                    dead_letter_headers(second.reason, second.code, first.topic, first.partition, first.offset),
-                ))
+                delivered.append(
+                    await send_dead_letter(
+                        dead_letter_topic,
+                        first.key,
+                        first.value,
+                        dead_letter_headers(second.reason, second.code, first.topic, first.partition, first.offset),
+                    )
+                )
         if delivered:
             await asyncio.gather(*delivered)
         # Each customer once, then each partition's input offsets, written under an event of its own
@@ -155,11 +161,21 @@ async def handle_batch(events: list[Any]) -> None:
         _CURRENT_EVENT.set(previous)
     for tp, (offset, seen) in rewinds.items():
         if seen is None:
-            log.warning("fairwatch: %s/%d: nothing handled since the last tick, with more on the topic from %d: "
-                        "reading again from there", tp.topic, tp.partition, offset)
+            log.warning(
+                "fairwatch: %s/%d: nothing handled since the last tick, with more on the topic from %d: "
+                "reading again from there",
+                tp.topic,
+                tp.partition,
+                offset,
+            )
         else:
-            log.warning("fairwatch: %s/%d: offset %d arrived, but %d is the next to handle: reading again from there",
-                        tp.topic, tp.partition, seen, offset)
+            log.warning(
+                "fairwatch: %s/%d: offset %d arrived, but %d is the next to handle: reading again from there",
+                tp.topic,
+                tp.partition,
+                seen,
+                offset,
+            )
         metrics.INPUT_REWINDS.labels(tp.topic, "tick" if seen is None else "stream").inc()
         await app.consumer.seek(tp, offset)
     metrics.CONSUMED.last = time.time()

@@ -119,7 +119,8 @@ async def alerts_view(self: View, request: Request) -> Response:
         return self.json({"error": "after and limit must be integers"}, status=400)
     kind, severity = request.query.get("kind"), request.query.get("severity")
     entries = [
-        feed_entry(entry.seq, entry.emission) for entry in ledger.after(after, limit=500)
+        feed_entry(entry.seq, entry.emission)
+        for entry in ledger.after(after, limit=500)
         if (not kind or entry.emission.kind == kind) and (not severity or entry.emission.severity == severity)
     ][:limit]
     return self.json({**_status(), "alerts": entries})
@@ -137,26 +138,47 @@ async def story_view(self: View, request: Request, customer_id: str) -> Response
 
 
 def _status() -> dict[str, Any]:
-    return {"epoch": EPOCH, "seq": ledger.seq, "stale": ledger.stale, "malformed": ledger.malformed,
-            "forgotten": ledger.forgotten,
-            "reader": dict(_reader), "currency": policy.currency}
+    return {
+        "epoch": EPOCH,
+        "seq": ledger.seq,
+        "stale": ledger.stale,
+        "malformed": ledger.malformed,
+        "forgotten": ledger.forgotten,
+        "reader": dict(_reader),
+        "currency": policy.currency,
+    }
 
 
 def feed_entry(seq: int, emission: Emission) -> dict[str, Any]:
     return {
-        "seq": seq, "id": emission.id, "alert_id": emission.alert_id, "revision": emission.revision,
-        "lifecycle": emission.lifecycle, "kind": emission.kind, "severity": emission.severity,
-        "customer_id": emission.customer_id, "summary": emission.summary, "time": format_ms(emission.at),
-        "amount": money_text(emission.amount), "currency": emission.currency, "per": emission.per,
+        "seq": seq,
+        "id": emission.id,
+        "alert_id": emission.alert_id,
+        "revision": emission.revision,
+        "lifecycle": emission.lifecycle,
+        "kind": emission.kind,
+        "severity": emission.severity,
+        "customer_id": emission.customer_id,
+        "summary": emission.summary,
+        "time": format_ms(emission.at),
+        "amount": money_text(emission.amount),
+        "currency": emission.currency,
+        "per": emission.per,
         "evidence": list(emission.evidence),
     }
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:
     return {
-        "alert_id": finding.alert_id, "kind": finding.kind, "customer_id": finding.customer_id,
-        "severity": finding.severity, "summary": finding.summary, "amount": money_text(finding.amount),
-        "per": finding.per, "raised_at": format_ms(finding.raised_at), "lifecycle": finding.lifecycle,
+        "alert_id": finding.alert_id,
+        "kind": finding.kind,
+        "customer_id": finding.customer_id,
+        "severity": finding.severity,
+        "summary": finding.summary,
+        "amount": money_text(finding.amount),
+        "per": finding.per,
+        "raised_at": format_ms(finding.raised_at),
+        "lifecycle": finding.lifecycle,
         "details": dict(finding.details),
     }
 
@@ -187,8 +209,12 @@ async def _follow_alerts() -> None:
     """Fold the whole alert topic, from the beginning, into this worker's ledger; retry if the broker goes."""
     while True:
         consumer = AIOKafkaConsumer(
-            ALERTS_TOPIC, bootstrap_servers=config.bootstrap_servers, group_id=None,
-            auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=max(config.fetch_max_wait_ms, 50),
+            ALERTS_TOPIC,
+            bootstrap_servers=config.bootstrap_servers,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=max(config.fetch_max_wait_ms, 50),
         )
         try:
             await consumer.start()

@@ -73,5 +73,3 @@ async def _announce_readiness() -> None:
             log.info("fairwatch %s", "ready" if now_ready else "not ready (rebalancing or recovering)")
             was_ready = now_ready
         await asyncio.sleep(0.05)
-
-

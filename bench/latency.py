@@ -27,8 +27,13 @@ from streams.topics import ALERTS_TOPIC, ensure_topics
 
 
 async def measure(address: str, events: int, rate: float) -> list[float]:
-    consumer = AIOKafkaConsumer(ALERTS_TOPIC, bootstrap_servers=[address], auto_offset_reset="latest",
-                                enable_auto_commit=False, fetch_max_wait_ms=5)
+    consumer = AIOKafkaConsumer(
+        ALERTS_TOPIC,
+        bootstrap_servers=[address],
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=5,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=[address], linger_ms=0)
     await consumer.start()
     await producer.start()
@@ -38,12 +43,24 @@ async def measure(address: str, events: int, rate: float) -> list[float]:
         now = int(time.time() * 1000)
         for n in range(events):
             customer = f"lat-{n:05d}"
-            placed = {"event_id": f"p-{n}", "type": "order.placed", "customer_id": customer,
-                      "occurred_at": format_ms(now - 3 * MS_PER_DAY),
-                      "data": {"order_id": f"O-{n}", "promised_delivery_by": format_ms(now - 2 * MS_PER_DAY),
-                               "lines": [{"line_id": "1", "sku": "X", "qty": 1, "unit_price": 1}]}}
-            delivered = {"event_id": f"d-{n}", "type": "order.delivered", "customer_id": customer,
-                         "occurred_at": format_ms(now - MS_PER_DAY), "data": {"order_id": f"O-{n}"}}
+            placed = {
+                "event_id": f"p-{n}",
+                "type": "order.placed",
+                "customer_id": customer,
+                "occurred_at": format_ms(now - 3 * MS_PER_DAY),
+                "data": {
+                    "order_id": f"O-{n}",
+                    "promised_delivery_by": format_ms(now - 2 * MS_PER_DAY),
+                    "lines": [{"line_id": "1", "sku": "X", "qty": 1, "unit_price": 1}],
+                },
+            }
+            delivered = {
+                "event_id": f"d-{n}",
+                "type": "order.delivered",
+                "customer_id": customer,
+                "occurred_at": format_ms(now - MS_PER_DAY),
+                "data": {"order_id": f"O-{n}"},
+            }
             await producer.send_and_wait("orders", orjson.dumps(placed), key=customer.encode())
             await asyncio.sleep(0.05)
             sent = time.perf_counter()
@@ -75,15 +92,18 @@ def main() -> None:
     try:
         address = external or broker.start().address  # type: ignore[union-attr]
         asyncio.run(ensure_topics([address], args.partitions))
-        with WorkerProcess(address, workdir / "data", workdir / "worker.log", env=env,
-                           partitions=args.partitions, profile=args.profile) as worker:
+        with WorkerProcess(
+            address, workdir / "data", workdir / "worker.log", env=env, partitions=args.partitions, profile=args.profile
+        ) as worker:
             ready = worker.wait_ready()
             latencies = asyncio.run(measure(address, args.events, args.rate))
         cuts = statistics.quantiles(latencies, n=100)
         print(f"worker start -> ready: {ready:.2f} s")
-        print(f"event -> alert over {len(latencies)} events at {args.rate:g}/s: "
-              f"median {statistics.median(latencies):.1f} ms, p90 {cuts[89]:.1f} ms, p99 {cuts[98]:.1f} ms, "
-              f"max {max(latencies):.1f} ms")
+        print(
+            f"event -> alert over {len(latencies)} events at {args.rate:g}/s: "
+            f"median {statistics.median(latencies):.1f} ms, p90 {cuts[89]:.1f} ms, p99 {cuts[98]:.1f} ms, "
+            f"max {max(latencies):.1f} ms"
+        )
     finally:
         if broker is not None:
             broker.stop()

@@ -61,8 +61,9 @@ def _rss_mib(pid: str = "self") -> float:
     return float("nan")
 
 
-def _lazy_mixed_stream(events: int, customers: int, *, seed: int, end_ms: int, bad_every: int = 200,
-                       dup_every: int = 100) -> Iterator[Message]:
+def _lazy_mixed_stream(
+    events: int, customers: int, *, seed: int, end_ms: int, bad_every: int = 200, dup_every: int = 100
+) -> Iterator[Message]:
     """streams.bench.workload.mixed_stream, message for message, but yielded as it is made.
 
     mixed_stream returns a list: a million messages are ~1.7 GiB of RSS that would hide the processor's
@@ -118,9 +119,14 @@ def _stream(events: int, customers: int, years: int) -> Iterator[Message]:
 
 def _bounds(policy: Policy) -> dict[str, int]:
     """The number of entries each bounded collection may hold (models.state, models.alerts, models.subscriptions)."""
-    return {"seen": policy.dedup_window, "orders": policy.max_orders_per_customer,
-            "subs": policy.max_subscriptions_per_customer, "alerts": policy.max_alerts_per_customer,
-            "early": policy.max_orders_per_customer, "service": 12}
+    return {
+        "seen": policy.dedup_window,
+        "orders": policy.max_orders_per_customer,
+        "subs": policy.max_subscriptions_per_customer,
+        "alerts": policy.max_alerts_per_customer,
+        "early": policy.max_orders_per_customer,
+        "service": 12,
+    }
 
 
 def _overdue(state: dict[str, Any], horizon: int, policy: Policy) -> dict[str, int]:
@@ -130,8 +136,9 @@ def _overdue(state: dict[str, Any], horizon: int, policy: Policy) -> dict[str, i
     alerts_before = horizon - int(policy.alert_retention_days * MS_PER_DAY)
     return {
         "orders": sum(1 for o in state["orders"].values() if o["closed"] is not None and o["closed"] < orders_before),
-        "complaints": sum(1 for c in state.get("complaints", {}).values()
-                          if c["done"] is not None and c["done"] < orders_before),
+        "complaints": sum(
+            1 for c in state.get("complaints", {}).values() if c["done"] is not None and c["done"] < orders_before
+        ),
         "early": sum(1 for held in state.get("early", {}).values() if held[-1][2] < orders_before),
         "subs": sum(1 for s in state.get("subs", {}).values() if (ends_at(s) or horizon + 1) < subs_before),
         "alerts": sum(1 for a in state["alerts"].values() if a["t"] < alerts_before),
@@ -175,9 +182,10 @@ def _report(store: dict[str, dict], processor: Processor, policy: Policy) -> tup
     bounds = _bounds(policy)
     lines = [
         "      B/customer: " + "  ".join(f"{key} {component_bytes[key] / n:,.0f}" for key in keys),
-        "      entries avg (max/bound): " + "  ".join(
-            f"{key} {entries[key] / n:.1f} ({most[key]}/{bounds.get(key, '-')})" for key in COMPONENTS),
-        "      overdue for retention (total): " + "  ".join(f"{key} {count:,}" for key, count in overdue.items())
+        "      entries avg (max/bound): "
+        + "  ".join(f"{key} {entries[key] / n:.1f} ({most[key]}/{bounds.get(key, '-')})" for key in COMPONENTS),
+        "      overdue for retention (total): "
+        + "  ".join(f"{key} {count:,}" for key, count in overdue.items())
         + f";  customers with no pending deadline {idle:,}",
     ]
     return customers, total, largest, lines
@@ -186,8 +194,10 @@ def _report(store: dict[str, dict], processor: Processor, policy: Policy) -> tup
 def _checkpoint(number: int, store: dict[str, dict], processor: Processor, policy: Policy, started: float) -> None:
     rss = _rss_mib()  # before the breakdown's own allocations
     customers, total, largest, lines = _report(store, processor, policy)
-    print(f"{number:>10,} {customers:>9,} {total:>12,} {total / max(1, customers):>12,.0f} {largest:>8,} {rss:>8.0f}"
-          f" {time.monotonic() - started:>7.0f}")
+    print(
+        f"{number:>10,} {customers:>9,} {total:>12,} {total / max(1, customers):>12,.0f} {largest:>8,} {rss:>8.0f}"
+        f" {time.monotonic() - started:>7.0f}"
+    )
     print("\n".join(lines), flush=True)
 
 
@@ -207,10 +217,15 @@ def in_process(events: int, customers: int, every: int, years: int) -> None:
     partition_of = DefaultPartitioner()
     partitions = list(range(PARTITIONS))
     offsets: dict[tuple[str, int], int] = {}
-    print(f"{events:,} messages for {customers:,} customers over {years} years, generated as consumed;"
-          f" RSS before the first {_rss_mib():.0f} MiB", flush=True)
-    print(f"{'events':>10} {'customers':>9} {'state bytes':>12} {'per customer':>12} {'largest':>8} {'RSS MiB':>8}"
-          f" {'seconds':>7}")
+    print(
+        f"{events:,} messages for {customers:,} customers over {years} years, generated as consumed;"
+        f" RSS before the first {_rss_mib():.0f} MiB",
+        flush=True,
+    )
+    print(
+        f"{'events':>10} {'customers':>9} {'state bytes':>12} {'per customer':>12} {'largest':>8} {'RSS MiB':>8}"
+        f" {'seconds':>7}"
+    )
     tally = {"processed": 0, "duplicate": 0, "dead_letter": 0}
     number = 0
     for number, (topic, key, value) in enumerate(_stream(events, customers, years), 1):
@@ -222,8 +237,10 @@ def in_process(events: int, customers: int, every: int, years: int) -> None:
             _checkpoint(number, store, processor, policy, started)
     if number % every:
         _checkpoint(number, store, processor, policy, started)
-    print(f"in {number:,} = processed {tally['processed']:,} + duplicates {tally['duplicate']:,} + "
-          f"dead-lettered {tally['dead_letter']:,}; {time.monotonic() - started:.0f} s")
+    print(
+        f"in {number:,} = processed {tally['processed']:,} + duplicates {tally['duplicate']:,} + "
+        f"dead-lettered {tally['dead_letter']:,}; {time.monotonic() - started:.0f} s"
+    )
 
 
 def with_worker(events: int, customers: int, every: int, years: int) -> None:
@@ -240,8 +257,13 @@ def with_worker(events: int, customers: int, every: int, years: int) -> None:
         print(f"producing {events:,} messages ...", flush=True)
         produced = asyncio.run(_produce(broker.address, _stream(events, customers, years)))
         events = min(events, produced)  # the years split may leave a few out: wait for what was sent
-        worker = WorkerProcess(broker.address, Path(tmp) / "data", Path(tmp) / "worker.log", partitions=PARTITIONS,
-                               env={"FAIRWATCH_TICK_SECONDS": "3600"})
+        worker = WorkerProcess(
+            broker.address,
+            Path(tmp) / "data",
+            Path(tmp) / "worker.log",
+            partitions=PARTITIONS,
+            env={"FAIRWATCH_TICK_SECONDS": "3600"},
+        )
         worker.start()
         try:
             worker.wait_ready(120)
@@ -264,8 +286,10 @@ def with_worker(events: int, customers: int, every: int, years: int) -> None:
                 if counts["in"] >= events:
                     break
                 time.sleep(1.0)
-            print(f"conserved: {counts.conserved} ({counts['in']:,} = {counts['processed']:,} + "
-                  f"{counts['duplicates']:,} + {counts['dead_lettered']:,})")
+            print(
+                f"conserved: {counts.conserved} ({counts['in']:,} = {counts['processed']:,} + "
+                f"{counts['duplicates']:,} + {counts['dead_lettered']:,})"
+            )
         finally:
             worker.stop()
 
@@ -275,8 +299,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--every", type=int, default=100_000, help="print a line every N events")
-    parser.add_argument("--years", type=int, default=3,
-                        help="years of event time (default 3: longer than the longest retention, 400 days)")
+    parser.add_argument(
+        "--years",
+        type=int,
+        default=3,
+        help="years of event time (default 3: longer than the longest retention, 400 days)",
+    )
     parser.add_argument("--worker", action="store_true", help="a real worker on the embedded broker")
     options = parser.parse_args()
     run = with_worker if options.worker else in_process

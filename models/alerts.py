@@ -94,12 +94,29 @@ def raise_alert(
         lifecycle = "raised"
     revision = (record["r"] if record else 0) + 1
     state["alerts"][alert_id] = {
-        "k": kind, "r": revision, "o": True, "a": amount, "p": per, "s": severity, "g": stage,
+        "k": kind,
+        "r": revision,
+        "o": True,
+        "a": amount,
+        "p": per,
+        "s": severity,
+        "g": stage,
         "t": at,
     }
     return AlertChange(
-        lifecycle, alert_id, revision, kind, customer_id, at, severity, summary, amount, per,
-        tuple(evidence), suggested_action, details,
+        lifecycle,
+        alert_id,
+        revision,
+        kind,
+        customer_id,
+        at,
+        severity,
+        summary,
+        amount,
+        per,
+        tuple(evidence),
+        suggested_action,
+        details,
     )
 
 
@@ -122,8 +139,19 @@ def resolve_alert(
     record["r"] += 1
     record["t"] = at
     return AlertChange(
-        "resolved", alert_id, record["r"], kind, state["id"], at, record["s"], summary,
-        record["a"], record["p"], tuple(evidence), "none: resolved", details or {},
+        "resolved",
+        alert_id,
+        record["r"],
+        kind,
+        state["id"],
+        at,
+        record["s"],
+        summary,
+        record["a"],
+        record["p"],
+        tuple(evidence),
+        "none: resolved",
+        details or {},
     )
 
 

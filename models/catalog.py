@@ -30,8 +30,15 @@ from models.errors import CatalogError, Rejected
 from models.money import to_micros
 
 __all__ = [
-    "Plan", "validate_plan", "CatalogView", "cheapest_plan", "usage_cost", "compare_plans", "PlanComparison",
-    "parse_catalog", "read_catalog_file",
+    "Plan",
+    "validate_plan",
+    "CatalogView",
+    "cheapest_plan",
+    "usage_cost",
+    "compare_plans",
+    "PlanComparison",
+    "parse_catalog",
+    "read_catalog_file",
 ]
 
 _MAX_ID = 200
@@ -157,9 +164,7 @@ class CatalogView(Mapping[str, Plan]):
     the view, so a detector treats its plan as not (yet) in the catalog.
     """
 
-    def __init__(
-        self, records: Mapping[str, Any], on_invalid: Callable[[str, Rejected], None] | None = None
-    ) -> None:
+    def __init__(self, records: Mapping[str, Any], on_invalid: Callable[[str, Rejected], None] | None = None) -> None:
         self._records = records
         self._on_invalid = on_invalid
         self._cache: dict[str, tuple[Any, Plan | None]] = {}
@@ -209,7 +214,10 @@ def usage_cost(plan: Plan, usage: Iterable[int | float], monthly_fee: int | None
 
 
 def cheapest_plan(
-    catalog: Mapping[str, Plan], usage: list[int | float], *, exclude: str | None = None,
+    catalog: Mapping[str, Plan],
+    usage: list[int | float],
+    *,
+    exclude: str | None = None,
     like: Plan | None = None,
 ) -> tuple[Plan, int] | None:
     """The cheapest plan an existing customer may switch to for this usage, and its cost; None if there is none.

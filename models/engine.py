@@ -68,7 +68,10 @@ def _apply(
 
 
 def advance_to(
-    state: dict[str, Any], now: int | Mapping[str, int], policy: Policy, *,
+    state: dict[str, Any],
+    now: int | Mapping[str, int],
+    policy: Policy,
+    *,
     catalog: Mapping[str, Any] | None = None,
 ) -> list[AlertChange]:
     """Stream time reached ``now``: fire every deadline at or before it, in time order.

@@ -68,6 +68,8 @@ def _customer_id(value: Any, name: str) -> str:
     if _CONTROL.search(customer_id):
         raise Rejected(f"{name}: must not contain control characters")
     return customer_id
+
+
 _free_text = _text(_MAX_TEXT)
 
 
@@ -367,9 +369,7 @@ def validate_event(topic: str | None, key: bytes | None, document: Any) -> Event
         raise Rejected(f"type: unknown event type {event_type[:80]!r}", "unknown_type")
     expected_topic = TOPIC_OF_TYPE[event_type]
     if topic is not None and topic != expected_topic:
-        raise Rejected(
-            f"type: {event_type} belongs on topic {expected_topic}, not {topic}", "wrong_topic"
-        )
+        raise Rejected(f"type: {event_type} belongs on topic {expected_topic}, not {topic}", "wrong_topic")
     event_id = _required(document, "event_id", _id)
     customer_id = _required(document, "customer_id", _customer_id)
     if key is None:

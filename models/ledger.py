@@ -236,12 +236,21 @@ class Ledger:
             return False
         if finding is None:
             finding = Finding(
-                alert_id=emission.alert_id, kind=emission.kind, customer_id=emission.customer_id,
-                severity=emission.severity, summary=emission.summary, amount=emission.amount,
-                currency=emission.currency, per=emission.per, revision=emission.revision,
-                lifecycle=emission.lifecycle, raised_at=emission.at,
-                resolved_at=emission.at if emission.lifecycle == "resolved" else None, last_at=emission.at,
-                suggested_action=emission.suggested_action, details=emission.details,
+                alert_id=emission.alert_id,
+                kind=emission.kind,
+                customer_id=emission.customer_id,
+                severity=emission.severity,
+                summary=emission.summary,
+                amount=emission.amount,
+                currency=emission.currency,
+                per=emission.per,
+                revision=emission.revision,
+                lifecycle=emission.lifecycle,
+                raised_at=emission.at,
+                resolved_at=emission.at if emission.lifecycle == "resolved" else None,
+                last_at=emission.at,
+                suggested_action=emission.suggested_action,
+                details=emission.details,
             )
             self.findings[emission.alert_id] = finding
             self.by_customer.setdefault(emission.customer_id, set()).add(emission.alert_id)
@@ -305,10 +314,16 @@ class Figures:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "alerts": self.alerts, "open": self.open, "resolved": self.resolved, "customers": self.customers,
-            "found_year": money_text(self.found_year), "found_once": money_text(self.found_once),
-            "open_year": money_text(self.open_year), "open_once": money_text(self.open_once),
-            "median_resolve_hours": None if self.median_resolve_ms is None
+            "alerts": self.alerts,
+            "open": self.open,
+            "resolved": self.resolved,
+            "customers": self.customers,
+            "found_year": money_text(self.found_year),
+            "found_once": money_text(self.found_once),
+            "open_year": money_text(self.open_year),
+            "open_once": money_text(self.open_once),
+            "median_resolve_hours": None
+            if self.median_resolve_ms is None
             else round(self.median_resolve_ms / 3_600_000, 1),
         }
 
@@ -351,8 +366,12 @@ def group(findings: Iterable[Finding], key: Callable[[Finding], Hashable]) -> di
 
 def headline(findings: Iterable[Finding]) -> dict[str, Any]:
     """The bad profits at stake (open) and found (all), and the broken promises still open."""
-    totals = {"overpayment_year_open": 0, "overpayment_year_found": 0, "overcharges_once_open": 0,
-              "overcharges_once_found": 0}
+    totals = {
+        "overpayment_year_open": 0,
+        "overpayment_year_found": 0,
+        "overcharges_once_open": 0,
+        "overcharges_once_found": 0,
+    }
     alerts = open_alerts = promises_open = 0
     for finding in findings:
         alerts += 1
@@ -367,16 +386,21 @@ def headline(findings: Iterable[Finding]) -> dict[str, Any]:
             totals["overcharges_once_found"] += finding.amount
             if finding.open:
                 totals["overcharges_once_open"] += finding.amount
-    return {**{name: money_text(value) for name, value in totals.items()},
-            "alerts": alerts, "open": open_alerts, "promises_open": promises_open}
+    return {
+        **{name: money_text(value) for name, value in totals.items()},
+        "alerts": alerts,
+        "open": open_alerts,
+        "promises_open": promises_open,
+    }
 
 
 def top_customers(findings: Iterable[Finding], limit: int = 10) -> list[dict[str, Any]]:
     """Customers by the bad profits at stake with them (open yearly overpayment + open one-off overcharges)."""
     rows: dict[str, dict[str, Any]] = {}
     for finding in findings:
-        row = rows.setdefault(finding.customer_id, {"customer_id": finding.customer_id, "year": 0, "once": 0,
-                                                    "open": 0, "kinds": set()})
+        row = rows.setdefault(
+            finding.customer_id, {"customer_id": finding.customer_id, "year": 0, "once": 0, "open": 0, "kinds": set()}
+        )
         if not finding.open:
             continue
         row["open"] += 1
@@ -385,11 +409,19 @@ def top_customers(findings: Iterable[Finding], limit: int = 10) -> list[dict[str
             row["year"] += finding.amount
         elif is_overcharge(finding):
             row["once"] += finding.amount
-    ranked = sorted((r for r in rows.values() if r["year"] + r["once"] > 0),
-                    key=lambda r: (-(r["year"] + r["once"]), -r["open"], r["customer_id"]))
+    ranked = sorted(
+        (r for r in rows.values() if r["year"] + r["once"] > 0),
+        key=lambda r: (-(r["year"] + r["once"]), -r["open"], r["customer_id"]),
+    )
     return [
-        {"customer_id": r["customer_id"], "year": money_text(r["year"]), "once": money_text(r["once"]),
-         "at_stake": money_text(r["year"] + r["once"]), "open": r["open"], "kinds": sorted(r["kinds"])}
+        {
+            "customer_id": r["customer_id"],
+            "year": money_text(r["year"]),
+            "once": money_text(r["once"]),
+            "at_stake": money_text(r["year"] + r["once"]),
+            "open": r["open"],
+            "kinds": sorted(r["kinds"]),
+        }
         for r in ranked[:limit]
     ]
 
@@ -399,8 +431,9 @@ def open_promises(findings: Iterable[Finding], oldest: int = 8) -> dict[str, Any
     promised = [f for f in findings if f.open and f.kind.startswith("promise.")]
     by_kind: dict[str, dict[str, int]] = {}
     for finding in promised:
-        stage = str(finding.details.get("status") or finding.details.get("breach") or finding.details.get("problem")
-                    or "open")
+        stage = str(
+            finding.details.get("status") or finding.details.get("breach") or finding.details.get("problem") or "open"
+        )
         stages = by_kind.setdefault(finding.kind, {})
         stages[stage] = stages.get(stage, 0) + 1
     ranked = sorted(promised, key=lambda f: (f.raised_at, f.alert_id))[:oldest]

@@ -129,8 +129,7 @@ def _from_env(name: str, expected: type, text: str) -> Any:
         return expected(text) if expected is not str else text
     except ValueError:
         raise PolicyError(
-            f"policy key {name!r} (from {ENV_PREFIX}{name.upper()}): "
-            f"expected {expected.__name__}, got {text!r}"
+            f"policy key {name!r} (from {ENV_PREFIX}{name.upper()}): expected {expected.__name__}, got {text!r}"
         ) from None
 
 

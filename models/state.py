@@ -44,8 +44,17 @@ __all__ = [
 
 def new_state(customer_id: str, partition: int) -> dict[str, Any]:
     return {
-        "id": customer_id, "p": partition, "last": None, "seen": [], "orders": {},
-        "deadlines": {}, "alerts": {}, "early": {}, "complaints": {}, "service": {}, "broken": [],
+        "id": customer_id,
+        "p": partition,
+        "last": None,
+        "seen": [],
+        "orders": {},
+        "deadlines": {},
+        "alerts": {},
+        "early": {},
+        "complaints": {},
+        "service": {},
+        "broken": [],
         "subs": {},
     }
 
@@ -94,8 +103,12 @@ def apply_order_event(state: dict[str, Any], event: Event) -> dict[str, Any] | N
         if order is not None:
             return order  # a second placement of the same order changes nothing
         order = {
-            "placed": event.event_id, "at": event.at, "due": data["promised_delivery_by"],
-            "urgent": data.get("urgent", False), "status": "open", "closed": None,
+            "placed": event.event_id,
+            "at": event.at,
+            "due": data["promised_delivery_by"],
+            "urgent": data.get("urgent", False),
+            "status": "open",
+            "closed": None,
             "lines": {
                 line["line_id"]: [line["sku"], line["qty"], line.get("unit_price", 0), line.get("spec", {})]
                 for line in data["lines"]
@@ -150,7 +163,6 @@ def order_value(order: dict[str, Any], line_ids: list[str] | None = None) -> int
     return sum(qty * unit_price for _, qty, unit_price, _ in chosen)
 
 
-
 def prune(state: dict[str, Any], now: int, policy: Policy) -> None:
     """Forget closed orders past retention (and beyond the cap), so state stays bounded."""
     orders = state["orders"]
@@ -167,8 +179,9 @@ def prune(state: dict[str, Any], now: int, policy: Policy) -> None:
         for complaint_id in gone:
             del complaints[complaint_id]
         # complaint_unresolved's deadlines are named "complaint_unresolved|<stage>:<complaint_id>".
-        for name in [d for d in state["deadlines"]
-                     if d.startswith("complaint_unresolved|") and d.partition(":")[2] in gone]:
+        for name in [
+            d for d in state["deadlines"] if d.startswith("complaint_unresolved|") and d.partition(":")[2] in gone
+        ]:
             del state["deadlines"][name]
     early = state.get("early", {})
     for order_id in [o for o, held in early.items() if held[-1][2] < horizon]:

@@ -72,8 +72,14 @@ _MAX_CREDITS = 48
 
 SUBSCRIPTION_EVENT_TYPES = frozenset(
     {
-        "subscription.started", "subscription.changed", "subscription.cancel_requested", "subscription.ended",
-        "price.change_notified", "notice.sent", "usage.recorded", "invoice.issued",
+        "subscription.started",
+        "subscription.changed",
+        "subscription.cancel_requested",
+        "subscription.ended",
+        "price.change_notified",
+        "notice.sent",
+        "usage.recorded",
+        "invoice.issued",
     }
 )
 
@@ -85,9 +91,25 @@ def subs_of(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _new_sub() -> dict[str, Any]:
     return {
-        "plan": None, "fee": None, "fee_at": None, "fee_by": None, "start": None, "start_by": None,
-        "term_end": None, "cancel_at": None, "cancel_by": None, "ended": None, "ended_by": None,
-        "prices": [], "notices": [], "usage": {}, "billed": {}, "over": {}, "credits": [], "settled": [], "seen": None,
+        "plan": None,
+        "fee": None,
+        "fee_at": None,
+        "fee_by": None,
+        "start": None,
+        "start_by": None,
+        "term_end": None,
+        "cancel_at": None,
+        "cancel_by": None,
+        "ended": None,
+        "ended_by": None,
+        "prices": [],
+        "notices": [],
+        "usage": {},
+        "billed": {},
+        "over": {},
+        "credits": [],
+        "settled": [],
+        "seen": None,
     }
 
 
@@ -256,10 +278,7 @@ def changes_in_effect(sub: dict[str, Any], at: int) -> list[list[Any]]:
     A change notified before the current plan/fee was agreed belongs to the old agreement.
     """
     since = sub["fee_at"]
-    return [
-        entry for entry in sub["prices"]
-        if entry[1] <= at and (since is None or entry[2] >= since)
-    ]
+    return [entry for entry in sub["prices"] if entry[1] <= at and (since is None or entry[2] >= since)]
 
 
 def judge_time(sub: dict[str, Any], at: int) -> int:
@@ -367,7 +386,8 @@ SUBSCRIPTION_DEADLINES = frozenset({"better_plan", "loyalty_penalty", "best_tari
 def deadline_keys(state: dict[str, Any], sub_id: str) -> list[str]:
     """The deadline names that are about the subscription."""
     return [
-        name for name in state["deadlines"]
+        name
+        for name in state["deadlines"]
         if name.partition("|")[2] == sub_id and name.partition("|")[0] in SUBSCRIPTION_DEADLINES
     ]
 

@@ -10,8 +10,19 @@ import re
 from datetime import UTC, datetime, timedelta
 
 __all__ = [
-    "parse_rfc3339", "format_ms", "format_human", "format_duration", "MS_PER_HOUR", "MS_PER_DAY",
-    "add_months", "period_start", "period_end", "period_of", "shift_period", "format_period", "format_date",
+    "parse_rfc3339",
+    "format_ms",
+    "format_human",
+    "format_duration",
+    "MS_PER_HOUR",
+    "MS_PER_DAY",
+    "add_months",
+    "period_start",
+    "period_end",
+    "period_of",
+    "shift_period",
+    "format_period",
+    "format_date",
 ]
 
 MS_PER_HOUR = 3_600_000
@@ -22,9 +33,7 @@ _ONE_MS = timedelta(milliseconds=1)
 
 # datetime.fromisoformat accepts far more than RFC 3339 (dates alone, basic
 # format, no offset); the shape check keeps the contract strict.
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})\Z"
-)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})\Z")
 
 
 def parse_rfc3339(value: object) -> int:

@@ -40,7 +40,10 @@ def customer_view(state: dict[str, Any], stream_time: dict[str, int], currency: 
         "deadlines": {name: format_ms(due) for name, due in sorted(state["deadlines"].items(), key=lambda i: i[1])},
         "alerts": {
             alert_id: {
-                "kind": record["k"], "open": record["o"], "revision": record["r"], "severity": record["s"],
+                "kind": record["k"],
+                "open": record["o"],
+                "revision": record["r"],
+                "severity": record["s"],
                 "impact": {"amount": to_amount(record["a"]), "currency": currency, "per": record["p"]},
                 "last_emitted_at": format_ms(record["t"]),
             }
@@ -61,8 +64,11 @@ def _subscription(sub: dict[str, Any]) -> dict[str, Any]:
         "cancellation_effective_at": _time(sub["cancel_at"]),
         "ended_at": _time(sub["ended"]),
         "price_changes": [
-            {"new_monthly_fee": to_amount(fee), "effective_at": format_ms(effective),
-             "notified_at": format_ms(notified)}
+            {
+                "new_monthly_fee": to_amount(fee),
+                "effective_at": format_ms(effective),
+                "notified_at": format_ms(notified),
+            }
             for fee, effective, notified, _ in sub["prices"]
         ],
         "notices": [{"kind": kind, "sent_at": format_ms(at)} for kind, at, _ in sub["notices"]],

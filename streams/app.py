@@ -26,7 +26,15 @@ from streams.highwater import true_end_offsets
 from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, TICKS_TOPIC
 
 __all__ = [
-    "app", "config", "policy", "inputs", "ticks_topic", "alerts_topic", "dead_letter_topic", "customers", "plans",
+    "app",
+    "config",
+    "policy",
+    "inputs",
+    "ticks_topic",
+    "alerts_topic",
+    "dead_letter_topic",
+    "customers",
+    "plans",
 ]
 
 
@@ -34,8 +42,10 @@ log = logging.getLogger("fairwatch")
 
 #: The customer table's RocksDB options (per partition database).
 ROCKSDB_OPTIONS = {
-    "write_buffer_size": 8 << 20, "max_write_buffer_number": 2,
-    "block_cache_size": 64 << 20, "block_cache_compressed_size": 16 << 20,
+    "write_buffer_size": 8 << 20,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 64 << 20,
+    "block_cache_compressed_size": 16 << 20,
 }
 #: Producer linger: what it may add to an alert's way out, for far fewer produce requests.
 PRODUCER_LINGER_SECONDS = 0.005
@@ -64,7 +74,6 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         if self.consumer.in_transaction:
             return listed
         return await true_end_offsets(self._ensure_consumer(), listed)
-
 
     def group_coordinator_known(self) -> bool:
         """False while the group coordinator is lost (the broker is gone): membership is in doubt.
@@ -108,8 +117,13 @@ class _Consumer(faust_aiokafka.Consumer):
             offset = resume_offset(tp.topic, tp.partition)
             resumed.append(f"{tp.topic}/{tp.partition} committed {committed} handled {offset}")
             if committed is not None and offset is not None and offset < committed:
-                log.warning("fairwatch: %s/%d committed at %d but handled only up to %d: reading it again from there",
-                            tp.topic, tp.partition, committed, offset)
+                log.warning(
+                    "fairwatch: %s/%d committed at %d but handled only up to %d: reading it again from there",
+                    tp.topic,
+                    tp.partition,
+                    committed,
+                    offset,
+                )
                 metrics.INPUT_REWINDS.labels(tp.topic, "assigned").inc()
                 await self.seek(tp, offset)
         log.info("fairwatch: input partitions resumed: %s", "; ".join(resumed))
@@ -197,8 +211,15 @@ customers = app.Table(
     # cache) let one worker grow past 2 GiB resident on the benchmark; the state here is small JSON records.
     options=ROCKSDB_OPTIONS,
     changelog_topic=app.topic(
-        CHANGELOG_TOPIC, key_type=str, key_serializer="raw", value_serializer="orjson",
-        partitions=config.partitions, compacting=True, deleting=False, acks=False, internal=True,
+        CHANGELOG_TOPIC,
+        key_type=str,
+        key_serializer="raw",
+        value_serializer="orjson",
+        partitions=config.partitions,
+        compacting=True,
+        deleting=False,
+        acks=False,
+        internal=True,
     ),
 )
 customers.key_serializer = "raw"
@@ -240,8 +261,15 @@ plans = app.tables.add(
         standby_buffer_size=1,
         help="The plan catalog, from the plans topic.",
         changelog_topic=app.topic(
-            PLANS_TOPIC, key_type=str, key_serializer="raw", value_serializer="orjson-lenient",
-            partitions=1, compacting=True, deleting=False, acks=False, internal=True,
+            PLANS_TOPIC,
+            key_type=str,
+            key_serializer="raw",
+            value_serializer="orjson-lenient",
+            partitions=1,
+            compacting=True,
+            deleting=False,
+            acks=False,
+            internal=True,
         ),
     )
 )

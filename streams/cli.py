@@ -73,8 +73,12 @@ def run_report_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fairwatch report")
     parser.add_argument("--since", help="findings raised from (YYYY-MM, YYYY-MM-DD or RFC 3339; default: all)")
     parser.add_argument("--until", help="up to (exclusive; a month or day given is included; default: no end)")
-    parser.add_argument("--out", type=Path, default=Path("fairwatch-report"),
-                        help="directory for report.html and the CSV files (default ./fairwatch-report)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("fairwatch-report"),
+        help="directory for report.html and the CSV files (default ./fairwatch-report)",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to read the alert topic (default 60)")
     options = parser.parse_args(argv)
     from streams.config import ConfigError, load_config
@@ -104,9 +108,11 @@ def run_simulate(argv: list[str]) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     summary = write_world(world, options.out, customers=options.customers, months=options.months)
-    print(f"{options.out}: {summary['published']} events ({summary['retries']} retries) for {options.customers} "
-          f"customers, {summary['window_start']} to {summary['end']}; {sum(summary['truth'].values())} planted "
-          f"conditions, {sum(summary['near_misses'].values())} near-misses")
+    print(
+        f"{options.out}: {summary['published']} events ({summary['retries']} retries) for {options.customers} "
+        f"customers, {summary['window_start']} to {summary['end']}; {sum(summary['truth'].values())} planted "
+        f"conditions, {sum(summary['near_misses'].values())} near-misses"
+    )
     return 0
 
 
@@ -121,8 +127,9 @@ def run_evaluate(argv: list[str]) -> int:
         return _fail(f"{options.world} is not a world written by fairwatch simulate")
     from streams.evaluate import evaluate
 
-    return evaluate(options.world, in_process=options.in_process, partitions=options.partitions,
-                    timeout=options.timeout)
+    return evaluate(
+        options.world, in_process=options.in_process, partitions=options.partitions, timeout=options.timeout
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,8 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog="fairwatch produce")
         parser.add_argument("file", type=Path, nargs="?", help="JSON Lines events")
         parser.add_argument("--skip-bad", action="store_true", help="publish the valid lines even if some are bad")
-        parser.add_argument("--plans", type=Path, metavar="CATALOG",
-                            help="publish a plan catalog (JSON or TOML) to the plans topic first")
+        parser.add_argument(
+            "--plans",
+            type=Path,
+            metavar="CATALOG",
+            help="publish a plan catalog (JSON or TOML) to the plans topic first",
+        )
         options = parser.parse_args(rest)
         if options.file is None and options.plans is None:
             parser.error("give an events FILE, --plans CATALOG, or both")

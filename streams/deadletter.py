@@ -49,8 +49,9 @@ async def send_dead_letter(
     except Exception as exc:  # Faust wraps the client's error in ProducerSendError
         if not isinstance(exc.__cause__ or exc, MessageSizeTooLargeError) or value is None:
             raise
-    log.warning("fairwatch: dead-letter value of %d bytes too large to send; keeping its first %d", len(value),
-                KEPT_BYTES)
+    log.warning(
+        "fairwatch: dead-letter value of %d bytes too large to send; keeping its first %d", len(value), KEPT_BYTES
+    )
     return await topic.send(
         key=key[:KEPT_BYTES] if key else key,
         value=value[:KEPT_BYTES],

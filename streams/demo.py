@@ -43,18 +43,24 @@ def run_demo(seconds: float | None, customers: int) -> int:
     try:
         address = external or broker.start().address  # type: ignore[union-attr]
         profile = os.environ.get("FAIRWATCH_BROKER_PROFILE", "kafka" if external else "tansu")
-        print(f"fairwatch demo: broker {address} ({'external' if external else 'embedded Tansu'}); "
-              f"logs in {workdir}", flush=True)
+        print(
+            f"fairwatch demo: broker {address} ({'external' if external else 'embedded Tansu'}); logs in {workdir}",
+            flush=True,
+        )
         asyncio.run(ensure_topics([address], PARTITIONS))
         # The plan catalog first: the worker recovers it before it is ready.
         plans, _ = read_plans_file(DEMO_CATALOG)
         asyncio.run(publish_plans([address], plans))
         print(f"fairwatch demo: published {len(plans)} plans from {DEMO_CATALOG.name} to the plans topic", flush=True)
-        worker = WorkerProcess(address, workdir / "data", workdir / "worker.log", env=DEMO_ENV,
-                               partitions=PARTITIONS, profile=profile).start()
+        worker = WorkerProcess(
+            address, workdir / "data", workdir / "worker.log", env=DEMO_ENV, partitions=PARTITIONS, profile=profile
+        ).start()
         print(f"fairwatch demo: worker on {worker.url} (/metrics, /ready); Ctrl-C stops", flush=True)
-        print(f"fairwatch demo: live page {worker.url}/ (open it in a browser); while the demo runs, "
-              f"FAIRWATCH_BROKER={address} fairwatch report --out DIR writes the report", flush=True)
+        print(
+            f"fairwatch demo: live page {worker.url}/ (open it in a browser); while the demo runs, "
+            f"FAIRWATCH_BROKER={address} fairwatch report --out DIR writes the report",
+            flush=True,
+        )
         return asyncio.run(_demo(worker, address, seconds, customers, started))
     finally:
         if worker is not None:
@@ -105,10 +111,24 @@ async def _generate(
     try:
         ids = [f"c-{n:04d}" for n in range(1, customers + 1)]
         # The first customers tell the headline stories, so alerts show at once.
-        opening = [book.late, book.wrong, book.lost, book.bad, book.duplicate, book.urgent_refused,
-                   book.double_billed, book.unanswered_complaint, book.weekly_caller,
-                   book.old_plan, book.heavy_user, book.loyal_broadband, book.dormant, book.price_rise,
-                   book.billed_after_cancel, book.notice_due]
+        opening = [
+            book.late,
+            book.wrong,
+            book.lost,
+            book.bad,
+            book.duplicate,
+            book.urgent_refused,
+            book.double_billed,
+            book.unanswered_complaint,
+            book.weekly_caller,
+            book.old_plan,
+            book.heavy_user,
+            book.loyal_broadband,
+            book.dormant,
+            book.price_rise,
+            book.billed_after_cancel,
+            book.notice_due,
+        ]
         step = 0
         pending: list[asyncio.Future] = []
         while not stop.is_set():
@@ -134,8 +154,13 @@ async def _generate(
 
 
 async def _print_alerts(address: str, alerts: dict[str, int], started: float) -> None:
-    consumer = AIOKafkaConsumer(ALERTS_TOPIC, bootstrap_servers=[address], auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(
+        ALERTS_TOPIC,
+        bootstrap_servers=[address],
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=20,
+    )
     await consumer.start()
     first = True
     try:
@@ -172,13 +197,20 @@ def _summary(produced: int, counts: Counts | None, alerts: dict[str, int], elaps
     print(f"  produced      {produced}")
     print(f"  in            {counts['in']}")
     print(f"  processed     {counts['processed']}")
-    print(f"  duplicates    {counts['duplicates']}"
-          + (f" (of which {counts['redelivered']} delivered again at an offset already handled)"
-             if counts["redelivered"] else ""))
+    print(
+        f"  duplicates    {counts['duplicates']}"
+        + (
+            f" (of which {counts['redelivered']} delivered again at an offset already handled)"
+            if counts["redelivered"]
+            else ""
+        )
+    )
     print(f"  dead-lettered {counts['dead_lettered']}")
-    print(f"  in == processed + duplicates + dead_lettered: "
-          f"{counts['in']} == {counts['processed']} + {counts['duplicates']} + {counts['dead_lettered']} "
-          f"({verdict})")
+    print(
+        f"  in == processed + duplicates + dead_lettered: "
+        f"{counts['in']} == {counts['processed']} + {counts['duplicates']} + {counts['dead_lettered']} "
+        f"({verdict})"
+    )
     print("  alerts by kind:")
     for kind, number in sorted(alerts.items()):
         print(f"    {kind:<45} {number}")

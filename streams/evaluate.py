@@ -43,10 +43,19 @@ from models.timestamps import format_ms, parse_rfc3339
 __all__ = ["evaluate", "score", "format_table", "run_pipeline", "run_in_process", "load_truth"]
 
 KINDS = [
-    "overpaying.better_plan", "overpaying.loyalty_penalty", "overpaying.unused_subscription",
-    "promise.unannounced_price_rise", "promise.billed_after_cancellation", "overpaying.best_tariff_notice_due",
-    "promise.late_delivery", "promise.wrong_delivery", "promise.billing_error", "promise.complaint_unresolved",
-    "promise.urgent_order_refused", "relationship.unprofitable_service", "relationship.repeated_broken_promises",
+    "overpaying.better_plan",
+    "overpaying.loyalty_penalty",
+    "overpaying.unused_subscription",
+    "promise.unannounced_price_rise",
+    "promise.billed_after_cancellation",
+    "overpaying.best_tariff_notice_due",
+    "promise.late_delivery",
+    "promise.wrong_delivery",
+    "promise.billing_error",
+    "promise.complaint_unresolved",
+    "promise.urgent_order_refused",
+    "relationship.unprofitable_service",
+    "relationship.repeated_broken_promises",
 ]
 
 
@@ -55,16 +64,20 @@ def load_truth(world: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[
     summary = orjson.loads((world / "world.json").read_bytes())
     truth = [orjson.loads(line) for line in (world / "truth.jsonl").read_bytes().splitlines() if line.strip()]
     near_path = world / "near_misses.jsonl"
-    near = [orjson.loads(line) for line in near_path.read_bytes().splitlines() if line.strip()] \
-        if near_path.exists() else []
+    near = (
+        [orjson.loads(line) for line in near_path.read_bytes().splitlines() if line.strip()]
+        if near_path.exists()
+        else []
+    )
     return summary, truth, near
 
 
 # --- scoring ------------------------------------------------------------------------------
 
 
-def score(alerts: Iterable[dict[str, Any]], truth: list[dict[str, Any]], near: list[dict[str, Any]],
-          horizon: int) -> dict[str, Any]:
+def score(
+    alerts: Iterable[dict[str, Any]], truth: list[dict[str, Any]], near: list[dict[str, Any]], horizon: int
+) -> dict[str, Any]:
     """Score CloudEvents alerts against truth episodes up to ``horizon`` (epoch ms)."""
     emissions: dict[str, list[tuple[int, int, str]]] = defaultdict(list)  # alert_id -> (revision, time, lifecycle)
     kind_of: dict[str, str] = {}
@@ -107,45 +120,74 @@ def score(alerts: Iterable[dict[str, Any]], truth: list[dict[str, Any]], near: l
             elif raised:
                 fp += 1
                 near_alerted += alert_id in near_ids
-                mismatches.append({"kind": kind, "what": "unexpected", "alert_id": alert_id,
-                                   "customer_id": customer_of.get(alert_id), "raised_at": format_ms(raised[0]),
-                                   "near_miss": near_ids.get(alert_id, {}).get("scenario")})
+                mismatches.append(
+                    {
+                        "kind": kind,
+                        "what": "unexpected",
+                        "alert_id": alert_id,
+                        "customer_id": customer_of.get(alert_id),
+                        "raised_at": format_ms(raised[0]),
+                        "near_miss": near_ids.get(alert_id, {}).get("scenario"),
+                    }
+                )
             if planted:
                 clears = [parse_rfc3339(e["clears"]) for e in planted if e["clears"]]
                 clears_expected += len(clears)
                 clears_seen += min(len(clears), len(resolved))
                 clears_on_time += len(set(clears) & set(resolved))
                 if len(raised) != len(planted) or len(resolved) != len(clears):
-                    mismatches.append({"kind": kind, "what": "lifecycle", "alert_id": alert_id, **_who(planted[0]),
-                                       "episodes": len(planted), "clears": [format_ms(t) for t in clears],
-                                       "raised": [format_ms(t) for t in raised],
-                                       "resolved": [format_ms(t) for t in resolved]})
+                    mismatches.append(
+                        {
+                            "kind": kind,
+                            "what": "lifecycle",
+                            "alert_id": alert_id,
+                            **_who(planted[0]),
+                            "episodes": len(planted),
+                            "clears": [format_ms(t) for t in clears],
+                            "raised": [format_ms(t) for t in raised],
+                            "resolved": [format_ms(t) for t in resolved],
+                        }
+                    )
         kinds[kind] = {
-            "truth": tp + fn, "tp": tp, "fp": fp, "fn": fn,
+            "truth": tp + fn,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
             "precision": round(tp / (tp + fp), 4) if tp + fp else None,
             "recall": round(tp / (tp + fn), 4) if tp + fn else None,
             "lag_mean_s": round(statistics.fmean(lags), 1) if lags else None,
             "lag_max_s": round(max(lags), 1) if lags else None,
-            "clears_expected": clears_expected, "clears_resolved": clears_seen, "clears_on_time": clears_on_time,
-            "near_misses": sum(1 for n in near if n["kind"] == kind), "near_misses_alerted": near_alerted,
+            "clears_expected": clears_expected,
+            "clears_resolved": clears_seen,
+            "clears_on_time": clears_on_time,
+            "near_misses": sum(1 for n in near if n["kind"] == kind),
+            "near_misses_alerted": near_alerted,
         }
     tp, fp, fn = (sum(k[f] for k in kinds.values()) for f in ("tp", "fp", "fn"))
     totals = {
-        "truth": tp + fn, "tp": tp, "fp": fp, "fn": fn,
+        "truth": tp + fn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
         "precision": round(tp / (tp + fp), 4) if tp + fp else None,
         "recall": round(tp / (tp + fn), 4) if tp + fn else None,
         "clears_expected": sum(k["clears_expected"] for k in kinds.values()),
         "clears_resolved": sum(k["clears_resolved"] for k in kinds.values()),
         "clears_on_time": sum(k["clears_on_time"] for k in kinds.values()),
-        "near_misses": len(near), "near_misses_alerted": sum(k["near_misses_alerted"] for k in kinds.values()),
+        "near_misses": len(near),
+        "near_misses_alerted": sum(k["near_misses_alerted"] for k in kinds.values()),
         "lifecycle_mismatches": sum(1 for m in mismatches if m["what"] == "lifecycle"),
     }
     return {"kinds": kinds, "totals": totals, "mismatches": mismatches}
 
 
 def _who(episode: dict[str, Any]) -> dict[str, Any]:
-    return {"customer_id": episode["customer_id"], "key": episode["key"], "becomes_true": episode["becomes_true"],
-            "scenario": episode["scenario"]}
+    return {
+        "customer_id": episode["customer_id"],
+        "key": episode["key"],
+        "becomes_true": episode["becomes_true"],
+        "scenario": episode["scenario"],
+    }
 
 
 def _figure(value: float | None, digits: int = 2) -> str:
@@ -153,8 +195,10 @@ def _figure(value: float | None, digits: int = 2) -> str:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    header = (f"{'kind':<38} {'truth':>5} {'tp':>5} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>6} "
-              f"{'lag mean s':>10} {'lag max s':>9} {'clears':>7} {'near-miss':>9}")
+    header = (
+        f"{'kind':<38} {'truth':>5} {'tp':>5} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>6} "
+        f"{'lag mean s':>10} {'lag max s':>9} {'clears':>7} {'near-miss':>9}"
+    )
     rows = [header, "-" * len(header)]
     for name, k in [*result["kinds"].items(), ("total", result["totals"])]:
         if name == "total":
@@ -196,8 +240,9 @@ def run_in_process(world: Path, partitions: int = 4) -> list[dict[str, Any]]:
     catalog = {key.decode(): orjson.loads(value) for key, value in _plans(world)}
     store: dict[str, Any] = {}
     offsets: dict[tuple[str, int], int] = defaultdict(int)
-    processor = Processor(policy, store, store.__setitem__, lambda topic, partition: offsets[(topic, partition)],
-                          catalog=catalog)
+    processor = Processor(
+        policy, store, store.__setitem__, lambda topic, partition: offsets[(topic, partition)], catalog=catalog
+    )
     changes = []
     for topic, key, value in _events(world):
         partition = zlib.crc32(key) % partitions
@@ -209,8 +254,9 @@ def run_in_process(world: Path, partitions: int = 4) -> list[dict[str, Any]]:
     return [to_cloudevent(change, policy.currency) for change in changes]
 
 
-async def _publish(bootstrap: list[str], partitions: int, plans: list[tuple[bytes, bytes]],
-                   events: list[tuple[str, bytes, bytes]]) -> None:
+async def _publish(
+    bootstrap: list[str], partitions: int, plans: list[tuple[bytes, bytes]], events: list[tuple[str, bytes, bytes]]
+) -> None:
     from aiokafka import AIOKafkaProducer
 
     from streams.tools import publish_plans
@@ -233,8 +279,13 @@ async def _read_alerts(bootstrap: list[str], expect: int, timeout: float) -> lis
 
     from streams.topics import ALERTS_TOPIC
 
-    consumer = AIOKafkaConsumer(ALERTS_TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=50)
+    consumer = AIOKafkaConsumer(
+        ALERTS_TOPIC,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )
     await consumer.start()
     alerts: list[dict[str, Any]] = []
     try:
@@ -258,8 +309,14 @@ def _log(message: str) -> None:
     print(f"[evaluate] {message}", file=sys.stderr, flush=True)
 
 
-def run_pipeline(world: Path, *, partitions: int = 4, timeout: float = 1800.0, work: Path | None = None,
-                 broker_address: str | None = None) -> list[dict[str, Any]]:
+def run_pipeline(
+    world: Path,
+    *,
+    partitions: int = 4,
+    timeout: float = 1800.0,
+    work: Path | None = None,
+    broker_address: str | None = None,
+) -> list[dict[str, Any]]:
     """Publish the world, run a real worker over it, return every alert it emitted (CloudEvents).
 
     The broker: ``broker_address``, else FAIRWATCH_BROKER, else a fresh embedded one (stopped at the end).
@@ -283,8 +340,9 @@ def run_pipeline(world: Path, *, partitions: int = 4, timeout: float = 1800.0, w
         asyncio.run(_publish(address.split(","), partitions, _plans(world), events))
         _log(f"published {len(events)} events in {time.monotonic() - started:.1f} s to {address}")
         profile = os.environ.get("FAIRWATCH_BROKER_PROFILE", "kafka" if os.environ.get("FAIRWATCH_BROKER") else "tansu")
-        worker = WorkerProcess(address, work / "worker-data", work / "worker.log", partitions=partitions,
-                               profile=profile)
+        worker = WorkerProcess(
+            address, work / "worker-data", work / "worker.log", partitions=partitions, profile=profile
+        )
         # The truth was planted by the default policy: a policy from the environment would judge another world.
         for name in [n for n in worker.env if n.startswith("FAIRWATCH_POLICY")]:
             del worker.env[name]
@@ -297,8 +355,10 @@ def run_pipeline(world: Path, *, partitions: int = 4, timeout: float = 1800.0, w
                 raise TimeoutError(f"only {counts['in']} of {len(events)} events accounted for; see {worker.log_path}")
             time.sleep(1.0)
             counts = worker.counts()
-        _log(f"{counts['in']} events in: {counts['processed']} processed, {counts['duplicates']} duplicates, "
-             f"{counts['dead_lettered']} dead-lettered ({time.monotonic() - started:.1f} s)")
+        _log(
+            f"{counts['in']} events in: {counts['processed']} processed, {counts['duplicates']} duplicates, "
+            f"{counts['dead_lettered']} dead-lettered ({time.monotonic() - started:.1f} s)"
+        )
         _wait_past(worker, customers, end, partitions, deadline)
         expect = sum(worker.counts()["alerts"].values())
         alerts = asyncio.run(_read_alerts(address.split(","), expect, max(30.0, deadline - time.monotonic())))
@@ -342,8 +402,9 @@ def _wait_past(worker: Any, customers: list[str], end: int, partitions: int, dea
 def evaluate(world: Path, *, in_process: bool = False, partitions: int = 4, timeout: float = 1800.0) -> int:
     summary, truth, near = load_truth(world)
     started = time.monotonic()
-    alerts = run_in_process(world, partitions) if in_process else run_pipeline(world, partitions=partitions,
-                                                                               timeout=timeout)
+    alerts = (
+        run_in_process(world, partitions) if in_process else run_pipeline(world, partitions=partitions, timeout=timeout)
+    )
     result = score(alerts, truth, near, parse_rfc3339(summary["end"]))
     result["world"] = {k: summary[k] for k in ("seed", "customers", "months", "window_start", "end", "published")}
     result["mode"] = "in-process" if in_process else "pipeline"

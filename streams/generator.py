@@ -37,7 +37,12 @@ _PRODUCTS = [
     ("SHIRT-M", "Linen shirt", 49.00, {"colour": "blue", "size": "M"}),
 ]
 _WRONG = {
-    "flat-pack": "assembled", "brown": "white", "white": "grey", "black": "silver", "blue": "green", "M": "L",
+    "flat-pack": "assembled",
+    "brown": "white",
+    "white": "grey",
+    "black": "silver",
+    "blue": "green",
+    "M": "L",
     "EU": "UK",
 }
 
@@ -68,29 +73,49 @@ class StoryBook:
         order_id = f"O-{self.rng.randrange(100000, 999999)}"
         lines = []
         for index, (sku, _, price, spec) in enumerate(self.rng.sample(_PRODUCTS, self.rng.randint(1, 3)), start=1):
-            lines.append({"line_id": str(index), "sku": sku, "qty": self.rng.choice([1, 2, 10, 25]),
-                          "unit_price": price, "spec": dict(spec)})
-        placed = self._event(customer, "order.placed", at, {
-            "order_id": order_id, "lines": lines, "promised_delivery_by": format_ms(promised),
-            "urgent": urgent, "channel": "webshop",
-        })
+            lines.append(
+                {
+                    "line_id": str(index),
+                    "sku": sku,
+                    "qty": self.rng.choice([1, 2, 10, 25]),
+                    "unit_price": price,
+                    "spec": dict(spec),
+                }
+            )
+        placed = self._event(
+            customer,
+            "order.placed",
+            at,
+            {
+                "order_id": order_id,
+                "lines": lines,
+                "promised_delivery_by": format_ms(promised),
+                "urgent": urgent,
+                "channel": "webshop",
+            },
+        )
         return order_id, lines, placed
 
     # --- the stories ---------------------------------------------------------
 
     def on_time(self, customer: str, now: int) -> list[Message]:
         order_id, _, placed = self._order(customer, now - 2 * MS_PER_DAY, now + MS_PER_DAY)
-        return [placed,
-                self._event(customer, "order.shipped", now - MS_PER_DAY, {"order_id": order_id, "carrier": "DHL"}),
-                self._event(customer, "order.delivered", now, {"order_id": order_id})]
+        return [
+            placed,
+            self._event(customer, "order.shipped", now - MS_PER_DAY, {"order_id": order_id, "carrier": "DHL"}),
+            self._event(customer, "order.delivered", now, {"order_id": order_id}),
+        ]
 
     def late(self, customer: str, now: int) -> list[Message]:
         hours = self.rng.choice([5, 26, 50, 80])
-        order_id, _, placed = self._order(customer, now - 4 * MS_PER_DAY, now - hours * MS_PER_HOUR,
-                                          urgent=self.rng.random() < 0.2)
-        return [placed,
-                self._event(customer, "order.shipped", now - 2 * MS_PER_DAY, {"order_id": order_id}),
-                self._event(customer, "order.delivered", now, {"order_id": order_id})]
+        order_id, _, placed = self._order(
+            customer, now - 4 * MS_PER_DAY, now - hours * MS_PER_HOUR, urgent=self.rng.random() < 0.2
+        )
+        return [
+            placed,
+            self._event(customer, "order.shipped", now - 2 * MS_PER_DAY, {"order_id": order_id}),
+            self._event(customer, "order.delivered", now, {"order_id": order_id}),
+        ]
 
     def wrong(self, customer: str, now: int) -> list[Message]:
         """The white boxes instead of the brown ones."""
@@ -124,44 +149,100 @@ class StoryBook:
             document = orjson.loads(placed[2])
             document["data"]["lines"][0]["qty"] = -3
             return [("orders", customer.encode(), orjson.dumps(document))]
-        return [("orders", customer.encode(), orjson.dumps({
-            "event_id": f"demo-x{self.serial}", "type": "order.teleported", "customer_id": customer,
-            "occurred_at": format_ms(now), "data": {}}))]
+        return [
+            (
+                "orders",
+                customer.encode(),
+                orjson.dumps(
+                    {
+                        "event_id": f"demo-x{self.serial}",
+                        "type": "order.teleported",
+                        "customer_id": customer,
+                        "occurred_at": format_ms(now),
+                        "data": {},
+                    }
+                ),
+            )
+        ]
 
     def double_billed(self, customer: str, now: int) -> list[Message]:
         """Delivered on time, then the same line on the invoice twice."""
         order_id, lines, placed = self._order(customer, now - 6 * MS_PER_DAY, now - 2 * MS_PER_DAY)
         first = lines[0]
-        charge = {"line_id": "1", "kind": "order_line", "ref": f"{order_id}/{first['line_id']}",
-                  "qty": first["qty"], "unit_price": first["unit_price"],
-                  "amount": round(first["qty"] * first["unit_price"], 2)}
+        charge = {
+            "line_id": "1",
+            "kind": "order_line",
+            "ref": f"{order_id}/{first['line_id']}",
+            "qty": first["qty"],
+            "unit_price": first["unit_price"],
+            "amount": round(first["qty"] * first["unit_price"], 2),
+        }
         twice = [charge, dict(charge, line_id="2")]
-        return [placed,
-                self._event(customer, "order.shipped", now - 5 * MS_PER_DAY, {"order_id": order_id}),
-                self._event(customer, "order.delivered", now - 4 * MS_PER_DAY, {"order_id": order_id}),
-                self._event(customer, "invoice.issued", now, {
-                    "invoice_id": f"INV-{self.serial}", "lines": twice,
-                    "total": round(2 * charge["amount"], 2)})]
+        return [
+            placed,
+            self._event(customer, "order.shipped", now - 5 * MS_PER_DAY, {"order_id": order_id}),
+            self._event(customer, "order.delivered", now - 4 * MS_PER_DAY, {"order_id": order_id}),
+            self._event(
+                customer,
+                "invoice.issued",
+                now,
+                {"invoice_id": f"INV-{self.serial}", "lines": twice, "total": round(2 * charge["amount"], 2)},
+            ),
+        ]
 
     def urgent_refused(self, customer: str, now: int) -> list[Message]:
         """The urgent order the company turned away."""
         order_id, _, placed = self._order(customer, now - 2 * MS_PER_HOUR, now + 20 * MS_PER_HOUR, urgent=True)
-        return [placed, self._event(customer, "order.cancelled", now, {
-            "order_id": order_id, "by": "company", "reason": "not in stock at the nearest warehouse"})]
+        return [
+            placed,
+            self._event(
+                customer,
+                "order.cancelled",
+                now,
+                {"order_id": order_id, "by": "company", "reason": "not in stock at the nearest warehouse"},
+            ),
+        ]
 
     def unanswered_complaint(self, customer: str, now: int) -> list[Message]:
         """A complaint nobody acknowledged: its 48 hours pass in stream time."""
-        return [self._event(customer, "complaint.opened", now - 3 * MS_PER_DAY, {
-            "complaint_id": f"K-{self.serial}", "category": self.rng.choice(["delivery", "billing", "product"]),
-            "severity": self.rng.choice(["normal", "high"]), "channel": "email"})]
+        return [
+            self._event(
+                customer,
+                "complaint.opened",
+                now - 3 * MS_PER_DAY,
+                {
+                    "complaint_id": f"K-{self.serial}",
+                    "category": self.rng.choice(["delivery", "billing", "product"]),
+                    "severity": self.rng.choice(["normal", "high"]),
+                    "channel": "email",
+                },
+            )
+        ]
 
     def weekly_caller(self, customer: str, now: int) -> list[Message]:
         """The customer who calls every week: cost to serve above the margin they bring."""
-        messages = [self._event(customer, "contact.logged", now - week * 7 * MS_PER_DAY, {
-            "contact_id": f"CT-{self.serial}-{week}", "channel": "phone",
-            "handling_minutes": self.rng.choice([25, 30, 40])}) for week in range(12, 0, -1)]
-        messages += [self._event(customer, "payment.received", now - month * 30 * MS_PER_DAY, {
-            "invoice_id": f"INV-{self.serial}-{month}", "amount": 19.90}) for month in (2, 1)]
+        messages = [
+            self._event(
+                customer,
+                "contact.logged",
+                now - week * 7 * MS_PER_DAY,
+                {
+                    "contact_id": f"CT-{self.serial}-{week}",
+                    "channel": "phone",
+                    "handling_minutes": self.rng.choice([25, 30, 40]),
+                },
+            )
+            for week in range(12, 0, -1)
+        ]
+        messages += [
+            self._event(
+                customer,
+                "payment.received",
+                now - month * 30 * MS_PER_DAY,
+                {"invoice_id": f"INV-{self.serial}-{month}", "amount": 19.90},
+            )
+            for month in (2, 1)
+        ]
         return messages
 
     # --- subscriptions: the bad-profit stories (plans: streams/data/plans.toml) ---------------
@@ -191,10 +272,12 @@ class StoryBook:
     def _bill(self, sub_id: str, period: str, price: float, now: int) -> tuple[int, str, dict]:
         # Subscriptions are billed in advance, on the 2nd of the month.
         at = min(period_start(period) + MS_PER_DAY, now)
-        line = {"line_id": "1", "kind": "subscription", "ref": sub_id, "qty": 1, "unit_price": price,
-                "amount": price}
-        return at, "invoice.issued", {"invoice_id": f"INV-{sub_id}-{period}", "period": period, "lines": [line],
-                                      "total": price}
+        line = {"line_id": "1", "kind": "subscription", "ref": sub_id, "qty": 1, "unit_price": price, "amount": price}
+        return (
+            at,
+            "invoice.issued",
+            {"invoice_id": f"INV-{sub_id}-{period}", "period": period, "lines": [line], "total": price},
+        )
 
     def old_plan(self, customer: str, now: int) -> list[Message]:
         """A loyal customer on an old, expensive plan no longer sold: 6-9 GB a month at 5.00 per GB beyond 2."""
@@ -209,8 +292,18 @@ class StoryBook:
         steps = [self._started(sub_id, add_months(now, -7), "mobile-s", 15.00, term=24)]
         steps += [self._usage(sub_id, p, round(self.rng.uniform(16, 24), 1), now) for p in self._months(now, 3)]
         if self.rng.random() < switch:
-            steps.append((now, "subscription.changed", {"subscription_id": sub_id, "plan_id": "mobile-m",
-                                                        "monthly_fee": 25.00, "requested_by": "customer"}))
+            steps.append(
+                (
+                    now,
+                    "subscription.changed",
+                    {
+                        "subscription_id": sub_id,
+                        "plan_id": "mobile-m",
+                        "monthly_fee": 25.00,
+                        "requested_by": "customer",
+                    },
+                )
+            )
         return self._history(customer, steps)
 
     def loyal_broadband(self, customer: str, now: int) -> list[Message]:
@@ -219,8 +312,11 @@ class StoryBook:
         rise = period_start(period_of(add_months(now, -10)))
         steps = [
             self._started(sub_id, add_months(now, -37), "broadband-100", 29.99),
-            (rise - 45 * MS_PER_DAY, "price.change_notified",
-             {"subscription_id": sub_id, "new_monthly_fee": 39.99, "effective_at": format_ms(rise)}),
+            (
+                rise - 45 * MS_PER_DAY,
+                "price.change_notified",
+                {"subscription_id": sub_id, "new_monthly_fee": 39.99, "effective_at": format_ms(rise)},
+            ),
         ]
         steps += [self._usage(sub_id, p, self.rng.randrange(150, 400), now) for p in self._months(now, 3)]
         return self._history(customer, steps)
@@ -232,9 +328,17 @@ class StoryBook:
         for period in self._months(now, 3):
             steps += [self._bill(sub_id, period, 12.99, now), self._usage(sub_id, period, 0, now)]
         if self.rng.random() < wake:
-            steps.append((now, "subscription.cancel_requested", {
-                "subscription_id": sub_id, "effective_at": format_ms(period_start(shift_period(period_of(now), 1))),
-                "channel": "app"}))
+            steps.append(
+                (
+                    now,
+                    "subscription.cancel_requested",
+                    {
+                        "subscription_id": sub_id,
+                        "effective_at": format_ms(period_start(shift_period(period_of(now), 1))),
+                        "channel": "app",
+                    },
+                )
+            )
         return self._history(customer, steps)
 
     def price_rise(self, customer: str, now: int, refund: float = 0.0) -> list[Message]:
@@ -245,8 +349,11 @@ class StoryBook:
         steps = [
             self._started(sub_id, add_months(now, -9), "mobile-m", 25.00),
             self._bill(sub_id, shift_period(this, -1), 25.00, now),
-            (effective - 21 * MS_PER_DAY, "price.change_notified",
-             {"subscription_id": sub_id, "new_monthly_fee": 27.50, "effective_at": format_ms(effective)}),
+            (
+                effective - 21 * MS_PER_DAY,
+                "price.change_notified",
+                {"subscription_id": sub_id, "new_monthly_fee": 27.50, "effective_at": format_ms(effective)},
+            ),
             self._bill(sub_id, this, 27.50, now),
         ]
         if self.rng.random() < refund:
@@ -263,8 +370,11 @@ class StoryBook:
             self._started(sub_id, add_months(now, -10), "mobile-s", 15.00),
             self._bill(sub_id, shift_period(this, -2), 15.00, now),
             self._bill(sub_id, shift_period(this, -1), 15.00, now),
-            (effective - 20 * MS_PER_DAY, "subscription.cancel_requested",
-             {"subscription_id": sub_id, "effective_at": format_ms(effective), "channel": "phone"}),
+            (
+                effective - 20 * MS_PER_DAY,
+                "subscription.cancel_requested",
+                {"subscription_id": sub_id, "effective_at": format_ms(effective), "channel": "phone"},
+            ),
             self._bill(sub_id, this, 15.00, now),
         ]
         return self._history(customer, steps)
@@ -277,15 +387,29 @@ class StoryBook:
         steps = [self._started(sub_id, add_months(term_end, -12), "mobile-m", 25.00, term=12)]
         steps += [self._usage(sub_id, p, self.rng.randrange(8, 18), now) for p in self._months(now, 3)]
         if self.rng.random() < told:
-            steps.append((now, "notice.sent", {"subscription_id": sub_id, "kind": "contract_end",
-                                               "best_plan_id": "mobile-m"}))
+            steps.append(
+                (now, "notice.sent", {"subscription_id": sub_id, "kind": "contract_end", "best_plan_id": "mobile-m"})
+            )
         return self._history(customer, steps)
 
     def weighted(self) -> Callable[[str, int], list[Message]]:
-        stories = [(self.on_time, 30), (self.late, 15), (self.wrong, 12), (self.lost, 8),
-                   (self.duplicate, 5), (self.bad, 4), (self.double_billed, 5), (self.urgent_refused, 4),
-                   (self.unanswered_complaint, 5), (self.weekly_caller, 2),
-                   (self.old_plan, 3), (partial(self.heavy_user, switch=0.3), 3), (self.loyal_broadband, 3),
-                   (partial(self.dormant, wake=0.3), 3), (partial(self.price_rise, refund=0.4), 3),
-                   (self.billed_after_cancel, 2), (partial(self.notice_due, told=0.3), 2)]
+        stories = [
+            (self.on_time, 30),
+            (self.late, 15),
+            (self.wrong, 12),
+            (self.lost, 8),
+            (self.duplicate, 5),
+            (self.bad, 4),
+            (self.double_billed, 5),
+            (self.urgent_refused, 4),
+            (self.unanswered_complaint, 5),
+            (self.weekly_caller, 2),
+            (self.old_plan, 3),
+            (partial(self.heavy_user, switch=0.3), 3),
+            (self.loyal_broadband, 3),
+            (partial(self.dormant, wake=0.3), 3),
+            (partial(self.price_rise, refund=0.4), 3),
+            (self.billed_after_cancel, 2),
+            (partial(self.notice_due, told=0.3), 2),
+        ]
         return self.rng.choices([s for s, _ in stories], weights=[w for _, w in stories])[0]

@@ -49,7 +49,8 @@ async def true_end_offsets(consumer: AIOKafkaConsumer, listed: Mapping[TopicPart
             for partition, error_code, highwater, *_ in partitions:
                 tp = TopicPartition(topic, partition)
                 if error_code == 0 and tp in corrected and highwater > (corrected[tp] or 0):
-                    log.info("end offset of %s corrected from %s to %s (fetch high-water mark)",
-                             tp, corrected[tp], highwater)
+                    log.info(
+                        "end offset of %s corrected from %s to %s (fetch high-water mark)", tp, corrected[tp], highwater
+                    )
                     corrected[tp] = highwater
     return corrected

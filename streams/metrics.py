@@ -9,11 +9,26 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
-    "EVENTS_IN", "PROCESSED", "DUPLICATES", "INPUT_REWINDS", "DEAD_LETTERED", "LATE_EVENTS", "ALERTS",
-    "OVERPAY", "PROCESSING_LATENCY", "EVENT_TO_ALERT", "READY", "OPEN_PROMISES", "OPEN_ALERTS",
-    "CATALOG_PLANS", "PLANS_INVALID", "PLAN_NOT_IN_CATALOG",
-    "FIRST_CONSUMED", "LAST_CONSUMED",
-    "BATCH_MESSAGES", "BATCH_WRITES",
+    "EVENTS_IN",
+    "PROCESSED",
+    "DUPLICATES",
+    "INPUT_REWINDS",
+    "DEAD_LETTERED",
+    "LATE_EVENTS",
+    "ALERTS",
+    "OVERPAY",
+    "PROCESSING_LATENCY",
+    "EVENT_TO_ALERT",
+    "READY",
+    "OPEN_PROMISES",
+    "OPEN_ALERTS",
+    "CATALOG_PLANS",
+    "PLANS_INVALID",
+    "PLAN_NOT_IN_CATALOG",
+    "FIRST_CONSUMED",
+    "LAST_CONSUMED",
+    "BATCH_MESSAGES",
+    "BATCH_WRITES",
 ]
 
 EVENTS_IN = Counter("fairwatch_events_in_total", "Messages consumed from input topics.", ["topic", "type"])
@@ -30,15 +45,18 @@ OVERPAY = Counter(
     "fairwatch_money_at_stake_total", "Money at stake in raised alerts, in the policy currency.", ["kind", "per"]
 )
 PROCESSING_LATENCY = Histogram(
-    "fairwatch_processing_latency_seconds", "Consume to alert produced, for events that caused alerts.",
+    "fairwatch_processing_latency_seconds",
+    "Consume to alert produced, for events that caused alerts.",
     buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5),
 )
 EVENT_TO_ALERT = Histogram(
-    "fairwatch_event_to_alert_seconds", "Event time of the triggering event to alert emission (wall clock).",
+    "fairwatch_event_to_alert_seconds",
+    "Event time of the triggering event to alert emission (wall clock).",
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600),
 )
 BATCH_MESSAGES = Histogram(
-    "fairwatch_batch_messages", "Messages the ingest agent handled per batch.",
+    "fairwatch_batch_messages",
+    "Messages the ingest agent handled per batch.",
     buckets=(1, 5, 25, 100, 250, 500, 1000, 2000, 5000),
 )
 BATCH_WRITES = Counter(
@@ -53,7 +71,8 @@ INPUT_REWINDS = Counter(
 )
 READY = Gauge("fairwatch_ready", "1 when joined, assigned partitions recovered; else 0.")
 OPEN_PROMISES = Gauge(
-    "fairwatch_open_promises", "Promises still running on this worker's partitions (e.g. orders not yet delivered).",
+    "fairwatch_open_promises",
+    "Promises still running on this worker's partitions (e.g. orders not yet delivered).",
     ["kind"],
 )
 OPEN_ALERTS = Gauge("fairwatch_open_alerts", "Alerts raised and not resolved, on this worker's partitions.", ["kind"])

@@ -162,8 +162,15 @@ class Processor:
             if highwater is None or highwater >= expected:
                 return self._redelivered(topic)
             else:  # the topic ends before what was handled: it was recreated, its offsets start again
-                log.warning("fairwatch: %s/%d ends at %d, before offset %d handled here: the topic was "
-                            "recreated; taking it from offset %d", topic, partition, highwater, expected, offset)
+                log.warning(
+                    "fairwatch: %s/%d ends at %d, before offset %d handled here: the topic was "
+                    "recreated; taking it from offset %d",
+                    topic,
+                    partition,
+                    highwater,
+                    expected,
+                    offset,
+                )
                 outcome = self._handle(owned, topic, partition, offset, key, value)
         else:
             outcome = self._handle(owned, topic, partition, offset, key, value)

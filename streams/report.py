@@ -47,8 +47,16 @@ from models.timestamps import add_months, format_ms, parse_rfc3339, period_start
 from streams.highwater import true_end_offsets
 from streams.topics import ALERTS_TOPIC
 
-__all__ = ["Report", "KIND_COLOURS", "parse_bound", "read_alert_documents", "build_report", "render_html",
-           "write_report", "run_report"]
+__all__ = [
+    "Report",
+    "KIND_COLOURS",
+    "parse_bound",
+    "read_alert_documents",
+    "build_report",
+    "render_html",
+    "write_report",
+    "run_report",
+]
 
 _DAY_MS = 86_400_000
 
@@ -75,8 +83,13 @@ def parse_bound(text: str | None, *, end: bool) -> int | None:
 
 async def read_alert_documents(bootstrap: list[str], timeout: float = 60.0) -> list[Any]:
     """Every alert on the topic now: from the beginning up to the end offsets as of the start."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=50)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
     try:
         await consumer.start()
     except KafkaError as exc:
@@ -159,19 +172,46 @@ def build_report(documents: list[Any], since: int | None, until: int | None, top
     chosen = select(ledger.findings.values(), since, until)
     currencies = Counter(f.currency for f in chosen)
     return Report(
-        since=since, until=until, currency=currencies.most_common(1)[0][0] if currencies else "",
-        emissions=ledger.seq, skipped=skipped, findings=chosen, headline=headline(chosen), totals=figures(chosen),
-        by_kind=group(chosen, lambda f: f.kind), by_kind_month=group(chosen, lambda f: (f.kind, f.month)),
+        since=since,
+        until=until,
+        currency=currencies.most_common(1)[0][0] if currencies else "",
+        emissions=ledger.seq,
+        skipped=skipped,
+        findings=chosen,
+        headline=headline(chosen),
+        totals=figures(chosen),
+        by_kind=group(chosen, lambda f: f.kind),
+        by_kind_month=group(chosen, lambda f: (f.kind, f.month)),
         top=top_customers(chosen, limit=top),
     )
 
 
 # --- CSV ----------------------------------------------------------------------------------------------------------
 
-_KIND_MONTH_COLUMNS = ["kind", "month", "alerts", "customers", "open", "resolved", "median_hours_to_resolve",
-                       "yearly_found", "one_off_found", "yearly_open", "one_off_open", "currency"]
-_TOP_COLUMNS = ["rank", "customer_id", "yearly_at_stake", "one_off_at_stake", "at_stake", "open_alerts", "kinds",
-                "currency"]
+_KIND_MONTH_COLUMNS = [
+    "kind",
+    "month",
+    "alerts",
+    "customers",
+    "open",
+    "resolved",
+    "median_hours_to_resolve",
+    "yearly_found",
+    "one_off_found",
+    "yearly_open",
+    "one_off_open",
+    "currency",
+]
+_TOP_COLUMNS = [
+    "rank",
+    "customer_id",
+    "yearly_at_stake",
+    "one_off_at_stake",
+    "at_stake",
+    "open_alerts",
+    "kinds",
+    "currency",
+]
 
 
 def _hours(row: Figures) -> str:
@@ -180,16 +220,27 @@ def _hours(row: Figures) -> str:
 
 def _kind_month_rows(report: Report) -> list[list[Any]]:
     return [
-        [kind, month, row.alerts, row.customers, row.open, row.resolved, _hours(row), money_text(row.found_year),
-         money_text(row.found_once), money_text(row.open_year), money_text(row.open_once), report.currency]
+        [
+            kind,
+            month,
+            row.alerts,
+            row.customers,
+            row.open,
+            row.resolved,
+            _hours(row),
+            money_text(row.found_year),
+            money_text(row.found_once),
+            money_text(row.open_year),
+            money_text(row.open_once),
+            report.currency,
+        ]
         for (kind, month), row in report.by_kind_month.items()
     ]
 
 
 def _top_rows(report: Report) -> list[list[Any]]:
     return [
-        [rank, r["customer_id"], r["year"], r["once"], r["at_stake"], r["open"], " ".join(r["kinds"]),
-         report.currency]
+        [rank, r["customer_id"], r["year"], r["once"], r["at_stake"], r["open"], " ".join(r["kinds"]), report.currency]
         for rank, r in enumerate(report.top, start=1)
     ]
 
@@ -198,12 +249,19 @@ def _top_rows(report: Report) -> list[list[Any]]:
 
 #: One colour per kind, the same on the live page (agents/page.py sends it) and in the report.
 KIND_COLOURS = {
-    "overpaying.better_plan": "#2874a6", "overpaying.loyalty_penalty": "#e67e22",
-    "overpaying.unused_subscription": "#27ae60", "overpaying.best_tariff_notice_due": "#8e44ad",
-    "promise.unannounced_price_rise": "#f1c40f", "promise.billed_after_cancellation": "#e84393",
-    "promise.billing_error": "#16a085", "promise.late_delivery": "#c0392b", "promise.wrong_delivery": "#7b241c",
-    "promise.complaint_unresolved": "#00b8d4", "promise.urgent_order_refused": "#2c3e50",
-    "relationship.unprofitable_service": "#7f8c8d", "relationship.repeated_broken_promises": "#6d4c41",
+    "overpaying.better_plan": "#2874a6",
+    "overpaying.loyalty_penalty": "#e67e22",
+    "overpaying.unused_subscription": "#27ae60",
+    "overpaying.best_tariff_notice_due": "#8e44ad",
+    "promise.unannounced_price_rise": "#f1c40f",
+    "promise.billed_after_cancellation": "#e84393",
+    "promise.billing_error": "#16a085",
+    "promise.late_delivery": "#c0392b",
+    "promise.wrong_delivery": "#7b241c",
+    "promise.complaint_unresolved": "#00b8d4",
+    "promise.urgent_order_refused": "#2c3e50",
+    "relationship.unprofitable_service": "#7f8c8d",
+    "relationship.repeated_broken_promises": "#6d4c41",
 }
 _OTHER_COLOUR = "#95a5a6"
 
@@ -246,8 +304,10 @@ def _bars(rows: list[tuple[str, str, int]], currency: str) -> str:
     width, height, left, bottom, top = 520, 190, 8, 34, 18
     slot = (width - left) / max(len(months), 6)
     bar = min(44.0, slot * 0.7)
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">',
-             f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#999"/>']
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#999"/>',
+    ]
     for index, month in enumerate(months):
         x = left + index * slot + (slot - bar) / 2
         y = float(height - bottom)
@@ -256,25 +316,39 @@ def _bars(rows: list[tuple[str, str, int]], currency: str) -> str:
                 continue
             h = value / peak * (height - bottom - top)
             y -= h
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour(kind)}" '
-                         f'data-month="{month}" data-kind="{_e(kind)}" data-amount="{money_text(value)}">'
-                         f'<title>{_e(kind)} {month}: {_money(money_text(value), currency)}</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour(kind)}" '
+                f'data-month="{month}" data-kind="{_e(kind)}" data-amount="{money_text(value)}">'
+                f"<title>{_e(kind)} {month}: {_money(money_text(value), currency)}</title></rect>"
+            )
         total = money_text(totals[month])
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" class="bar-total" '
-                     f'data-month="{month}" data-amount="{total}">{_money(total)}</text>')
+        parts.append(
+            f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" class="bar-total" '
+            f'data-month="{month}" data-amount="{total}">{_money(total)}</text>'
+        )
         parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle">{month}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _figures_cells(row: Figures) -> str:
-    cells = [str(row.alerts), str(row.customers), str(row.open), str(row.resolved),
-             "&ndash;" if row.median_resolve_ms is None else f"{_hours(row)} h"]
-    money = [("found_year", row.found_year), ("found_once", row.found_once), ("open_year", row.open_year),
-             ("open_once", row.open_once)]
-    return ("".join(f'<td class="num">{c}</td>' for c in cells)
-            + "".join(f'<td class="num" data-field="{name}" data-amount="{money_text(v)}">{_money(money_text(v))}</td>'
-                      for name, v in money))
+    cells = [
+        str(row.alerts),
+        str(row.customers),
+        str(row.open),
+        str(row.resolved),
+        "&ndash;" if row.median_resolve_ms is None else f"{_hours(row)} h",
+    ]
+    money = [
+        ("found_year", row.found_year),
+        ("found_once", row.found_once),
+        ("open_year", row.open_year),
+        ("open_once", row.open_once),
+    ]
+    return "".join(f'<td class="num">{c}</td>' for c in cells) + "".join(
+        f'<td class="num" data-field="{name}" data-amount="{money_text(v)}">{_money(money_text(v))}</td>'
+        for name, v in money
+    )
 
 
 def render_html(report: Report) -> str:
@@ -285,10 +359,12 @@ def render_html(report: Report) -> str:
     yearly = [(m, k, row.found_year) for (m, k), row in by_month.items() if row.found_year]
     once = [(m, k, row.found_once) for (m, k), row in by_month.items() if row.found_once]
     charted = sorted({k for _, k, _ in yearly + once})
-    header = ("<tr><th>kind</th><th>month</th><th class=num>alerts</th><th class=num>customers</th>"
-              "<th class=num>open</th><th class=num>resolved</th><th class=num>median to resolve</th>"
-              "<th class=num>yearly, found</th><th class=num>one-off, found</th><th class=num>yearly, open</th>"
-              "<th class=num>one-off, open</th></tr>")
+    header = (
+        "<tr><th>kind</th><th>month</th><th class=num>alerts</th><th class=num>customers</th>"
+        "<th class=num>open</th><th class=num>resolved</th><th class=num>median to resolve</th>"
+        "<th class=num>yearly, found</th><th class=num>one-off, found</th><th class=num>yearly, open</th>"
+        "<th class=num>one-off, open</th></tr>"
+    )
     kind_rows = "".join(
         f'<tr class="kind" data-kind="{_e(kind)}"><td><span class="swatch" '
         f'style="background:{colour(kind)}"></span>{_e(kind)}</td><td>all</td>'
@@ -300,22 +376,26 @@ def render_html(report: Report) -> str:
         f"{_figures_cells(row)}</tr>"
         for (kind, month), row in report.by_kind_month.items()
     )
-    top_rows = "".join(
-        f'<tr data-customer="{_e(r["customer_id"])}"><td class=num>{rank}</td><td>{_e(r["customer_id"])}</td>'
-        f'<td class="num" data-amount="{r["year"]}">{_money(r["year"])}</td>'
-        f'<td class="num" data-amount="{r["once"]}">{_money(r["once"])}</td>'
-        f'<td class="num" data-amount="{r["at_stake"]}">{_money(r["at_stake"])}</td>'
-        f'<td class="num">{r["open"]}</td><td class="kinds">{_e(", ".join(r["kinds"]))}</td></tr>'
-        for rank, r in enumerate(report.top, start=1)
-    ) or '<tr><td colspan="7" class="small">no bad profits at stake</td></tr>'
+    top_rows = (
+        "".join(
+            f'<tr data-customer="{_e(r["customer_id"])}"><td class=num>{rank}</td><td>{_e(r["customer_id"])}</td>'
+            f'<td class="num" data-amount="{r["year"]}">{_money(r["year"])}</td>'
+            f'<td class="num" data-amount="{r["once"]}">{_money(r["once"])}</td>'
+            f'<td class="num" data-amount="{r["at_stake"]}">{_money(r["at_stake"])}</td>'
+            f'<td class="num">{r["open"]}</td><td class="kinds">{_e(", ".join(r["kinds"]))}</td></tr>'
+            for rank, r in enumerate(report.top, start=1)
+        )
+        or '<tr><td colspan="7" class="small">no bad profits at stake</td></tr>'
+    )
     legend = " ".join(
-        f'<span><span class="swatch" style="background:{colour(k)}"></span>{_e(k)}'
-        f"</span>" for k in charted
+        f'<span><span class="swatch" style="background:{colour(k)}"></span>{_e(k)}</span>' for k in charted
     )
 
     def card(title: str, ident: str, text: str, note: str) -> str:
-        return (f'<div class="card"><h3>{title}</h3><p class="big" id="{ident}" data-amount="{text}">'
-                f'{_money(text, c)}</p><p class="small">{note}</p></div>')
+        return (
+            f'<div class="card"><h3>{title}</h3><p class="big" id="{ident}" data-amount="{text}">'
+            f'{_money(text, c)}</p><p class="small">{note}</p></div>'
+        )
 
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fairwatch report: {_e(report.period)}</title>
@@ -325,16 +405,29 @@ def render_html(report: Report) -> str:
 (event time); each as it stood at the end of the period. {report.headline["alerts"]} findings, {report.emissions}
 alert emissions read.</p>
 <div class="cards">
-{card("Yearly overpayment at stake", "overpayment-open", h["overpayment_year_open"],
-      f'found: <span id="overpayment-found" data-amount="{h["overpayment_year_found"]}">'
-      f'{_money(h["overpayment_year_found"], c)}</span> a year')}
-{card("One-off overcharges at stake", "overcharges-open", h["overcharges_once_open"],
-      f'found: <span id="overcharges-found" data-amount="{h["overcharges_once_found"]}">'
-      f'{_money(h["overcharges_once_found"], c)}</span>')}
+{
+        card(
+            "Yearly overpayment at stake",
+            "overpayment-open",
+            h["overpayment_year_open"],
+            f'found: <span id="overpayment-found" data-amount="{h["overpayment_year_found"]}">'
+            f"{_money(h['overpayment_year_found'], c)}</span> a year",
+        )
+    }
+{
+        card(
+            "One-off overcharges at stake",
+            "overcharges-open",
+            h["overcharges_once_open"],
+            f'found: <span id="overcharges-found" data-amount="{h["overcharges_once_found"]}">'
+            f"{_money(h['overcharges_once_found'], c)}</span>",
+        )
+    }
 <div class="card"><h3>Findings</h3><p class="big" id="findings-count">{h["alerts"]}</p>
 <p class="small"><span id="findings-open">{h["open"]}</span> open, <span id="findings-resolved">
-{report.totals.resolved}</span> resolved (median {"&ndash;" if report.totals.median_resolve_ms is None
-else _hours(report.totals) + " h"}); <span id="promises-open">{h["promises_open"]}</span> broken promises open</p></div>
+{report.totals.resolved}</span> resolved (median {
+        "&ndash;" if report.totals.median_resolve_ms is None else _hours(report.totals) + " h"
+    }); <span id="promises-open">{h["promises_open"]}</span> broken promises open</p></div>
 </div>
 <h2>Bad profits found, by month (event time)</h2>
 <div class="charts"><div><h3>Yearly overpayment</h3>{_bars(yearly, c)}</div>
@@ -363,8 +456,10 @@ def write_report(report: Report, out: Path) -> list[Path]:
     page = out / "report.html"
     page.write_text(render_html(report), encoding="utf-8")
     paths = [page]
-    for name, columns, rows in (("by_kind_month.csv", _KIND_MONTH_COLUMNS, _kind_month_rows(report)),
-                                ("top_customers.csv", _TOP_COLUMNS, _top_rows(report))):
+    for name, columns, rows in (
+        ("by_kind_month.csv", _KIND_MONTH_COLUMNS, _kind_month_rows(report)),
+        ("top_customers.csv", _TOP_COLUMNS, _top_rows(report)),
+    ):
         path = out / name
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -388,10 +483,14 @@ def run_report(bootstrap: list[str], since: str | None, until: str | None, out: 
     paths = write_report(report, out)
     h = report.headline
     print(f"fairwatch report: {report.period}: {h['alerts']} findings from {report.emissions} alert emissions")
-    print(f"  yearly overpayment at stake {_money(h['overpayment_year_open'], report.currency)} "
-          f"(found {_money(h['overpayment_year_found'], report.currency)})")
-    print(f"  one-off overcharges at stake {_money(h['overcharges_once_open'], report.currency)} "
-          f"(found {_money(h['overcharges_once_found'], report.currency)})")
+    print(
+        f"  yearly overpayment at stake {_money(h['overpayment_year_open'], report.currency)} "
+        f"(found {_money(h['overpayment_year_found'], report.currency)})"
+    )
+    print(
+        f"  one-off overcharges at stake {_money(h['overcharges_once_open'], report.currency)} "
+        f"(found {_money(h['overcharges_once_found'], report.currency)})"
+    )
     print(f"  open {h['open']}, resolved {report.totals.resolved}, broken promises open {h['promises_open']}")
     for path in paths:
         print(f"  wrote {path}")

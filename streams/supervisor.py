@@ -26,8 +26,14 @@ __all__ = ["WorkerProcess", "Counts", "read_counts"]
 
 class WorkerProcess:
     def __init__(
-        self, broker: str, data_dir: Path, log_path: Path, *, env: Mapping[str, str] | None = None,
-        partitions: int = 4, profile: str = "tansu",
+        self,
+        broker: str,
+        data_dir: Path,
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        partitions: int = 4,
+        profile: str = "tansu",
     ) -> None:
         self.web_port = free_port()
         self.log_path = log_path
@@ -50,8 +56,12 @@ class WorkerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-            preexec_fn=child_preexec, cwd=Path(__file__).resolve().parent.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            preexec_fn=child_preexec,
+            cwd=Path(__file__).resolve().parent.parent,
         )
         log.close()
         return self

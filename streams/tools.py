@@ -19,7 +19,12 @@ from streams.config import load_config
 from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, ensure_topics
 
 __all__ = [
-    "produce_file", "follow_alerts", "format_alert", "read_events_file", "read_plans_file", "publish_plans",
+    "produce_file",
+    "follow_alerts",
+    "format_alert",
+    "read_events_file",
+    "read_plans_file",
+    "publish_plans",
     "produce_plans",
 ]
 
@@ -56,8 +61,10 @@ async def produce_file(path: Path, *, skip_bad: bool = False) -> int:
     for problem in bad:
         print(f"{path}:{problem}", file=sys.stderr)
     if bad and not skip_bad:
-        print(f"fairwatch: {len(bad)} bad line(s); nothing published (use --skip-bad to publish the rest)",
-              file=sys.stderr)
+        print(
+            f"fairwatch: {len(bad)} bad line(s); nothing published (use --skip-bad to publish the rest)",
+            file=sys.stderr,
+        )
         return 1
     config = load_config()
     await ensure_topics(config.bootstrap_servers, config.partitions)

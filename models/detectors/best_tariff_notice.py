@@ -53,7 +53,10 @@ CLOCK = "billing"
 NEEDS_CATALOG = True
 EVENT_TYPES = frozenset(
     {
-        "subscription.started", "subscription.changed", "subscription.cancel_requested", "subscription.ended",
+        "subscription.started",
+        "subscription.changed",
+        "subscription.cancel_requested",
+        "subscription.ended",
         "notice.sent",
     }
 )
@@ -99,8 +102,10 @@ def evaluate(
     overdue = False
     window = None
     if sub["term_end"] is not None:
-        window = (sub["term_end"] - int(policy.contract_end_notice_from_days * MS_PER_DAY),
-                  sub["term_end"] - int(policy.contract_end_notice_until_days * MS_PER_DAY))
+        window = (
+            sub["term_end"] - int(policy.contract_end_notice_from_days * MS_PER_DAY),
+            sub["term_end"] - int(policy.contract_end_notice_until_days * MS_PER_DAY),
+        )
         if at < window[0]:
             upcoming.append(window[0])
         elif not notices_since(sub, window[0], at, ("best_tariff", "contract_end")):
@@ -117,8 +122,16 @@ def evaluate(
 
 
 def _raise(
-    state: dict[str, Any], sub_id: str, sub: dict[str, Any], at: int, policy: Policy, catalog: Mapping[str, Plan],
-    due: list[str], overdue: bool, window: tuple[int, int] | None, told: list[list[Any]],
+    state: dict[str, Any],
+    sub_id: str,
+    sub: dict[str, Any],
+    at: int,
+    policy: Policy,
+    catalog: Mapping[str, Plan],
+    due: list[str],
+    overdue: bool,
+    window: tuple[int, int] | None,
+    told: list[list[Any]],
 ) -> list[AlertChange]:
     money = policy.currency
     best, yearly, monthly_cost = _best_tariff(sub, at, policy, catalog)
@@ -126,28 +139,43 @@ def _raise(
     parts = []
     if "annual" in due:
         last = f"since {format_date(told[-1][1])}" if told else "yet"
-        parts.append(f"{tenure} months into subscription {sub_id}, the customer has not been told their best "
-                     f"tariff {last}")
+        parts.append(
+            f"{tenure} months into subscription {sub_id}, the customer has not been told their best tariff {last}"
+        )
     if "contract_end" in due and window is not None:
-        when = (f"it was due by {format_date(window[1])}" if overdue
-                else f"it is due between {format_date(window[0])} and {format_date(window[1])}")
-        parts.append(f"the minimum term of subscription {sub_id} ends on {format_date(sub['term_end'])} and "
-                     f"no best-tariff notice has been sent: {when}")
+        when = (
+            f"it was due by {format_date(window[1])}"
+            if overdue
+            else f"it is due between {format_date(window[0])} and {format_date(window[1])}"
+        )
+        parts.append(
+            f"the minimum term of subscription {sub_id} ends on {format_date(sub['term_end'])} and "
+            f"no best-tariff notice has been sent: {when}"
+        )
     if best is None:
         tip = ""
     elif yearly > 0:
-        tip = (f"; their best tariff is {best.name} at about {format_money(monthly_cost, money)} a month, "
-               f"{format_money(yearly, money)} a year less than now")
+        tip = (
+            f"; their best tariff is {best.name} at about {format_money(monthly_cost, money)} a month, "
+            f"{format_money(yearly, money)} a year less than now"
+        )
     else:
         tip = f"; they are on their best tariff already ({best.name})"
     summary = "; ".join(parts)
     change = raise_alert(
-        state, policy, kind=KIND, key=sub_id, at=at, severity="critical" if overdue else "warning",
+        state,
+        policy,
+        kind=KIND,
+        key=sub_id,
+        at=at,
+        severity="critical" if overdue else "warning",
         summary=summary[0].upper() + summary[1:] + tip + ".",
-        amount=yearly, per="year",
+        amount=yearly,
+        per="year",
         evidence=[e for e in (sub["start_by"], *(entry[2] for entry in told[-1:])) if e],
         suggested_action=f"Send the best-tariff notice for subscription {sub_id}"
-        + (f", naming {best.name} ({best.plan_id})" if best is not None else "") + ".",
+        + (f", naming {best.name} ({best.plan_id})" if best is not None else "")
+        + ".",
         details={
             "subscription_id": sub_id,
             "due": due,
@@ -157,8 +185,12 @@ def _raise(
             "last_best_tariff_notice_at": format_ms(told[-1][1]) if told else None,
             "minimum_term_ends_at": format_ms(sub["term_end"]) if sub["term_end"] is not None else None,
             "notice_window": [format_ms(window[0]), format_ms(window[1])] if window else None,
-            "best_plan": None if best is None else {
-                "plan_id": best.plan_id, "name": best.name, "monthly_cost_for_usage": to_amount(monthly_cost),
+            "best_plan": None
+            if best is None
+            else {
+                "plan_id": best.plan_id,
+                "name": best.name,
+                "monthly_cost_for_usage": to_amount(monthly_cost),
             },
             "yearly_saving_on_best_plan": to_amount(yearly),
         },
@@ -186,6 +218,7 @@ def _best_tariff(
 def _resolve(state: dict[str, Any], sub_id: str, sub: dict[str, Any], at: int, summary: str) -> list[AlertChange]:
     notices = [entry[2] for entry in sub["notices"][-1:]]
     evidence = [e for e in (*notices, sub["cancel_by"], sub["ended_by"]) if e]
-    change = resolve_alert(state, kind=KIND, key=sub_id, at=at, summary=summary, evidence=evidence,
-                           details={"subscription_id": sub_id})
+    change = resolve_alert(
+        state, kind=KIND, key=sub_id, at=at, summary=summary, evidence=evidence, details={"subscription_id": sub_id}
+    )
     return [change] if change else []

@@ -46,8 +46,12 @@ CLOCK = "billing"
 NEEDS_CATALOG = True
 EVENT_TYPES = frozenset(
     {
-        "subscription.started", "subscription.changed", "subscription.cancel_requested", "subscription.ended",
-        "price.change_notified", "usage.recorded",
+        "subscription.started",
+        "subscription.changed",
+        "subscription.cancel_requested",
+        "subscription.ended",
+        "price.change_notified",
+        "usage.recorded",
     }
 )
 
@@ -102,8 +106,14 @@ def evaluate(
 
 
 def _raise(
-    state: dict[str, Any], sub_id: str, sub: dict[str, Any], at: int, policy: Policy, comparison: PlanComparison,
-    run: list[str], usage_events: list[str],
+    state: dict[str, Any],
+    sub_id: str,
+    sub: dict[str, Any],
+    at: int,
+    policy: Policy,
+    comparison: PlanComparison,
+    run: list[str],
+    usage_events: list[str],
 ) -> AlertChange | None:
     money = policy.currency
     current, best = comparison.current, comparison.best
@@ -112,11 +122,17 @@ def _raise(
     average = sum(comparison.usage) / len(comparison.usage)
     span = format_period(run[0]) if len(run) == 1 else f"{format_period(run[0])} to {format_period(run[-1])}"
     return raise_alert(
-        state, policy, kind=KIND, key=sub_id, at=at, severity="warning",
+        state,
+        policy,
+        kind=KIND,
+        key=sub_id,
+        at=at,
+        severity="warning",
         summary=f"From {span} you used about {average:.1f} {current.unit} a month and paid "
         f"{format_money(comparison.current_cost, money)} for it on {current.name}; {best.name} would have cost "
         f"{format_money(comparison.best_cost, money)} for the same usage, {format_money(monthly, money)} a month less.",
-        amount=yearly, per="year",
+        amount=yearly,
+        per="year",
         evidence=[e for e in [sub["fee_by"], *usage_events] if e],
         suggested_action=f"Offer to switch subscription {sub_id} to {best.name} "
         f"({format_money(best.monthly_fee, money)} a month): it saves about {format_money(yearly, money)} a year "
@@ -144,15 +160,26 @@ def _raise(
 
 def _plan_details(plan: Plan) -> dict[str, Any]:
     return {
-        "plan_id": plan.plan_id, "name": plan.name, "monthly_fee": to_amount(plan.monthly_fee),
-        "included_units": plan.included_units, "unit": plan.unit, "overage_price": plan.overage_price / 1_000_000,
+        "plan_id": plan.plan_id,
+        "name": plan.name,
+        "monthly_fee": to_amount(plan.monthly_fee),
+        "included_units": plan.included_units,
+        "unit": plan.unit,
+        "overage_price": plan.overage_price / 1_000_000,
     }
 
 
 def _resolve(state: dict[str, Any], sub_id: str, sub: dict[str, Any], at: int, summary: str) -> list[AlertChange]:
     evidence = [e for e in (sub["fee_by"], sub["ended_by"], sub["cancel_by"]) if e]
-    change = resolve_alert(state, kind=KIND, key=sub_id, at=at, summary=summary, evidence=evidence,
-                           details={"subscription_id": sub_id, "plan_id": sub["plan"]})
+    change = resolve_alert(
+        state,
+        kind=KIND,
+        key=sub_id,
+        at=at,
+        summary=summary,
+        evidence=evidence,
+        details={"subscription_id": sub_id, "plan_id": sub["plan"]},
+    )
     return [change] if change else []
 
 

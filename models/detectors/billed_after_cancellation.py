@@ -64,8 +64,13 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
             continue
         stopped_by = sub["cancel_by"] if sub["cancel_at"] == end else sub["ended_by"]
         facts = {
-            "sub": line["ref"], "invoice": invoice_id, "line": line["line_id"], "period": period,
-            "amount": line["amount"], "end": end, "how": "cancelled" if sub["cancel_at"] == end else "ended",
+            "sub": line["ref"],
+            "invoice": invoice_id,
+            "line": line["line_id"],
+            "period": period,
+            "amount": line["amount"],
+            "end": end,
+            "how": "cancelled" if sub["cancel_at"] == end else "ended",
         }
         record = record_overcharge(
             sub, key, NAME, line["amount"], event.at, [e for e in (stopped_by, event.event_id) if e], facts
@@ -80,40 +85,52 @@ def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> li
     return []
 
 
-def _emit(
-    state: dict[str, Any], policy: Policy, key: str, record: dict[str, Any], event: Event
-) -> list[AlertChange]:
+def _emit(state: dict[str, Any], policy: Policy, key: str, record: dict[str, Any], event: Event) -> list[AlertChange]:
     facts, money = record["f"], policy.currency
     owed = record["amount"] - record["paid"]
     if owed <= 0:
         settle_overcharge(subs_of(state)[facts["sub"]], key)
         return _resolve(
-            state, key, event,
+            state,
+            key,
+            event,
             f"The {format_money(record['amount'], money)} billed on invoice {facts['invoice']} after subscription "
             f"{facts['sub']} stopped has been refunded.",
         )
     what = "its cancellation took effect" if facts["how"] == "cancelled" else "it ended"
     refunded = f"; {format_money(record['paid'], money)} of it has been refunded" if record["paid"] else ""
     change = raise_alert(
-        state, policy, kind=KIND, key=key, at=event.at, severity="warning",
+        state,
+        policy,
+        kind=KIND,
+        key=key,
+        at=event.at,
+        severity="warning",
         summary=f"Invoice {facts['invoice']} charged {format_money(facts['amount'], money)} for subscription "
         f"{facts['sub']} for {format_period(facts['period'])}, after {what} on {format_date(facts['end'])}"
         f"{refunded}.",
-        amount=owed, per="once",
+        amount=owed,
+        per="once",
         evidence=list(dict.fromkeys([*record["ev"], event.event_id])),
         suggested_action=f"Refund {format_money(owed, money)}, apologise, and make sure subscription "
         f"{facts['sub']} is no longer billed.",
         details={
-            "subscription_id": facts["sub"], "invoice_id": facts["invoice"], "line_id": facts["line"],
-            "period": facts["period"], "amount": to_amount(facts["amount"]),
-            "refunded": to_amount(record["paid"]), "still_owed": to_amount(owed),
-            "stopped": facts["how"], "cancellation_effective_at": format_ms(facts["end"]),
+            "subscription_id": facts["sub"],
+            "invoice_id": facts["invoice"],
+            "line_id": facts["line"],
+            "period": facts["period"],
+            "amount": to_amount(facts["amount"]),
+            "refunded": to_amount(record["paid"]),
+            "still_owed": to_amount(owed),
+            "stopped": facts["how"],
+            "cancellation_effective_at": format_ms(facts["end"]),
         },
     )
     return [change] if change else []
 
 
 def _resolve(state: dict[str, Any], key: str, event: Event, summary: str) -> list[AlertChange]:
-    change = resolve_alert(state, kind=KIND, key=key, at=event.at, summary=summary, evidence=[event.event_id],
-                           details={"alert_key": key})
+    change = resolve_alert(
+        state, kind=KIND, key=key, at=event.at, summary=summary, evidence=[event.event_id], details={"alert_key": key}
+    )
     return [change] if change else []

@@ -48,8 +48,17 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
                 continue  # not ours to judge: a fee, a subscription, a line the order does not have
             entries = order.setdefault("billed", {}).setdefault(line_id, [])
             if len(entries) < _MAX_ENTRIES_PER_LINE:
-                entries.append([event.data["invoice_id"], line["line_id"], line["qty"], line["unit_price"],
-                                line["amount"], event.event_id, event.at])
+                entries.append(
+                    [
+                        event.data["invoice_id"],
+                        line["line_id"],
+                        line["qty"],
+                        line["unit_price"],
+                        line["amount"],
+                        event.event_id,
+                        event.at,
+                    ]
+                )
             _judge_at(state, order_id, event.at, policy)
         for order_id, lines in waiting.items():
             hold_early(state, event._replace(data={**event.data, "lines": lines}), policy, order_id)
@@ -157,7 +166,11 @@ def judge_line(state: dict[str, Any], order_id: str, line_id: str, now: int, pol
     evidence = [order["placed"]] + [entry[5] for entry in entries]
     if not problem or at_stake == 0:
         change = resolve_alert(
-            state, kind=KIND, key=key, at=now, evidence=evidence,
+            state,
+            kind=KIND,
+            key=key,
+            at=now,
+            evidence=evidence,
             summary=f"The bill for {sku} on order {order_id} is now right.",
         )
         return [change] if change else []
@@ -166,13 +179,35 @@ def judge_line(state: dict[str, Any], order_id: str, line_id: str, now: int, pol
     overcharged = at_stake > 0
     summary, action = _words(problem, order_id, sku, money, overcharged)
     change = raise_alert(
-        state, policy, kind=KIND, key=key, at=now, severity="warning" if overcharged else "info",
-        summary=summary, amount=amount, per="once", evidence=evidence, suggested_action=action,
+        state,
+        policy,
+        kind=KIND,
+        key=key,
+        at=now,
+        severity="warning" if overcharged else "info",
+        summary=summary,
+        amount=amount,
+        per="once",
+        evidence=evidence,
+        suggested_action=action,
         details={
-            "order_id": order_id, "line_id": line_id, "sku": sku, "problem": problem,
-            "ordered_qty": ordered_qty, "owed_qty": owed_qty, "ordered_unit_price": price / 1_000_000,
-            "invoices": [{"invoice_id": e[0], "line_id": e[1], "qty": e[2], "unit_price": e[3] / 1_000_000,
-                          "amount": e[4] / 1_000_000} for e in entries],
+            "order_id": order_id,
+            "line_id": line_id,
+            "sku": sku,
+            "problem": problem,
+            "ordered_qty": ordered_qty,
+            "owed_qty": owed_qty,
+            "ordered_unit_price": price / 1_000_000,
+            "invoices": [
+                {
+                    "invoice_id": e[0],
+                    "line_id": e[1],
+                    "qty": e[2],
+                    "unit_price": e[3] / 1_000_000,
+                    "amount": e[4] / 1_000_000,
+                }
+                for e in entries
+            ],
         },
         stage=problem,
     )
@@ -181,16 +216,26 @@ def judge_line(state: dict[str, Any], order_id: str, line_id: str, now: int, pol
 
 def _words(problem: str, order_id: str, sku: str, money: str, overcharged: bool) -> tuple[str, str]:
     if problem == "not_delivered":
-        return (f"You were billed {money} for {sku} on order {order_id} that was never delivered.",
-                f"Refund {money} (credit note for {sku}, order {order_id}) and apologise.")
+        return (
+            f"You were billed {money} for {sku} on order {order_id} that was never delivered.",
+            f"Refund {money} (credit note for {sku}, order {order_id}) and apologise.",
+        )
     if problem == "double":
-        return (f"You were billed twice for {sku} on order {order_id}: {money} too much.",
-                f"Credit the duplicate charge of {money} and apologise.")
+        return (
+            f"You were billed twice for {sku} on order {order_id}: {money} too much.",
+            f"Credit the duplicate charge of {money} and apologise.",
+        )
     if problem == "not_invoiced":
-        return (f"{sku} on order {order_id} was delivered but never invoiced ({money}).",
-                f"Invoice {money} for {sku}, order {order_id} (the company's own loss so far).")
+        return (
+            f"{sku} on order {order_id} was delivered but never invoiced ({money}).",
+            f"Invoice {money} for {sku}, order {order_id} (the company's own loss so far).",
+        )
     if overcharged:
-        return (f"You were charged {money} more for {sku} on order {order_id} than the price you ordered at.",
-                f"Refund the difference of {money} and apologise.")
-    return (f"{sku} on order {order_id} was billed {money} below the ordered price.",
-            f"Check the price of {sku}; {money} was not billed (the company's own loss).")
+        return (
+            f"You were charged {money} more for {sku} on order {order_id} than the price you ordered at.",
+            f"Refund the difference of {money} and apologise.",
+        )
+    return (
+        f"{sku} on order {order_id} was billed {money} below the ordered price.",
+        f"Check the price of {sku}; {money} was not billed (the company's own loss).",
+    )

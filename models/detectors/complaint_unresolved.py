@@ -50,8 +50,13 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
             return []
         resolve_by = event.data.get("resolve_by") or resolve_by_default(event.at, event.data["severity"], policy)
         complaint = complaints[complaint_id] = {
-            "at": event.at, "severity": event.data["severity"], "category": event.data["category"],
-            "by": resolve_by, "ack": None, "done": None, "opened": event.event_id,
+            "at": event.at,
+            "severity": event.data["severity"],
+            "category": event.data["category"],
+            "by": resolve_by,
+            "ack": None,
+            "done": None,
+            "opened": event.event_id,
         }
         deadlines[f"{NAME}|ack:{complaint_id}"] = event.at + int(policy.complaint_ack_hours * MS_PER_HOUR)
         deadlines[f"{NAME}|due:{complaint_id}"] = resolve_by
@@ -72,7 +77,10 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
         deadlines.pop(f"{NAME}|{stage}:{complaint_id}", None)
     took = format_duration(event.at - complaint["at"])
     change = resolve_alert(
-        state, kind=KIND, key=complaint_id, at=event.at,
+        state,
+        kind=KIND,
+        key=complaint_id,
+        at=event.at,
         summary=f"Your complaint {complaint_id} was resolved after {took}.",
         evidence=[complaint["opened"], event.event_id],
     )
@@ -88,26 +96,41 @@ def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> li
         return []
     opened = format_human(complaint["at"])
     if stage == "ack":
-        summary = (f"Your complaint {complaint_id} of {opened} has not been acknowledged within "
-                   f"{format_duration(now - complaint['at'])}.")
+        summary = (
+            f"Your complaint {complaint_id} of {opened} has not been acknowledged within "
+            f"{format_duration(now - complaint['at'])}."
+        )
         action = f"Acknowledge complaint {complaint_id} today and tell the customer when it will be resolved."
     elif stage == "due":
-        summary = (f"Your complaint {complaint_id} of {opened} was promised a resolution by "
-                   f"{format_human(complaint['by'])} and is still open.")
+        summary = (
+            f"Your complaint {complaint_id} of {opened} was promised a resolution by "
+            f"{format_human(complaint['by'])} and is still open."
+        )
         action = f"Resolve complaint {complaint_id} now, or call the customer with a new date and a goodwill gesture."
     else:
-        summary = (f"Your complaint {complaint_id} of {opened} has been open for "
-                   f"{format_duration(now - complaint['at'])}.")
+        summary = (
+            f"Your complaint {complaint_id} of {opened} has been open for {format_duration(now - complaint['at'])}."
+        )
         action = f"Escalate complaint {complaint_id} to a manager and call the customer today."
     evidence = [complaint["opened"]] + ([complaint["acked"]] if "acked" in complaint else [])
     change = raise_alert(
-        state, policy, kind=KIND, key=complaint_id, at=now,
+        state,
+        policy,
+        kind=KIND,
+        key=complaint_id,
+        at=now,
         severity="critical" if now >= complaint["at"] + int(policy.complaint_critical_days * MS_PER_DAY) else "warning",
-        summary=summary, amount=0, per="once",
-        evidence=evidence, suggested_action=action,
+        summary=summary,
+        amount=0,
+        per="once",
+        evidence=evidence,
+        suggested_action=action,
         details={
-            "complaint_id": complaint_id, "category": complaint["category"], "severity": complaint["severity"],
-            "opened_at": format_ms(complaint["at"]), "resolve_by": format_ms(complaint["by"]),
+            "complaint_id": complaint_id,
+            "category": complaint["category"],
+            "severity": complaint["severity"],
+            "opened_at": format_ms(complaint["at"]),
+            "resolve_by": format_ms(complaint["by"]),
             "acknowledged_at": format_ms(complaint["ack"]) if complaint["ack"] is not None else None,
             "breach": {"ack": "not_acknowledged", "due": "past_resolve_by", "critical": "open_8_weeks"}[stage],
         },

@@ -56,7 +56,10 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
         return []  # a cancelled order is not delivered late; an open late alert stays
     if event.at <= order["due"]:
         change = resolve_alert(
-            state, kind=KIND, key=order_id, at=event.at,
+            state,
+            kind=KIND,
+            key=order_id,
+            at=event.at,
             summary=f"Order {order_id} was delivered on time after all "
             f"({format_human(event.at)}; promised by {format_human(order['due'])}).",
             evidence=[order["placed"], event.event_id],
@@ -64,7 +67,13 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
         return [change] if change else []
     late_by = event.at - order["due"]
     change = _raise(
-        state, order_id, order, policy, at=event.at, late_by=late_by, stage="delivered_late",
+        state,
+        order_id,
+        order,
+        policy,
+        at=event.at,
+        late_by=late_by,
+        stage="delivered_late",
         summary=f"Your order {order_id} was promised by {format_human(order['due'])} "
         f"and arrived {format_duration(late_by)} late.",
         action=f"Apologise for the late delivery of order {order_id} and offer compensation.",
@@ -86,11 +95,15 @@ def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> li
         state["deadlines"][_deadline(key)] = order["due"] + critical_after
     where = "is on its way" if order["status"] == "shipped" else "has not been shipped"
     change = _raise(
-        state, key, order, policy, at=now, late_by=late_by, stage="undelivered",
-        summary=f"Your order {key} was promised by {format_human(order['due'])} and has not "
-        f"arrived; it {where}.",
-        action=f"Find out where order {key} is, tell the customer when it will arrive, "
-        "and offer compensation.",
+        state,
+        key,
+        order,
+        policy,
+        at=now,
+        late_by=late_by,
+        stage="undelivered",
+        summary=f"Your order {key} was promised by {format_human(order['due'])} and has not arrived; it {where}.",
+        action=f"Find out where order {key} is, tell the customer when it will arrive, and offer compensation.",
         evidence=[order["placed"]] + ([order["shipped_by"]] if "shipped_by" in order else []),
     )
     return [change] if change else []
@@ -101,7 +114,13 @@ def _at_risk(state: dict[str, Any], order_id: str, now: int, policy: Policy) -> 
     if order is None or order["status"] != "open":
         return []
     change = _raise(
-        state, order_id, order, policy, at=now, late_by=0, stage="at_risk",
+        state,
+        order_id,
+        order,
+        policy,
+        at=now,
+        late_by=0,
+        stage="at_risk",
         summary=f"Your order {order_id}, promised by {format_human(order['due'])}, has not been shipped yet "
         "and may arrive late.",
         action=f"Ship order {order_id} today, or tell the customer now when it will arrive.",
@@ -112,16 +131,34 @@ def _at_risk(state: dict[str, Any], order_id: str, now: int, policy: Policy) -> 
 
 
 def _raise(
-    state: dict[str, Any], order_id: str, order: dict[str, Any], policy: Policy, *, at: int,
-    late_by: int, stage: str, summary: str, action: str, evidence: list[str], severity: str | None = None,
+    state: dict[str, Any],
+    order_id: str,
+    order: dict[str, Any],
+    policy: Policy,
+    *,
+    at: int,
+    late_by: int,
+    stage: str,
+    summary: str,
+    action: str,
+    evidence: list[str],
+    severity: str | None = None,
 ) -> AlertChange | None:
     if severity is None:
         critical = order["urgent"] or late_by >= policy.late_delivery_critical_hours * MS_PER_HOUR
         severity = "critical" if critical else "warning"
     return raise_alert(
-        state, policy, kind=KIND, key=order_id, at=at,
-        severity=severity, summary=summary,  # type: ignore[arg-type]
-        amount=order_value(order), per="once", evidence=evidence, suggested_action=action,
+        state,
+        policy,
+        kind=KIND,
+        key=order_id,
+        at=at,
+        severity=severity,
+        summary=summary,  # type: ignore[arg-type]
+        amount=order_value(order),
+        per="once",
+        evidence=evidence,
+        suggested_action=action,
         details={
             "order_id": order_id,
             "promised_delivery_by": format_ms(order["due"]),

@@ -42,8 +42,12 @@ CLOCK = "billing"
 NEEDS_CATALOG = True
 EVENT_TYPES = frozenset(
     {
-        "subscription.started", "subscription.changed", "subscription.cancel_requested", "subscription.ended",
-        "price.change_notified", "usage.recorded",
+        "subscription.started",
+        "subscription.changed",
+        "subscription.cancel_requested",
+        "subscription.ended",
+        "price.change_notified",
+        "usage.recorded",
     }
 )
 
@@ -82,7 +86,10 @@ def evaluate(
     excess = fee - plan.monthly_fee
     if not plan.open_to_new or excess <= 0 or excess < share(plan.monthly_fee, policy.loyalty_penalty_min_fraction):
         return _resolve(
-            state, sub_id, sub, at,
+            state,
+            sub_id,
+            sub,
+            at,
             f"Subscription {sub_id} no longer pays more than new customers do for {plan.name}.",
         )
     money = policy.currency
@@ -92,10 +99,16 @@ def evaluate(
     more = f" ({percent:g}% more)" if percent is not None else ""
     evidence = [sub["start_by"], sub["fee_by"], *(entry[3] for entry in changes_in_effect(sub, at))]
     change = raise_alert(
-        state, policy, kind=KIND, key=sub_id, at=at, severity="warning",
+        state,
+        policy,
+        kind=KIND,
+        key=sub_id,
+        at=at,
+        severity="warning",
         summary=f"You have been with us {tenure} months and pay {format_money(fee, money)} a month for "
         f"{plan.name}; new customers get the same plan for {format_money(plan.monthly_fee, money)}{more}.",
-        amount=yearly, per="year",
+        amount=yearly,
+        per="year",
         evidence=list(dict.fromkeys(e for e in evidence if e)),
         suggested_action=f"Bring subscription {sub_id} down to the new-customer price of {plan.name} "
         f"({format_money(plan.monthly_fee, money)} a month): {format_money(yearly, money)} a year back to a loyal "
@@ -117,8 +130,15 @@ def evaluate(
 
 def _resolve(state: dict[str, Any], sub_id: str, sub: dict[str, Any], at: int, summary: str) -> list[AlertChange]:
     evidence = [e for e in (sub["fee_by"], sub["ended_by"], sub["cancel_by"]) if e]
-    change = resolve_alert(state, kind=KIND, key=sub_id, at=at, summary=summary, evidence=evidence,
-                           details={"subscription_id": sub_id, "plan_id": sub["plan"]})
+    change = resolve_alert(
+        state,
+        kind=KIND,
+        key=sub_id,
+        at=at,
+        summary=summary,
+        evidence=evidence,
+        details={"subscription_id": sub_id, "plan_id": sub["plan"]},
+    )
     return [change] if change else []
 
 
@@ -133,4 +153,3 @@ def _schedule(state: dict[str, Any], sub_id: str, sub: dict[str, Any], at: int, 
         state["deadlines"][name] = min(upcoming)
     else:
         state["deadlines"].pop(name, None)
-

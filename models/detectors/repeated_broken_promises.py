@@ -39,8 +39,13 @@ def on_alerts(state: dict[str, Any], changes: list[AlertChange], policy: Policy)
     broken = state.setdefault("broken", [])
     known = {alert_id for _, alert_id, _ in broken}
     for change in changes:
-        if (not change.kind.startswith("promise.") or change.lifecycle == "resolved" or change.severity == "info"
-                or change.details.get("status") in _NOT_BROKEN_YET or change.alert_id in known):
+        if (
+            not change.kind.startswith("promise.")
+            or change.lifecycle == "resolved"
+            or change.severity == "info"
+            or change.details.get("status") in _NOT_BROKEN_YET
+            or change.alert_id in known
+        ):
             continue
         broken.append([change.at, change.alert_id, change.kind])
         known.add(change.alert_id)
@@ -64,20 +69,35 @@ def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> li
     ids = [alert_id for _, alert_id, _ in counted]
     if len(counted) < policy.repeated_promises_count:
         change = resolve_alert(
-            state, kind=KIND, key="pattern", at=now, evidence=ids,
+            state,
+            kind=KIND,
+            key="pattern",
+            at=now,
+            evidence=ids,
             summary=f"Fewer than {policy.repeated_promises_count} broken promises in the last "
             f"{policy.repeated_promises_days:g} days now.",
         )
         return [change] if change else []
     kinds = sorted({kind for _, _, kind in counted})
     change = raise_alert(
-        state, policy, kind=KIND, key="pattern", at=now, severity="critical",
+        state,
+        policy,
+        kind=KIND,
+        key="pattern",
+        at=now,
+        severity="critical",
         summary=f"We have broken {len(counted)} promises to this customer in the last "
         f"{policy.repeated_promises_days:g} days.",
-        amount=0, per="once", evidence=ids,
+        amount=0,
+        per="once",
+        evidence=ids,
         suggested_action="Escalate: a senior person calls the customer, owns every open issue and makes good.",
-        details={"count": len(counted), "kinds": kinds, "since": format_ms(counted[0][0]),
-                 "window_days": policy.repeated_promises_days},
+        details={
+            "count": len(counted),
+            "kinds": kinds,
+            "since": format_ms(counted[0][0]),
+            "window_days": policy.repeated_promises_days,
+        },
         stage=str(len(counted)),
     )
     return [change] if change else []

@@ -74,14 +74,17 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
         # Rises to this price that are in effect but were notified too late.
         late = [e for e in changes_in_effect(sub, effect) if e is not counted and e[0] > fee]
         facts = {
-            "sub": line["ref"], "invoice": invoice_id, "line": line["line_id"], "period": period,
-            "price": line["unit_price"], "qty": line["qty"], "fee": fee,
+            "sub": line["ref"],
+            "invoice": invoice_id,
+            "line": line["line_id"],
+            "period": period,
+            "price": line["unit_price"],
+            "qty": line["qty"],
+            "fee": fee,
             "late": [[e[0], e[1], e[2]] for e in late],
         }
         evidence = [sub["fee_by"], counted[3] if counted else None, *(e[3] for e in late), event.event_id]
-        record = record_overcharge(
-            sub, key, NAME, over_each * line["qty"], event.at, [e for e in evidence if e], facts
-        )
+        record = record_overcharge(sub, key, NAME, over_each * line["qty"], event.at, [e for e in evidence if e], facts)
         changes.extend(_emit(state, policy, key, record, event))
     for _, key, record in refunded_overcharges(state, event, NAME, judged):
         changes.extend(_emit(state, policy, key, record, event))
@@ -92,44 +95,61 @@ def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> li
     return []
 
 
-def _emit(
-    state: dict[str, Any], policy: Policy, key: str, record: dict[str, Any], event: Event
-) -> list[AlertChange]:
+def _emit(state: dict[str, Any], policy: Policy, key: str, record: dict[str, Any], event: Event) -> list[AlertChange]:
     """Raise (or update) the overcharge still owed, or resolve it once it is paid back."""
     facts, money = record["f"], policy.currency
     owed = record["amount"] - record["paid"]
     if owed <= 0:
         settle_overcharge(subs_of(state)[facts["sub"]], key)
         return _resolve(
-            state, key, event,
-            f"The {format_money(record['amount'], money)} overcharged on invoice {facts['invoice']} has been "
-            "refunded.",
+            state,
+            key,
+            event,
+            f"The {format_money(record['amount'], money)} overcharged on invoice {facts['invoice']} has been refunded.",
         )
     if facts["late"]:
         notified_at = facts["late"][-1][2]
         days = round((period_start(facts["period"]) - notified_at) / MS_PER_DAY, 1)
-        why = (f"the rise was announced only {days:g} days "
-               f"before it took effect (at least {policy.price_rise_notice_days:g} are required)")
+        why = (
+            f"the rise was announced only {days:g} days "
+            f"before it took effect (at least {policy.price_rise_notice_days:g} are required)"
+        )
     else:
         why = "the rise was never announced"
     refunded = f"; {format_money(record['paid'], money)} of it has been refunded" if record["paid"] else ""
     change = raise_alert(
-        state, policy, kind=KIND, key=key, at=event.at, severity="warning",
+        state,
+        policy,
+        kind=KIND,
+        key=key,
+        at=event.at,
+        severity="warning",
         summary=f"Invoice {facts['invoice']} charged {format_money(facts['price'], money)} for subscription "
         f"{facts['sub']} in {format_period(facts['period'])}, {format_money(facts['price'] - facts['fee'], money)} "
         f"above the agreed {format_money(facts['fee'], money)}; {why}{refunded}.",
-        amount=owed, per="once",
+        amount=owed,
+        per="once",
         evidence=list(dict.fromkeys([*record["ev"], event.event_id])),
         suggested_action=f"Refund {format_money(owed, money)} (a credit line for subscription {facts['sub']} on the "
         f"next invoice) and apologise; a price rise needs at least {policy.price_rise_notice_days:g} days' notice.",
         details={
-            "subscription_id": facts["sub"], "invoice_id": facts["invoice"], "line_id": facts["line"],
-            "period": facts["period"], "billed_unit_price": to_amount(facts["price"]), "qty": facts["qty"],
-            "agreed_monthly_fee": to_amount(facts["fee"]), "overcharge": to_amount(record["amount"]),
-            "refunded": to_amount(record["paid"]), "still_owed": to_amount(owed),
+            "subscription_id": facts["sub"],
+            "invoice_id": facts["invoice"],
+            "line_id": facts["line"],
+            "period": facts["period"],
+            "billed_unit_price": to_amount(facts["price"]),
+            "qty": facts["qty"],
+            "agreed_monthly_fee": to_amount(facts["fee"]),
+            "overcharge": to_amount(record["amount"]),
+            "refunded": to_amount(record["paid"]),
+            "still_owed": to_amount(owed),
             "late_price_change_notices": [
-                {"new_monthly_fee": to_amount(fee), "effective_at": format_ms(effective),
-                 "notified_at": format_ms(notified), "days_notice": round((effective - notified) / MS_PER_DAY, 1)}
+                {
+                    "new_monthly_fee": to_amount(fee),
+                    "effective_at": format_ms(effective),
+                    "notified_at": format_ms(notified),
+                    "days_notice": round((effective - notified) / MS_PER_DAY, 1),
+                }
                 for fee, effective, notified in facts["late"]
             ],
             "required_notice_days": policy.price_rise_notice_days,
@@ -139,6 +159,7 @@ def _emit(
 
 
 def _resolve(state: dict[str, Any], key: str, event: Event, summary: str) -> list[AlertChange]:
-    change = resolve_alert(state, kind=KIND, key=key, at=event.at, summary=summary, evidence=[event.event_id],
-                           details={"alert_key": key})
+    change = resolve_alert(
+        state, kind=KIND, key=key, at=event.at, summary=summary, evidence=[event.event_id], details={"alert_key": key}
+    )
     return [change] if change else []

@@ -42,11 +42,20 @@ def figures(service: dict[str, list[Any]], policy: Policy) -> dict[str, int | fl
     minutes = sum(month[1] for month in service.values())
     complaints = sum(month[2] for month in service.values())
     compensation = sum(month[3] for month in service.values())
-    cost = (round(minutes * policy.contact_cost_per_minute * MICROS)
-            + complaints * round(policy.complaint_handling_cost * MICROS) + compensation)
+    cost = (
+        round(minutes * policy.contact_cost_per_minute * MICROS)
+        + complaints * round(policy.complaint_handling_cost * MICROS)
+        + compensation
+    )
     margin = round(revenue * policy.margin_rate)
-    return {"revenue": revenue, "margin": margin, "cost": cost, "minutes": minutes, "complaints": complaints,
-            "compensation": compensation}
+    return {
+        "revenue": revenue,
+        "margin": margin,
+        "cost": cost,
+        "minutes": minutes,
+        "complaints": complaints,
+        "compensation": compensation,
+    }
 
 
 def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertChange]:
@@ -97,23 +106,38 @@ def _judge(state: dict[str, Any], service: dict[str, list[Any]], now: int, polic
     evidence = [event_id for month in sorted(service) for event_id in service[month][4]][-20:]
     if excess <= round(policy.unprofitable_min_excess * MICROS):
         change = resolve_alert(
-            state, kind=KIND, key="service", at=now, evidence=evidence,
+            state,
+            kind=KIND,
+            key="service",
+            at=now,
+            evidence=evidence,
             summary="Serving this customer costs less than the margin they bring again.",
         )
         return [change] if change else []
     currency = policy.currency
     change = raise_alert(
-        state, policy, kind=KIND, key="service", at=now, severity="warning",
+        state,
+        policy,
+        kind=KIND,
+        key="service",
+        at=now,
+        severity="warning",
         summary=f"Over the last 12 complete months this customer needed {totals['minutes']:g} minutes of contact and "
         f"{totals['complaints']} complaint(s): serving them cost {format_money(totals['cost'], currency)} against "
         f"{format_money(totals['margin'], currency)} margin.",
-        amount=excess, per="year", evidence=evidence,
+        amount=excess,
+        per="year",
+        evidence=evidence,
         suggested_action="Review how this customer is served (what keeps them calling, a better-fitting "
         "product or channel, fixing the root cause of the complaints); do not drop them.",
         details={
-            "months": sorted(service), "revenue": totals["revenue"] / MICROS, "margin": totals["margin"] / MICROS,
-            "cost_to_serve": totals["cost"] / MICROS, "contact_minutes": totals["minutes"],
-            "complaints": totals["complaints"], "compensation": totals["compensation"] / MICROS,
+            "months": sorted(service),
+            "revenue": totals["revenue"] / MICROS,
+            "margin": totals["margin"] / MICROS,
+            "cost_to_serve": totals["cost"] / MICROS,
+            "contact_minutes": totals["minutes"],
+            "complaints": totals["complaints"],
+            "compensation": totals["compensation"] / MICROS,
             "margin_rate": policy.margin_rate,
         },
     )

@@ -36,8 +36,13 @@ CLOCK = "billing"
 NEEDS_CATALOG = True
 EVENT_TYPES = frozenset(
     {
-        "usage.recorded", "invoice.issued", "subscription.started", "subscription.changed",
-        "subscription.cancel_requested", "subscription.ended", "price.change_notified",
+        "usage.recorded",
+        "invoice.issued",
+        "subscription.started",
+        "subscription.changed",
+        "subscription.cancel_requested",
+        "subscription.ended",
+        "price.change_notified",
     }
 )
 
@@ -83,8 +88,14 @@ def evaluate(
     at = judge_time(sub, at)
     end = ends_at(sub)
     if sub["cancel_at"] is not None or (end is not None and at >= end):
-        return _resolve(state, sub_id, sub, at, f"Subscription {sub_id} is being ended, as suggested.",
-                        [sub["cancel_by"] or sub["ended_by"]])
+        return _resolve(
+            state,
+            sub_id,
+            sub,
+            at,
+            f"Subscription {sub_id} is being ended, as suggested.",
+            [sub["cancel_by"] or sub["ended_by"]],
+        )
     run = unused_run(sub)
     if len(run) < policy.unused_subscription_periods:
         latest = max(sub["usage"]) if sub["usage"] else None
@@ -101,11 +112,17 @@ def evaluate(
     what = plan.name if plan is not None else sub["plan"] or "no plan known"
     evidence = [sub["usage"][period][2] for period in run] + [line[5] for line in lines]
     change = raise_alert(
-        state, policy, kind=KIND, key=sub_id, at=at, severity="warning",
+        state,
+        policy,
+        kind=KIND,
+        key=sub_id,
+        at=at,
+        severity="warning",
         summary=f"You have paid for subscription {sub_id} ({what}) for {len(run)} months in a row "
         f"({format_period(run[0])} to {format_period(run[-1])}) without using it: "
         f"{format_money(billed, money)} for nothing.",
-        amount=yearly, per="year",
+        amount=yearly,
+        per="year",
         evidence=list(dict.fromkeys(evidence)),
         suggested_action=f"Ask the customer whether they still want subscription {sub_id}; offer to end it "
         f"(it costs {format_money(fee, money)} a month) and consider refunding the unused months.",
@@ -115,8 +132,9 @@ def evaluate(
             "monthly_fee": to_amount(fee),
             "unused_periods": run,
             "billed_in_unused_periods": to_amount(billed),
-            "invoice_lines": [{"invoice_id": line[0], "line_id": line[1], "amount": to_amount(line[4])}
-                              for line in lines],
+            "invoice_lines": [
+                {"invoice_id": line[0], "line_id": line[1], "amount": to_amount(line[4])} for line in lines
+            ],
         },
     )
     return [change] if change else []
@@ -125,6 +143,13 @@ def evaluate(
 def _resolve(
     state: dict[str, Any], sub_id: str, sub: dict[str, Any], at: int, summary: str, evidence: list[str | None]
 ) -> list[AlertChange]:
-    change = resolve_alert(state, kind=KIND, key=sub_id, at=at, summary=summary,
-                           evidence=[e for e in evidence if e], details={"subscription_id": sub_id})
+    change = resolve_alert(
+        state,
+        kind=KIND,
+        key=sub_id,
+        at=at,
+        summary=summary,
+        evidence=[e for e in evidence if e],
+        details={"subscription_id": sub_id},
+    )
     return [change] if change else []

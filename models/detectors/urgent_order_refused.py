@@ -30,9 +30,16 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
     reason = event.data.get("reason")
     because = f" ({reason})" if reason else ""
     change = raise_alert(
-        state, policy, kind=KIND, key=order_id, at=event.at, severity="critical",
+        state,
+        policy,
+        kind=KIND,
+        key=order_id,
+        at=event.at,
+        severity="critical",
         summary=f"Your urgent order {order_id} was cancelled by us{because}.",
-        amount=order_value(order), per="once", evidence=[order["placed"], event.event_id],
+        amount=order_value(order),
+        per="once",
+        evidence=[order["placed"], event.event_id],
         suggested_action=f"Call the customer today about urgent order {order_id}: apologise and offer another "
         "way to get it to them (another warehouse, a partner, express at our cost).",
         details={"order_id": order_id, "reason": reason, "skus": [line[0] for line in order["lines"].values()]},

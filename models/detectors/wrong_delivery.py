@@ -44,8 +44,7 @@ def differences(ordered: dict[str, list[Any]], delivered: list[dict[str, Any]]) 
         for name in sorted(spec.keys() | got.keys()):
             if spec.get(name) != got.get(name):
                 found.append(
-                    {"line_id": line_id, "field": f"spec.{name}", "ordered": spec.get(name),
-                     "delivered": got.get(name)}
+                    {"line_id": line_id, "field": f"spec.{name}", "ordered": spec.get(name), "delivered": got.get(name)}
                 )
     for line_id, (sku, *_rest) in ordered.items():
         if line_id not in seen:
@@ -79,7 +78,10 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
     diffs = [] if delivered is None else differences(order["lines"], delivered)
     if not diffs:
         change = resolve_alert(
-            state, kind=KIND, key=order_id, at=event.at,
+            state,
+            kind=KIND,
+            key=order_id,
+            at=event.at,
             summary=f"Order {order_id} has now been delivered as ordered.",
             evidence=[order["placed"], event.event_id],
         )
@@ -89,9 +91,16 @@ def on_event(state: dict[str, Any], event: Event, policy: Policy) -> list[AlertC
     told = "; ".join(_describe(d) for d in diffs[:2])
     more = f" (and {len(diffs) - 2} more differences)" if len(diffs) > 2 else ""
     change = raise_alert(
-        state, policy, kind=KIND, key=order_id, at=event.at, severity="warning",
+        state,
+        policy,
+        kind=KIND,
+        key=order_id,
+        at=event.at,
+        severity="warning",
         summary=f"Your order {order_id} was not delivered as ordered: {told}{more}.",
-        amount=amount, per="once", evidence=[order["placed"], event.event_id],
+        amount=amount,
+        per="once",
+        evidence=[order["placed"], event.event_id],
         suggested_action=f"Send the right items for order {order_id} "
         f"({format_money(amount, policy.currency)} of goods), collect the wrong ones and apologise.",
         details={"order_id": order_id, "differences": diffs, "lines_affected": affected},

@@ -46,9 +46,21 @@ from streams.topics import ensure_topics
 __all__ = ["main", "run_bench", "REQUIRED_KEYS"]
 
 REQUIRED_KEYS = (
-    "raw_eps", "bare_faust_eps", "fairwatch_eps", "ratio_raw", "ratio_bare_faust", "quix_eps", "ratio_quix",
-    "p50_latency_ms", "p99_latency_ms", "state_bytes_per_customer", "peak_rss_mib", "events_in", "processed",
-    "duplicates", "dead_lettered",
+    "raw_eps",
+    "bare_faust_eps",
+    "fairwatch_eps",
+    "ratio_raw",
+    "ratio_bare_faust",
+    "quix_eps",
+    "ratio_quix",
+    "p50_latency_ms",
+    "p99_latency_ms",
+    "state_bytes_per_customer",
+    "peak_rss_mib",
+    "events_in",
+    "processed",
+    "duplicates",
+    "dead_lettered",
 )
 CATALOG = Path(__file__).resolve().parent.parent / "data" / "plans.toml"
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -76,8 +88,12 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument("--events", type=int, default=500_000, help="events pre-produced (default 500000)")
     parser.add_argument("--customers", type=int, default=10_000, help="distinct customers (default 10000)")
     parser.add_argument("--partitions", type=int, default=8, help="partitions per topic (default 8)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="also run this many fairwatch workers in one group and report the speed-up")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also run this many fairwatch workers in one group and report the speed-up",
+    )
     parser.add_argument("--rate", type=float, default=1000.0, help="offered events/s in the latency phase")
     parser.add_argument("--latency-seconds", type=float, default=15.0, help="length of the latency phase (0: skip)")
     parser.add_argument("--store", choices=("rocksdb", "memory"), default="rocksdb", help="fairwatch table store")
@@ -85,13 +101,28 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument("--no-quix", action="store_true", help="skip the Quix Streams baseline")
     parser.add_argument("--no-bare-faust", action="store_true", help="skip the bare Faust baseline")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up on a phase after this many s")
-    parser.add_argument("--profile-worker", action="store_true",
-                        help="record a py-spy profile of the single worker's throughput phase (needs py-spy)")
+    parser.add_argument(
+        "--profile-worker",
+        action="store_true",
+        help="record a py-spy profile of the single worker's throughput phase (needs py-spy)",
+    )
     a = parser.parse_args(argv)
     if a.events < 100 or a.customers < 1 or a.partitions < 1 or a.workers < 1:
         parser.error("--events >= 100, --customers, --partitions and --workers >= 1")
-    return Options(a.events, a.customers, a.partitions, a.workers, a.rate, a.latency_seconds, a.store, a.output,
-                   not a.no_quix, not a.no_bare_faust, a.timeout, a.profile_worker)
+    return Options(
+        a.events,
+        a.customers,
+        a.partitions,
+        a.workers,
+        a.rate,
+        a.latency_seconds,
+        a.store,
+        a.output,
+        not a.no_quix,
+        not a.no_bare_faust,
+        a.timeout,
+        a.profile_worker,
+    )
 
 
 # --- broker set-up -------------------------------------------------------------------------------
@@ -104,8 +135,9 @@ async def _create_inputs(address: str, partitions: int) -> None:
     try:
         existing = set(await admin.list_topics())
         configs = {"retention.ms": "604800000", "retention.bytes": "-1"}
-        missing = [NewTopic(name, partitions, 1, topic_configs=configs) for name in INPUT_TOPICS
-                   if name not in existing]
+        missing = [
+            NewTopic(name, partitions, 1, topic_configs=configs) for name in INPUT_TOPICS if name not in existing
+        ]
         if missing:
             await admin.create_topics(missing)
     finally:
@@ -115,11 +147,13 @@ async def _create_inputs(address: str, partitions: int) -> None:
     await publish_plans([address], plans)
 
 
-async def _produce(address: str, messages: list[Message] | Iterator[Message], rate: float | None = None,
-                   seconds: float | None = None) -> int:
+async def _produce(
+    address: str, messages: list[Message] | Iterator[Message], rate: float | None = None, seconds: float | None = None
+) -> int:
     """Send everything (or, with ``rate``, paced for ``seconds``); return the count acknowledged."""
-    producer = AIOKafkaProducer(bootstrap_servers=[address], linger_ms=0 if rate else 20,
-                                max_batch_size=1 << 20, acks=1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=[address], linger_ms=0 if rate else 20, max_batch_size=1 << 20, acks=1
+    )
     await producer.start()
     sent = 0
     try:
@@ -148,9 +182,15 @@ async def _produce(address: str, messages: list[Message] | Iterator[Message], ra
 
 async def raw_consume(address: str, expect: int, partitions: int, timeout: float) -> dict[str, float]:
     """The limit: one aiokafka consumer, large batches, orjson.loads on every value, nothing else."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=[address], enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=10,
-                                max_partition_fetch_bytes=4 << 20, fetch_max_bytes=64 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=[address],
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+        max_partition_fetch_bytes=4 << 20,
+        fetch_max_bytes=64 << 20,
+    )
     await consumer.start()
     try:
         consumer.assign([TopicPartition(t, p) for t in INPUT_TOPICS for p in range(partitions)])
@@ -173,16 +213,21 @@ async def raw_consume(address: str, expect: int, partitions: int, timeout: float
         await consumer.stop()
 
 
-def _child(module: str, workdir: Path, name: str, env: dict[str, str], expect: int, timeout: float
-           ) -> dict[str, float] | None:
+def _child(
+    module: str, workdir: Path, name: str, env: dict[str, str], expect: int, timeout: float
+) -> dict[str, float] | None:
     """Run a baseline in a child process until it reports the expected count; None if it could not."""
     result = workdir / f"{name}.json"
     log = workdir / f"{name}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", module, str(result)], stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, env={**os.environ, **env, "BENCH_EXPECT": str(expect)},
-            preexec_fn=child_preexec, cwd=ROOT,
+            [sys.executable, "-m", module, str(result)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env, "BENCH_EXPECT": str(expect)},
+            preexec_fn=child_preexec,
+            cwd=ROOT,
         )
     try:
         deadline = time.monotonic() + timeout
@@ -289,8 +334,13 @@ async def _shortfall(address: str, group: str, partitions: int) -> dict[str, Any
         _say(f"committed offsets of {group} unavailable: {exc!r}")
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=[address], enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=10)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=[address],
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+    )
     await consumer.start()
     records: dict[tuple[str, int], int] = {}
     try:
@@ -306,8 +356,11 @@ async def _shortfall(address: str, group: str, partitions: int) -> dict[str, Any
         await consumer.stop()
     if not committed:
         return {"committed offsets": "unavailable from this broker"}
-    return {f"{t}/{p}": (n, committed.get((t, p), -1)) for (t, p), n in sorted(records.items())
-            if committed.get((t, p), -1) < n}
+    return {
+        f"{t}/{p}": (n, committed.get((t, p), -1))
+        for (t, p), n in sorted(records.items())
+        if committed.get((t, p), -1) < n
+    }
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -319,8 +372,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_counts(workers: list[WorkerProcess], expect: int, timeout: float, stall: float = 45.0
-                 ) -> tuple[Counts, list[str]]:
+def _wait_counts(
+    workers: list[WorkerProcess], expect: int, timeout: float, stall: float = 45.0
+) -> tuple[Counts, list[str]]:
     """Poll the workers' /metrics until they consumed ``expect`` input messages in all.
 
     Gives up after ``timeout``, or when the count has not moved for ``stall`` seconds (a message the worker
@@ -335,17 +389,27 @@ def _wait_counts(workers: list[WorkerProcess], expect: int, timeout: float, stal
         if total != progress:
             progress, moved = total, time.monotonic()
         if total >= expect or time.monotonic() > min(deadline, moved + stall):
-            merged = Counts({k: sum(c[k] for c in counts)
-                             for k in ("in", "processed", "duplicates", "dead_lettered", "redelivered")})
+            merged = Counts(
+                {
+                    k: sum(c[k] for c in counts)
+                    for k in ("in", "processed", "duplicates", "dead_lettered", "redelivered")
+                }
+            )
             return merged, texts
         time.sleep(0.5)
 
 
 async def _changelog_sizes(address: str, topic: str, partitions: int, skip_prefix: str) -> tuple[int, int]:
     """(customers, bytes): the newest changelog record of every customer, as stored (orjson)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=[address], enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=10,
-                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=[address],
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=64 << 20,
+    )
     await consumer.start()
     newest: dict[bytes, int] = {}
     try:
@@ -371,12 +435,24 @@ def run_fairwatch(address: str, opts: Options, workdir: Path, count: int, expect
     app_id = f"bench-fw{count}-{uuid.uuid4().hex[:6]}"
     # A 10 s session: the embedded broker's 2 s profile expires sessions when two workers saturate both cores
     # (seen: "Thread keepalive is not responding", then rebalances for the rest of the run).
-    env = {"FAIRWATCH_APP_ID": app_id, "FAIRWATCH_STORE": opts.store,
-           "FAIRWATCH_SESSION_TIMEOUT": os.environ.get("FAIRWATCH_SESSION_TIMEOUT", "10"),
-           "FAIRWATCH_HEARTBEAT_INTERVAL": os.environ.get("FAIRWATCH_HEARTBEAT_INTERVAL", "1")}
+    env = {
+        "FAIRWATCH_APP_ID": app_id,
+        "FAIRWATCH_STORE": opts.store,
+        "FAIRWATCH_SESSION_TIMEOUT": os.environ.get("FAIRWATCH_SESSION_TIMEOUT", "10"),
+        "FAIRWATCH_HEARTBEAT_INTERVAL": os.environ.get("FAIRWATCH_HEARTBEAT_INTERVAL", "1"),
+    }
     profile = os.environ.get("FAIRWATCH_BROKER_PROFILE", "kafka" if os.environ.get("FAIRWATCH_BROKER") else "tansu")
-    workers = [WorkerProcess(address, workdir / f"{app_id}-{n}", workdir / f"{app_id}-{n}.log", env=env,
-                             partitions=opts.partitions, profile=profile) for n in range(count)]
+    workers = [
+        WorkerProcess(
+            address,
+            workdir / f"{app_id}-{n}",
+            workdir / f"{app_id}-{n}.log",
+            env=env,
+            partitions=opts.partitions,
+            profile=profile,
+        )
+        for n in range(count)
+    ]
     spy: subprocess.Popen[bytes] | None = None
     out: dict[str, Any] = {"app_id": app_id}
     try:
@@ -389,34 +465,61 @@ def run_fairwatch(address: str, opts: Options, workdir: Path, count: int, expect
             # Collapsed stacks (one line per stack and its sample count): readable as text, and flamegraph
             # tools take them as they are.
             out["profile"] = str(workdir / "worker-profile.txt")
-            spy = subprocess.Popen([spy_bin, "record", "--format", "raw", "-o", out["profile"],
-                                    "-p", str(workers[0].process.pid), "--rate", "250", "--nonblocking", "--idle",
-                                    "--threads"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child_preexec)
+            spy = subprocess.Popen(
+                [
+                    spy_bin,
+                    "record",
+                    "--format",
+                    "raw",
+                    "-o",
+                    out["profile"],
+                    "-p",
+                    str(workers[0].process.pid),
+                    "--rate",
+                    "250",
+                    "--nonblocking",
+                    "--idle",
+                    "--threads",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=child_preexec,
+            )
         cpu_before = sum(_cpu_seconds(w.process.pid) for w in workers)  # type: ignore[union-attr]
         wall_before = time.monotonic()
         counts, texts = _wait_counts(workers, expect, opts.timeout)
         out["worker_cpu_utilisation"] = (
             (sum(_cpu_seconds(w.process.pid) for w in workers) - cpu_before)  # type: ignore[union-attr]
-            / (time.monotonic() - wall_before) / count
+            / (time.monotonic() - wall_before)
+            / count
         )
         if spy is not None:
             spy.send_signal(2)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 spy.wait(60)
-        moments = [_gauges(t, "fairwatch_first_event_consumed_timestamp_seconds",
-                           "fairwatch_last_event_consumed_timestamp_seconds") for t in texts]
+        moments = [
+            _gauges(
+                t, "fairwatch_first_event_consumed_timestamp_seconds", "fairwatch_last_event_consumed_timestamp_seconds"
+            )
+            for t in texts
+        ]
         first = min(m["fairwatch_first_event_consumed_timestamp_seconds"] for m in moments)
         last = max(m["fairwatch_last_event_consumed_timestamp_seconds"] for m in moments)
         batches = [_gauges(t, "fairwatch_batch_messages", "fairwatch_table_writes") for t in texts]
         out["writes_per_message"] = sum(b.get("fairwatch_table_writes", 0.0) for b in batches) / max(1, counts["in"])
         out["mean_batch"] = _mean_batch(texts)
-        out.update(counts=dict(counts), eps=counts["in"] / (last - first) if last > first else None,
-                   seconds=last - first, complete=counts["in"] - counts["redelivered"] == expect)
+        out.update(
+            counts=dict(counts),
+            eps=counts["in"] / (last - first) if last > first else None,
+            seconds=last - first,
+            complete=counts["in"] - counts["redelivered"] == expect,
+        )
         if not out["complete"]:
             out["shortfall"] = asyncio.run(_shortfall(address, app_id, opts.partitions))
-            _say(f"worker(s) consumed {counts['in']:,} of {expect:,}; per partition (records, committed): "
-                 f"{out['shortfall']}")
+            _say(
+                f"worker(s) consumed {counts['in']:,} of {expect:,}; per partition (records, committed): "
+                f"{out['shortfall']}"
+            )
         if count == 1 and opts.latency_seconds > 0:
             out.update(_latency(address, workers[0], opts, expect))
         if count == 1:
@@ -426,14 +529,16 @@ def run_fairwatch(address: str, opts: Options, workdir: Path, count: int, expect
             if final["in"] - final["redelivered"] != total and out["complete"]:
                 out["complete"] = False
                 out["shortfall"] = asyncio.run(_shortfall(address, app_id, opts.partitions))
-                _say(f"worker consumed {final['in']:,} of {total:,} after the latency phase; per partition "
-                     f"(records, committed): {out['shortfall']}")
+                _say(
+                    f"worker consumed {final['in']:,} of {total:,} after the latency phase; per partition "
+                    f"(records, committed): {out['shortfall']}"
+                )
             out["peak_rss_mib"] = _peak_rss_mib(workers[0].process.pid)  # type: ignore[union-attr]
             if opts.store == "memory":
-                customers, size = asyncio.run(_changelog_sizes(address, f"{app_id}-customers-changelog",
-                                                               opts.partitions, "live-"))
-                out.update(state_customers=customers,
-                           state_bytes_per_customer=size / customers if customers else None)
+                customers, size = asyncio.run(
+                    _changelog_sizes(address, f"{app_id}-customers-changelog", opts.partitions, "live-")
+                )
+                out.update(state_customers=customers, state_bytes_per_customer=size / customers if customers else None)
     finally:
         if spy is not None and spy.poll() is None:
             _stop(spy)
@@ -467,16 +572,18 @@ def _rocksdb_sizes(data_dir: Path, skip_prefix: str) -> tuple[int, int]:
 def _latency(address: str, worker: WorkerProcess, opts: Options, expect: int) -> dict[str, Any]:
     """Offer live stories at a fixed rate to the caught-up worker; its consume -> alert histogram, diffed."""
     before = _buckets(_scrape(worker))
-    sent = asyncio.run(_produce(address, live_stories(max(100, opts.customers // 10)), opts.rate,
-                                opts.latency_seconds))
+    sent = asyncio.run(_produce(address, live_stories(max(100, opts.customers // 10)), opts.rate, opts.latency_seconds))
     _wait_counts([worker], expect + sent, 60)
     time.sleep(1.0)
     after = _buckets(_scrape(worker))
     delta = {bound: after[bound] - before.get(bound, 0.0) for bound in after}
     p50, p99 = quantile(delta, 0.5), quantile(delta, 0.99)
-    return {"latency_events": sent, "latency_samples": int(delta.get(float("inf"), 0)),
-            "p50_latency_ms": None if p50 is None else p50 * 1000,
-            "p99_latency_ms": None if p99 is None else p99 * 1000}
+    return {
+        "latency_events": sent,
+        "latency_samples": int(delta.get(float("inf"), 0)),
+        "p50_latency_ms": None if p50 is None else p50 * 1000,
+        "p99_latency_ms": None if p99 is None else p99 * 1000,
+    }
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -491,9 +598,13 @@ def run_bench(opts: Options) -> dict[str, Any]:
     external = os.environ.get("FAIRWATCH_BROKER")
     broker = None if external else EmbeddedBroker(log_path=workdir / "broker.log")
     results: dict[str, Any] = {
-        "events": opts.events, "customers": opts.customers, "partitions": opts.partitions, "store": opts.store,
+        "events": opts.events,
+        "customers": opts.customers,
+        "partitions": opts.partitions,
+        "store": opts.store,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "broker": "external" if external else "embedded Tansu", "workdir": str(workdir),
+        "broker": "external" if external else "embedded Tansu",
+        "workdir": str(workdir),
     }
     try:
         address = external or broker.start().address  # type: ignore[union-attr]
@@ -516,31 +627,57 @@ def run_bench(opts: Options) -> dict[str, Any]:
         results["bare_faust_eps"] = None
         if opts.bare_faust:
             _say("bare Faust agent ...")
-            found = _child("streams.bench.bare_faust", workdir, "bare-faust",
-                           {**common, "BENCH_GROUP": f"bench-bare-{uuid.uuid4().hex[:6]}"}, opts.events, opts.timeout)
+            found = _child(
+                "streams.bench.bare_faust",
+                workdir,
+                "bare-faust",
+                {**common, "BENCH_GROUP": f"bench-bare-{uuid.uuid4().hex[:6]}"},
+                opts.events,
+                opts.timeout,
+            )
             results["bare_faust_eps"] = _eps(found)
         results["quix_eps"] = None
         if opts.quix and _has_quix():
             _say("Quix Streams, stateful ...")
-            found = _child("streams.bench.quix", workdir, "quix",
-                           {**common, "BENCH_GROUP": f"bench-quix-{uuid.uuid4().hex[:6]}",
-                            "BENCH_STATE_DIR": str(workdir / "quix-state")}, opts.events, opts.timeout)
+            found = _child(
+                "streams.bench.quix",
+                workdir,
+                "quix",
+                {
+                    **common,
+                    "BENCH_GROUP": f"bench-quix-{uuid.uuid4().hex[:6]}",
+                    "BENCH_STATE_DIR": str(workdir / "quix-state"),
+                },
+                opts.events,
+                opts.timeout,
+            )
             results["quix_eps"] = _eps(found)
         _say(f"fairwatch, 1 worker ({opts.store} store) ...")
         one = run_fairwatch(address, opts, workdir, 1, opts.events)
         counts = one["counts"]
         results.update(
-            fairwatch_eps=one["eps"], fairwatch_seconds=one["seconds"], fairwatch_complete=one["complete"],
+            fairwatch_eps=one["eps"],
+            fairwatch_seconds=one["seconds"],
+            fairwatch_complete=one["complete"],
             fairwatch_cpu_utilisation=one["worker_cpu_utilisation"],
-            fairwatch_eps_per_cpu_second=(one["eps"] / one["worker_cpu_utilisation"]
-                                          if one["eps"] and one["worker_cpu_utilisation"] else None),
-            mean_batch=one["mean_batch"], table_writes_per_message=one["writes_per_message"],
-            p50_latency_ms=one.get("p50_latency_ms"), p99_latency_ms=one.get("p99_latency_ms"),
-            latency_rate=opts.rate, latency_events=one.get("latency_events"),
-            latency_samples=one.get("latency_samples"), peak_rss_mib=one.get("peak_rss_mib"),
-            state_bytes_per_customer=one.get("state_bytes_per_customer"), state_customers=one.get("state_customers"),
-            events_in=counts["in"], processed=counts["processed"], duplicates=counts["duplicates"],
-            dead_lettered=counts["dead_lettered"], redelivered=counts.get("redelivered", 0),
+            fairwatch_eps_per_cpu_second=(
+                one["eps"] / one["worker_cpu_utilisation"] if one["eps"] and one["worker_cpu_utilisation"] else None
+            ),
+            mean_batch=one["mean_batch"],
+            table_writes_per_message=one["writes_per_message"],
+            p50_latency_ms=one.get("p50_latency_ms"),
+            p99_latency_ms=one.get("p99_latency_ms"),
+            latency_rate=opts.rate,
+            latency_events=one.get("latency_events"),
+            latency_samples=one.get("latency_samples"),
+            peak_rss_mib=one.get("peak_rss_mib"),
+            state_bytes_per_customer=one.get("state_bytes_per_customer"),
+            state_customers=one.get("state_customers"),
+            events_in=counts["in"],
+            processed=counts["processed"],
+            duplicates=counts["duplicates"],
+            dead_lettered=counts["dead_lettered"],
+            redelivered=counts.get("redelivered", 0),
             conserved=counts["in"] == counts["processed"] + counts["duplicates"] + counts["dead_lettered"],
         )
         if "shortfall" in one:
@@ -585,16 +722,25 @@ def _fmt(value: Any, unit: str = "", digits: int = 0) -> str:
 
 def print_table(r: dict[str, Any]) -> None:
     rows = [
-        ("events (customers)", f"{r['events']:,} ({r['customers']:,}), {r['bytes_per_event']:.0f} B/event, "
-                               f"{r['partitions']} partitions, {r['machine']['cpus']} cpus"),
+        (
+            "events (customers)",
+            f"{r['events']:,} ({r['customers']:,}), {r['bytes_per_event']:.0f} B/event, "
+            f"{r['partitions']} partitions, {r['machine']['cpus']} cpus",
+        ),
         ("raw aiokafka + orjson", _fmt(r["raw_eps"], " ev/s")),
         ("bare Faust agent", _fmt(r["bare_faust_eps"], " ev/s")),
         ("Quix Streams stateful", _fmt(r["quix_eps"], " ev/s")),
-        (f"fairwatch, 1 worker ({r['store']})", _fmt(r["fairwatch_eps"], " ev/s")
-         + f" (worker at {_fmt(100 * (r['fairwatch_cpu_utilisation'] or 0), '% cpu')}: "
-         f"{_fmt(r['fairwatch_eps_per_cpu_second'], ' ev per cpu-s')})"),
-        ("  batches, table writes", f"{_fmt(r['mean_batch'], ' messages', 0)} on average, "
-                                    f"{_fmt(r['table_writes_per_message'], ' writes per message', 2)}"),
+        (
+            f"fairwatch, 1 worker ({r['store']})",
+            _fmt(r["fairwatch_eps"], " ev/s")
+            + f" (worker at {_fmt(100 * (r['fairwatch_cpu_utilisation'] or 0), '% cpu')}: "
+            f"{_fmt(r['fairwatch_eps_per_cpu_second'], ' ev per cpu-s')})",
+        ),
+        (
+            "  batches, table writes",
+            f"{_fmt(r['mean_batch'], ' messages', 0)} on average, "
+            f"{_fmt(r['table_writes_per_message'], ' writes per message', 2)}",
+        ),
         ("fairwatch / raw", _fmt(r["ratio_raw"], "", 3)),
         ("fairwatch / bare Faust", _fmt(r["ratio_bare_faust"], "", 3)),
         ("fairwatch / Quix", _fmt(r["ratio_quix"], "", 3)),
@@ -604,15 +750,22 @@ def print_table(r: dict[str, Any]) -> None:
             rows.append((key.removeprefix("fairwatch_eps_").replace("_", " "), _fmt(value, " ev/s")))
             rows.append(("speed-up over 1 worker", _fmt(r.get("workers_speedup"), "x", 2)))
     rows += [
-        (f"latency p50 / p99 at {r['latency_rate']:g} ev/s",
-         f"{_fmt(r['p50_latency_ms'], ' ms', 1)} / {_fmt(r['p99_latency_ms'], ' ms', 1)} "
-         f"({_fmt(r['latency_samples'])} alerts)"),
+        (
+            f"latency p50 / p99 at {r['latency_rate']:g} ev/s",
+            f"{_fmt(r['p50_latency_ms'], ' ms', 1)} / {_fmt(r['p99_latency_ms'], ' ms', 1)} "
+            f"({_fmt(r['latency_samples'])} alerts)",
+        ),
         ("peak RSS of the worker", _fmt(r["peak_rss_mib"], " MiB", 0)),
-        ("state per customer", _fmt(r["state_bytes_per_customer"], " B", 0)
-         + f" ({_fmt(r['state_customers'])} customers)"),
+        (
+            "state per customer",
+            _fmt(r["state_bytes_per_customer"], " B", 0) + f" ({_fmt(r['state_customers'])} customers)",
+        ),
         ("all produced consumed", "yes" if r["fairwatch_complete"] else f"NO: {r.get('shortfall')}"),
-        ("in = processed + dup + dead", f"{r['events_in']:,} = {r['processed']:,} + {r['duplicates']:,} + "
-                                         f"{r['dead_lettered']:,}: {'holds' if r['conserved'] else 'BROKEN'}"),
+        (
+            "in = processed + dup + dead",
+            f"{r['events_in']:,} = {r['processed']:,} + {r['duplicates']:,} + "
+            f"{r['dead_lettered']:,}: {'holds' if r['conserved'] else 'BROKEN'}",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -626,6 +779,8 @@ def main(argv: list[str]) -> int:
     print_table(results)
     print(f"fairwatch bench: figures in {opts.output}")
     if not results["fairwatch_complete"]:
-        print("fairwatch bench: WARNING: the worker did not consume every message produced (see shortfall in the "
-              "JSON); the figures count what it consumed")
+        print(
+            "fairwatch bench: WARNING: the worker did not consume every message produced (see shortfall in the "
+            "JSON); the figures count what it consumed"
+        )
     return 0 if results["conserved"] else 1

@@ -25,15 +25,32 @@ _YEAR_MS = 365 * MS_PER_DAY
 
 def _stories(book: StoryBook) -> list[tuple[object, int]]:
     # streams.generator's weights, without its own duplicates and bad input (injected at fixed rates here).
-    return [(book.on_time, 30), (book.late, 15), (book.wrong, 12), (book.lost, 8), (book.double_billed, 5),
-            (book.urgent_refused, 4), (book.unanswered_complaint, 5), (book.weekly_caller, 2),
-            (book.old_plan, 3), (partial(book.heavy_user, switch=0.3), 3), (book.loyal_broadband, 3),
-            (partial(book.dormant, wake=0.3), 3), (partial(book.price_rise, refund=0.4), 3),
-            (book.billed_after_cancel, 2), (partial(book.notice_due, told=0.3), 2)]
+    return [
+        (book.on_time, 30),
+        (book.late, 15),
+        (book.wrong, 12),
+        (book.lost, 8),
+        (book.double_billed, 5),
+        (book.urgent_refused, 4),
+        (book.unanswered_complaint, 5),
+        (book.weekly_caller, 2),
+        (book.old_plan, 3),
+        (partial(book.heavy_user, switch=0.3), 3),
+        (book.loyal_broadband, 3),
+        (partial(book.dormant, wake=0.3), 3),
+        (partial(book.price_rise, refund=0.4), 3),
+        (book.billed_after_cancel, 2),
+        (partial(book.notice_due, told=0.3), 2),
+    ]
 
 
 def mixed_stream(
-    events: int, customers: int, *, seed: int = 8, bad_every: int = 200, dup_every: int = 100,
+    events: int,
+    customers: int,
+    *,
+    seed: int = 8,
+    bad_every: int = 200,
+    dup_every: int = 100,
     end_ms: int | None = None,
 ) -> list[Message]:
     """``events`` messages (topic, key, value), in production order."""

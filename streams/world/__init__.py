@@ -100,9 +100,14 @@ def _derive(world: World, c: Customer, policy: Policy) -> None:
     story = c.scenarios[0] if c.scenarios else "clean"
     derived: list[Truth] = []
     for sub in c.subs:
-        notices = sorted(((d["data"]["kind"], at) for at, d in c.events
-                          if d["type"] == "notice.sent" and d["data"]["subscription_id"] == sub.sub_id),
-                         key=lambda notice: notice[1])
+        notices = sorted(
+            (
+                (d["data"]["kind"], at)
+                for at, d in c.events
+                if d["type"] == "notice.sent" and d["data"]["subscription_id"] == sub.sub_id
+            ),
+            key=lambda notice: notice[1],
+        )
         stopped = sub.cancel[0] if sub.cancel else None
         for start, until in best_tariff_episodes(sub.start, sub.term_end, notices, stopped, c.end, policy):
             derived.append(Truth(NOTICE_DUE, c.id, sub.sub_id, start, until, story, "no best-tariff notice"))
@@ -155,20 +160,36 @@ def write_world(world: World, out: Path, *, customers: int, months: int) -> dict
             handle.write(orjson.dumps(item.as_json(alert_id_for(item.kind, item.customer_id, item.key))) + b"\n")
     with (out / "near_misses.jsonl").open("wb") as handle:
         for near in sorted(world.near, key=lambda n: (n.kind, n.customer_id, n.key)):
-            handle.write(orjson.dumps({
-                "kind": near.kind, "customer_id": near.customer_id, "key": near.key,
-                "alert_id": alert_id_for(near.kind, near.customer_id, near.key), "scenario": near.scenario,
-                "note": near.note}) + b"\n")
+            handle.write(
+                orjson.dumps(
+                    {
+                        "kind": near.kind,
+                        "customer_id": near.customer_id,
+                        "key": near.key,
+                        "alert_id": alert_id_for(near.kind, near.customer_id, near.key),
+                        "scenario": near.scenario,
+                        "note": near.note,
+                    }
+                )
+                + b"\n"
+            )
     events = sum(len(c.events) for c in world.customers)
     summary = {
-        "seed": world.seed, "customers": customers, "months": months,
-        "window_start": format_ms(world.window_start), "end": format_ms(world.end),
-        "events": events, "published": len(world.stream), "retries": len(world.stream) - events,
+        "seed": world.seed,
+        "customers": customers,
+        "months": months,
+        "window_start": format_ms(world.window_start),
+        "end": format_ms(world.end),
+        "events": events,
+        "published": len(world.stream),
+        "retries": len(world.stream) - events,
         "truth": dict(sorted(Counter(t.kind for t in world.truth).items())),
         "near_misses": dict(sorted(Counter(n.kind for n in world.near).items())),
         "stories": dict(sorted(Counter(c.scenarios[0] for c in world.customers if c.scenarios).items())),
-        "interactions": [{"kind": t.kind, "customer_id": t.customer_id, "key": t.key, "story": t.scenario}
-                         for t in world.interactions],
+        "interactions": [
+            {"kind": t.kind, "customer_id": t.customer_id, "key": t.key, "story": t.scenario}
+            for t in world.interactions
+        ],
         "policy": "defaults (models.policy.Policy)",
     }
     (out / "world.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))

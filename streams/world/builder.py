@@ -18,7 +18,17 @@ from typing import Any
 from models.timestamps import MS_PER_DAY, MS_PER_HOUR, add_months, format_ms, period_end, period_of, period_start
 
 __all__ = [
-    "MINUTE", "HOUR", "DAY", "Truth", "NearMiss", "Customer", "Order", "Sub", "money", "PRODUCTS", "WRONG",
+    "MINUTE",
+    "HOUR",
+    "DAY",
+    "Truth",
+    "NearMiss",
+    "Customer",
+    "Order",
+    "Sub",
+    "money",
+    "PRODUCTS",
+    "WRONG",
 ]
 
 MINUTE = 60_000
@@ -36,8 +46,17 @@ PRODUCTS: list[tuple[str, str, dict[str, str]]] = [
     ("CABLE-2", "12.50", {"length": "2m"}),
 ]
 #: A wrong value for each spec value (the white boxes instead of the brown ones).
-WRONG = {"brown": "white", "flat-pack": "assembled", "white": "grey", "black": "silver", "EU": "UK",
-         "blue": "green", "M": "L", "grey": "red", "2m": "1m"}
+WRONG = {
+    "brown": "white",
+    "flat-pack": "assembled",
+    "white": "grey",
+    "black": "silver",
+    "EU": "UK",
+    "blue": "green",
+    "M": "L",
+    "grey": "red",
+    "2m": "1m",
+}
 
 
 def money(value: Decimal | str | int) -> float:
@@ -61,9 +80,14 @@ class Truth:
 
     def as_json(self, alert_id: str) -> dict[str, Any]:
         return {
-            "kind": self.kind, "customer_id": self.customer_id, "key": self.key, "alert_id": alert_id,
-            "becomes_true": format_ms(self.start), "clears": None if self.end is None else format_ms(self.end),
-            "scenario": self.scenario, "note": self.note,
+            "kind": self.kind,
+            "customer_id": self.customer_id,
+            "key": self.key,
+            "alert_id": alert_id,
+            "becomes_true": format_ms(self.start),
+            "clears": None if self.end is None else format_ms(self.end),
+            "scenario": self.scenario,
+            "note": self.note,
         }
 
 
@@ -171,14 +195,31 @@ class Customer:
             raise ValueError(f"{self.id}: {event_type} at {format_ms(at)} is not before the world's end")
         self._serial += 1
         event_id = f"{self.id}-e{self._serial:05d}"
-        self.events.append((at, {
-            "event_id": event_id, "type": event_type, "customer_id": self.id, "occurred_at": format_ms(at),
-            "source": _SOURCES[event_type.partition(".")[0]], "data": data,
-        }))
+        self.events.append(
+            (
+                at,
+                {
+                    "event_id": event_id,
+                    "type": event_type,
+                    "customer_id": self.id,
+                    "occurred_at": format_ms(at),
+                    "source": _SOURCES[event_type.partition(".")[0]],
+                    "data": data,
+                },
+            )
+        )
         return event_id
 
-    def plant(self, kind: str, key: str, start: int, end: int | None, scenario: str, note: str = "",
-              broken_at: int | None = None) -> None:
+    def plant(
+        self,
+        kind: str,
+        key: str,
+        start: int,
+        end: int | None,
+        scenario: str,
+        note: str = "",
+        broken_at: int | None = None,
+    ) -> None:
         self.truth.append(Truth(kind, self.id, key, start, end, scenario, note, broken_at))
 
     def near_miss(self, kind: str, key: str, scenario: str, note: str) -> None:
@@ -194,15 +235,27 @@ class Customer:
         count = count or self.rng.choice([1, 1, 2, 3])
         chosen = self.rng.sample(PRODUCTS, count)
         return [
-            {"line_id": str(index), "sku": sku, "qty": self.rng.choice([1, 1, 2, 4, 10]), "unit_price": float(price),
-             "spec": dict(spec)}
+            {
+                "line_id": str(index),
+                "sku": sku,
+                "qty": self.rng.choice([1, 1, 2, 4, 10]),
+                "unit_price": float(price),
+                "spec": dict(spec),
+            }
             for index, (sku, price, spec) in enumerate(chosen, start=1)
         ]
 
     def place(self, at: int, due: int, lines: list[dict[str, Any]] | None = None, urgent: bool = False) -> Order:
         order = Order(self.new_id("O"), at, due, lines or self.lines(), urgent)
-        self.emit("order.placed", at, order_id=order.order_id, lines=order.lines,
-                  promised_delivery_by=format_ms(due), urgent=urgent, channel=self.rng.choice(["webshop", "app"]))
+        self.emit(
+            "order.placed",
+            at,
+            order_id=order.order_id,
+            lines=order.lines,
+            promised_delivery_by=format_ms(due),
+            urgent=urgent,
+            channel=self.rng.choice(["webshop", "app"]),
+        )
         return order
 
     def ship(self, order: Order, at: int) -> None:
@@ -220,8 +273,13 @@ class Customer:
             data["reason"] = reason
         self.emit("order.cancelled", at, **data)
 
-    def invoice(self, at: int, lines: list[dict[str, Any]], period: str | None = None, pay_after: int | None = None,
-                ) -> str:
+    def invoice(
+        self,
+        at: int,
+        lines: list[dict[str, Any]],
+        period: str | None = None,
+        pay_after: int | None = None,
+    ) -> str:
         """An invoice (line ids numbered here) and, ``pay_after`` later, its payment if it is positive."""
         invoice_id = self.new_id("INV")
         numbered = [dict(line, line_id=str(index)) for index, line in enumerate(lines, start=1)]
@@ -235,12 +293,22 @@ class Customer:
         return invoice_id
 
     @staticmethod
-    def order_line(order: Order, line: dict[str, Any], qty: int | None = None, unit_price: str | None = None,
-                   ) -> dict[str, Any]:
+    def order_line(
+        order: Order,
+        line: dict[str, Any],
+        qty: int | None = None,
+        unit_price: str | None = None,
+    ) -> dict[str, Any]:
         qty = line["qty"] if qty is None else qty
         price = Decimal(unit_price if unit_price is not None else str(line["unit_price"])).quantize(Decimal("0.01"))
-        return {"line_id": "0", "kind": "order_line", "ref": f"{order.order_id}/{line['line_id']}", "qty": qty,
-                "unit_price": money(price), "amount": money(price * qty)}
+        return {
+            "line_id": "0",
+            "kind": "order_line",
+            "ref": f"{order.order_id}/{line['line_id']}",
+            "qty": qty,
+            "unit_price": money(price),
+            "amount": money(price * qty),
+        }
 
     def clean_order(self, placed: int, *, lines: list[dict[str, Any]] | None = None) -> Order | None:
         """An order placed, shipped, delivered on time, invoiced and paid; None if its life does not fit the world."""
@@ -261,13 +329,22 @@ class Customer:
     # --- contacts and complaints ---------------------------------------------------
 
     def contact(self, at: int, minutes: int) -> None:
-        self.emit("contact.logged", at, contact_id=self.new_id("CT"), channel=self.rng.choice(["phone", "chat"]),
-                  handling_minutes=minutes)
+        self.emit(
+            "contact.logged",
+            at,
+            contact_id=self.new_id("CT"),
+            channel=self.rng.choice(["phone", "chat"]),
+            handling_minutes=minutes,
+        )
 
     def open_complaint(self, at: int, severity: str, resolve_by: int | None = None) -> str:
         complaint_id = self.new_id("K")
-        data: dict[str, Any] = {"complaint_id": complaint_id, "category": self.rng.choice(
-            ["delivery", "billing", "product", "service"]), "severity": severity, "channel": "email"}
+        data: dict[str, Any] = {
+            "complaint_id": complaint_id,
+            "category": self.rng.choice(["delivery", "billing", "product", "service"]),
+            "severity": severity,
+            "channel": "email",
+        }
         if resolve_by is not None:
             data["resolve_by"] = format_ms(resolve_by)
         self.emit("complaint.opened", at, **data)
@@ -303,5 +380,14 @@ class Customer:
         return periods
 
 
-_SOURCES = {"order": "webshop", "subscription": "billing", "price": "billing", "notice": "crm", "usage": "metering",
-            "invoice": "billing", "payment": "payments", "complaint": "crm", "contact": "contact-centre"}
+_SOURCES = {
+    "order": "webshop",
+    "subscription": "billing",
+    "price": "billing",
+    "notice": "crm",
+    "usage": "metering",
+    "invoice": "billing",
+    "payment": "payments",
+    "complaint": "crm",
+    "contact": "contact-centre",
+}

@@ -46,7 +46,12 @@ def episodes(moments: Iterable[int], holds: Any, horizon: int) -> list[Episode]:
 
 
 def best_tariff_due(
-    at: int, start: int, term_end: int | None, notices: list[tuple[str, int]], stopped: int | None, policy: Policy,
+    at: int,
+    start: int,
+    term_end: int | None,
+    notices: list[tuple[str, int]],
+    stopped: int | None,
+    policy: Policy,
 ) -> bool:
     """Is a best-tariff notice due at ``at``? ``stopped``: when a cancellation was requested (or it ended)."""
     if at < start or (stopped is not None and at >= stopped):
@@ -64,8 +69,9 @@ def best_tariff_due(
     return False
 
 
-def best_tariff_moments(start: int, term_end: int | None, notices: list[tuple[str, int]], stopped: int | None,
-                        policy: Policy) -> list[int]:
+def best_tariff_moments(
+    start: int, term_end: int | None, notices: list[tuple[str, int]], stopped: int | None, policy: Policy
+) -> list[int]:
     """Every moment at which the answer of :func:`best_tariff_due` can change."""
     interval = int(policy.best_tariff_interval_days * MS_PER_DAY)
     moments = [start, add_months(start, policy.best_tariff_tenure_months)]
@@ -78,11 +84,13 @@ def best_tariff_moments(start: int, term_end: int | None, notices: list[tuple[st
     return moments
 
 
-def best_tariff_episodes(start: int, term_end: int | None, notices: list[tuple[str, int]], stopped: int | None,
-                         horizon: int, policy: Policy) -> list[Episode]:
+def best_tariff_episodes(
+    start: int, term_end: int | None, notices: list[tuple[str, int]], stopped: int | None, horizon: int, policy: Policy
+) -> list[Episode]:
     return episodes(
         best_tariff_moments(start, term_end, notices, stopped, policy),
-        lambda at: best_tariff_due(at, start, term_end, notices, stopped, policy), horizon,
+        lambda at: best_tariff_due(at, start, term_end, notices, stopped, policy),
+        horizon,
     )
 
 
@@ -111,10 +119,14 @@ def service_months(documents: Iterable[dict[str, Any]]) -> dict[str, list[Decima
 def service_excess(months: dict[str, list[Decimal]], at_month: str, policy: Policy) -> Decimal:
     """Cost to serve minus margin over the 12 complete months before ``at_month``."""
     window = [shift_period(at_month, -n) for n in range(1, 13)]
-    revenue, minutes, complaints, compensation = (sum((months[m][i] for m in window if m in months), Decimal(0))
-                                                  for i in range(4))
-    cost = (minutes * Decimal(str(policy.contact_cost_per_minute))
-            + complaints * Decimal(str(policy.complaint_handling_cost)) + compensation)
+    revenue, minutes, complaints, compensation = (
+        sum((months[m][i] for m in window if m in months), Decimal(0)) for i in range(4)
+    )
+    cost = (
+        minutes * Decimal(str(policy.contact_cost_per_minute))
+        + complaints * Decimal(str(policy.complaint_handling_cost))
+        + compensation
+    )
     return cost - revenue * Decimal(str(policy.margin_rate))
 
 

@@ -33,8 +33,11 @@ UNINVOICED = int(P.uninvoiced_days * DAY)
 UNDELIVERED_BILLED = int(P.invoiced_undelivered_days * DAY)
 NOTICE = int(P.price_rise_notice_days * DAY)
 WINDOW = int(P.repeated_promises_days * DAY)
-RESOLVE_DAYS = {"high": P.complaint_resolve_days_high, "normal": P.complaint_resolve_days_normal,
-                "low": P.complaint_resolve_days_low}
+RESOLVE_DAYS = {
+    "high": P.complaint_resolve_days_high,
+    "normal": P.complaint_resolve_days_normal,
+    "low": P.complaint_resolve_days_low,
+}
 
 Scenario = Callable[[Customer], None]
 
@@ -90,8 +93,7 @@ def _constant(units: float) -> Callable[[str], float]:
 def _clean_sub(c: Customer, plan: str | None = None, start: int | None = None, term: int = 0) -> tuple[Sub, SubRun]:
     plan = plan or c.rng.choice(list(CLEAN_USAGE))
     if start is None:
-        start = (c.window_start - c.jitter(24 * 60, 30 * 30 * 24 * 60) if c.rng.random() < 0.5
-                 else _time(c, 0, 20))
+        start = c.window_start - c.jitter(24 * 60, 30 * 30 * 24 * 60) if c.rng.random() < 0.5 else _time(c, 0, 20)
     sub = c.new_sub(plan, CLEAN_USAGE[plan][0], start, term_months=term, usage=_usage(c, plan))
     return sub, run_sub(c, sub, P)
 
@@ -103,8 +105,9 @@ def _line_key(sub: Sub, run: SubRun, period: str) -> str:
 # --- the background: a clean customer ------------------------------------------------------
 
 
-def background(c: Customer, *, subs: bool = True, order_rate: float = 1.0, contacts: int = 2,
-               complaint: bool = True) -> None:
+def background(
+    c: Customer, *, subs: bool = True, order_rate: float = 1.0, contacts: int = 2, complaint: bool = True
+) -> None:
     """Ordinary traffic that raises nothing: subscriptions billed right and used, orders on time and billed
     once, a few short calls, perhaps one complaint handled in time. Cost to serve stays under 50.00 a year
     whatever the revenue (at most 2 calls of 9 minutes and one complaint), so it never looks unprofitable."""
@@ -171,8 +174,15 @@ def at_risk_then_late(c: Customer) -> None:
     delivered = order.due + 3 * HOUR + c.jitter(0, 300)
     c.deliver(order, delivered)
     _bill_order(c, order, delivered + HOUR)
-    c.plant(LATE, order.order_id, order.due - RISK, None, "at_risk_then_late",
-            "not shipped a day before the promise, then 3 h late", broken_at=order.due)
+    c.plant(
+        LATE,
+        order.order_id,
+        order.due - RISK,
+        None,
+        "at_risk_then_late",
+        "not shipped a day before the promise, then 3 h late",
+        broken_at=order.due,
+    )
     _light(c)
 
 
@@ -180,8 +190,7 @@ def never_delivered(c: Customer) -> None:
     placed = _time(c, 3, 12)
     order = c.place(placed, placed + 4 * DAY)
     c.ship(order, placed + 5 * HOUR)
-    c.plant(LATE, order.order_id, order.due, None, "never_delivered", "shipped, never delivered",
-            broken_at=order.due)
+    c.plant(LATE, order.order_id, order.due, None, "never_delivered", "shipped, never delivered", broken_at=order.due)
     _light(c)
 
 
@@ -192,8 +201,14 @@ def at_risk_recovered(c: Customer) -> None:
     delivered = order.due - 2 * HOUR
     c.deliver(order, delivered)
     _bill_order(c, order, delivered + HOUR)
-    c.plant(LATE, order.order_id, order.due - RISK, delivered, "at_risk_recovered",
-            "at risk (not shipped a day ahead), delivered in time: resolved")
+    c.plant(
+        LATE,
+        order.order_id,
+        order.due - RISK,
+        delivered,
+        "at_risk_recovered",
+        "at risk (not shipped a day ahead), delivered in time: resolved",
+    )
     _light(c)
 
 
@@ -204,8 +219,15 @@ def late_by_a_minute(c: Customer) -> None:
     delivered = order.due + MINUTE
     c.deliver(order, delivered)
     _bill_order(c, order, delivered + HOUR)
-    c.plant(LATE, order.order_id, order.due, None, "late_by_a_minute",
-            "1 minute late: seen at the delivery, within the grace", broken_at=delivered)
+    c.plant(
+        LATE,
+        order.order_id,
+        order.due,
+        None,
+        "late_by_a_minute",
+        "1 minute late: seen at the delivery, within the grace",
+        broken_at=delivered,
+    )
     _light(c)
 
 
@@ -217,8 +239,15 @@ def lost_and_billed(c: Customer) -> None:
     c.ship(order, placed + 5 * HOUR)
     c.plant(LATE, order.order_id, order.due, None, "lost_and_billed", "never delivered", broken_at=order.due)
     billed_wrong = order.due + UNDELIVERED_BILLED
-    c.plant(BILLING, f"{order.order_id}/1", billed_wrong, None, "lost_and_billed",
-            "billed, still undelivered a week after the promise", broken_at=billed_wrong)
+    c.plant(
+        BILLING,
+        f"{order.order_id}/1",
+        billed_wrong,
+        None,
+        "lost_and_billed",
+        "billed, still undelivered a week after the promise",
+        broken_at=billed_wrong,
+    )
     _light(c)
 
 
@@ -283,8 +312,11 @@ def make_wrong(c: Customer, placed: int, scenario: str, how: str = "spec") -> in
     delivered = _wrong_lines(c, order, how)
     c.deliver(order, delivered_at, delivered)
     got = {line["line_id"]: line["qty"] for line in delivered}
-    c.invoice(delivered_at + 2 * HOUR, [c.order_line(order, line, qty=got[line["line_id"]]) for line in order.lines],
-              pay_after=3 * DAY)
+    c.invoice(
+        delivered_at + 2 * HOUR,
+        [c.order_line(order, line, qty=got[line["line_id"]]) for line in order.lines],
+        pay_after=3 * DAY,
+    )
     c.plant(WRONG_DELIVERY, order.order_id, delivered_at, None, scenario, f"wrong {how}", broken_at=delivered_at)
     return delivered_at
 
@@ -313,8 +345,15 @@ def wrong_then_corrected(c: Customer) -> None:
     corrected = placed + 3 * DAY
     c.deliver(order, corrected, [{k: v for k, v in line.items() if k != "unit_price"} for line in order.lines])
     _bill_order(c, order, corrected + HOUR)
-    c.plant(WRONG_DELIVERY, order.order_id, first, corrected, "wrong_then_corrected",
-            "wrong colour, then the right items before the promise", broken_at=first)
+    c.plant(
+        WRONG_DELIVERY,
+        order.order_id,
+        first,
+        corrected,
+        "wrong_then_corrected",
+        "wrong colour, then the right items before the promise",
+        broken_at=first,
+    )
     _light(c)
 
 
@@ -322,12 +361,23 @@ def nm_delivery_reordered(c: Customer) -> None:
     placed = _time(c, 3, 12)
     order = c.place(placed, placed + 5 * DAY, c.lines(3))
     c.ship(order, placed + 4 * HOUR)
-    lines = [{"line_id": line["line_id"], "qty": line["qty"], "sku": line["sku"],
-              "spec": dict(reversed(list(line["spec"].items())))} for line in reversed(order.lines)]
+    lines = [
+        {
+            "line_id": line["line_id"],
+            "qty": line["qty"],
+            "sku": line["sku"],
+            "spec": dict(reversed(list(line["spec"].items()))),
+        }
+        for line in reversed(order.lines)
+    ]
     c.deliver(order, placed + 2 * DAY, lines)
     _bill_order(c, order, placed + 2 * DAY + HOUR)
-    c.near_miss(WRONG_DELIVERY, order.order_id, "nm_delivery_reordered",
-                "delivered as ordered, lines and spec keys listed in another order")
+    c.near_miss(
+        WRONG_DELIVERY,
+        order.order_id,
+        "nm_delivery_reordered",
+        "delivered as ordered, lines and spec keys listed in another order",
+    )
     _light(c)
 
 
@@ -378,8 +428,15 @@ def billed_cancelled(c: Customer) -> None:
     credit = c.order_line(order, line)
     credit.update(qty=-line["qty"], amount=-credit["amount"])
     c.invoice(credited, [credit])
-    c.plant(BILLING, f"{order.order_id}/1", cancelled, credited, "billed_cancelled",
-            "billed at ordering, cancelled by us, credited 5 days later", broken_at=cancelled)
+    c.plant(
+        BILLING,
+        f"{order.order_id}/1",
+        cancelled,
+        credited,
+        "billed_cancelled",
+        "billed at ordering, cancelled by us, credited 5 days later",
+        broken_at=cancelled,
+    )
     _light(c)
 
 
@@ -394,8 +451,15 @@ def make_double_billed(c: Customer, placed: int, scenario: str, credit: bool = T
         line = c.order_line(order, order.lines[0])
         line.update(qty=-line["qty"], amount=-line["amount"])
         c.invoice(end, [line])
-    c.plant(BILLING, f"{order.order_id}/1", again, end, scenario, "billed twice" + (", credited" if credit else ""),
-            broken_at=again)
+    c.plant(
+        BILLING,
+        f"{order.order_id}/1",
+        again,
+        end,
+        scenario,
+        "billed twice" + (", credited" if credit else ""),
+        broken_at=again,
+    )
     return again
 
 
@@ -409,8 +473,9 @@ def billed_twice_on_one_invoice(c: Customer) -> None:
     line = c.order_line(order, order.lines[0])
     at = delivered + HOUR
     c.invoice(at, [line, dict(line)], pay_after=2 * DAY)
-    c.plant(BILLING, f"{order.order_id}/1", at, None, "billed_twice_on_one_invoice", "the same line twice",
-            broken_at=at)
+    c.plant(
+        BILLING, f"{order.order_id}/1", at, None, "billed_twice_on_one_invoice", "the same line twice", broken_at=at
+    )
     _light(c)
 
 
@@ -420,8 +485,9 @@ def overpriced_line(c: Customer) -> None:
     at = delivered + HOUR
     higher = str(Decimal(str(line["unit_price"])) * Decimal("1.10"))
     c.invoice(at, [c.order_line(order, line, unit_price=higher)], pay_after=2 * DAY)
-    c.plant(BILLING, f"{order.order_id}/1", at, None, "overpriced_line", "billed 10% above the ordered price",
-            broken_at=at)
+    c.plant(
+        BILLING, f"{order.order_id}/1", at, None, "overpriced_line", "billed 10% above the ordered price", broken_at=at
+    )
     _light(c)
 
 
@@ -439,16 +505,23 @@ def never_invoiced(c: Customer) -> None:
     order, delivered = _delivered_order(c, _time(c, 3, 50))
     invoiced = delivered + 40 * DAY
     _bill_order(c, order, invoiced)
-    c.plant(BILLING, f"{order.order_id}/1", delivered + UNINVOICED, invoiced, "never_invoiced",
-            "delivered, invoiced only after 40 days (info)")
+    c.plant(
+        BILLING,
+        f"{order.order_id}/1",
+        delivered + UNINVOICED,
+        invoiced,
+        "never_invoiced",
+        "delivered, invoiced only after 40 days (info)",
+    )
     _light(c)
 
 
 def nm_invoiced_on_day_30(c: Customer) -> None:
     order, delivered = _delivered_order(c, _time(c, 3, 40))
     _bill_order(c, order, delivered + UNINVOICED)
-    c.near_miss(BILLING, f"{order.order_id}/1", "nm_invoiced_on_day_30",
-                "invoiced exactly uninvoiced_days after delivery")
+    c.near_miss(
+        BILLING, f"{order.order_id}/1", "nm_invoiced_on_day_30", "invoiced exactly uninvoiced_days after delivery"
+    )
     _light(c)
 
 
@@ -460,8 +533,9 @@ def make_unacknowledged(c: Customer, opened: int, scenario: str) -> int:
     c.acknowledge(complaint_id, opened + 60 * HOUR)
     resolved = opened + 5 * DAY
     c.resolve(complaint_id, resolved)
-    c.plant(COMPLAINT, complaint_id, opened + ACK, resolved, scenario, "acknowledged after 60 h",
-            broken_at=opened + ACK)
+    c.plant(
+        COMPLAINT, complaint_id, opened + ACK, resolved, scenario, "acknowledged after 60 h", broken_at=opened + ACK
+    )
     return opened + ACK
 
 
@@ -490,8 +564,9 @@ def complaint_never_resolved(c: Customer) -> None:
     complaint_id = c.open_complaint(opened, "high")
     c.acknowledge(complaint_id, opened + 2 * HOUR)
     due = opened + int(RESOLVE_DAYS["high"] * DAY)
-    c.plant(COMPLAINT, complaint_id, due, None, "complaint_never_resolved", "high severity, never resolved",
-            broken_at=due)
+    c.plant(
+        COMPLAINT, complaint_id, due, None, "complaint_never_resolved", "high severity, never resolved", broken_at=due
+    )
     _light(c)
 
 
@@ -501,8 +576,15 @@ def complaint_own_deadline(c: Customer) -> None:
     c.acknowledge(complaint_id, opened + 5 * HOUR)
     resolved = opened + 9 * DAY
     c.resolve(complaint_id, resolved)
-    c.plant(COMPLAINT, complaint_id, opened + 7 * DAY, resolved, "complaint_own_deadline",
-            "promised in 7 days (resolve_by given), resolved in 9", broken_at=opened + 7 * DAY)
+    c.plant(
+        COMPLAINT,
+        complaint_id,
+        opened + 7 * DAY,
+        resolved,
+        "complaint_own_deadline",
+        "promised in 7 days (resolve_by given), resolved in 9",
+        broken_at=opened + 7 * DAY,
+    )
     _light(c)
 
 
@@ -511,8 +593,12 @@ def nm_complaint_on_the_dot(c: Customer) -> None:
     complaint_id = c.open_complaint(opened, "normal")
     c.acknowledge(complaint_id, opened + ACK)
     c.resolve(complaint_id, opened + int(RESOLVE_DAYS["normal"] * DAY))
-    c.near_miss(COMPLAINT, complaint_id, "nm_complaint_on_the_dot",
-                "acknowledged exactly at 48 h, resolved exactly at resolve_by")
+    c.near_miss(
+        COMPLAINT,
+        complaint_id,
+        "nm_complaint_on_the_dot",
+        "acknowledged exactly at 48 h, resolved exactly at resolve_by",
+    )
     _light(c)
 
 
@@ -562,8 +648,9 @@ def nm_broken_spread(c: Customer) -> None:
     start = _time(c, 3, WINDOW / DAY + 5)
     for offset in (0, WINDOW // 2, WINDOW):
         make_urgent_refused(c, start + offset, "nm_broken_spread")
-    c.near_miss(PATTERN, "pattern", "nm_broken_spread", "three broken promises, the last exactly 90 days after the "
-                "first")
+    c.near_miss(
+        PATTERN, "pattern", "nm_broken_spread", "three broken promises, the last exactly 90 days after the first"
+    )
     _light(c)
 
 
@@ -632,8 +719,9 @@ def nm_unprofitable_exactly_50(c: Customer) -> None:
 # --- subscriptions: better plan, loyalty, unused -------------------------------------------------
 
 
-def _sub_in_window(c: Customer, plan: str, fee: str, usage: Callable[[str], float], months_left: int,
-                   **kwargs: Any) -> Sub:
+def _sub_in_window(
+    c: Customer, plan: str, fee: str, usage: Callable[[str], float], months_left: int, **kwargs: Any
+) -> Sub:
     """A subscription started in the window, with at least ``months_left`` periods before the end."""
     start = _time(c, 0, months_left * 31)
     return c.new_sub(plan, fee, start, usage=usage, **kwargs)
@@ -685,17 +773,24 @@ def nm_better_plan_4_99(c: Customer) -> None:
 
 
 def nm_better_plan_9_85_percent(c: Customer) -> None:
-    _better(c, "nm_better_plan_9_85_percent", "mobile-l", "35.00", 84.9, "would save 5.90 of 59.90: 9.85%",
-            near=True)
+    _better(c, "nm_better_plan_9_85_percent", "mobile-l", "35.00", 84.9, "would save 5.90 of 59.90: 9.85%", near=True)
 
 
 def nm_better_plan_new_only(c: Customer) -> None:
-    _better(c, "nm_better_plan_new_only", "mobile-m", "25.00", 15,
-            "Mobile M Welcome (18.00) is cheaper but open to new customers only", near=True)
+    _better(
+        c,
+        "nm_better_plan_new_only",
+        "mobile-m",
+        "25.00",
+        15,
+        "Mobile M Welcome (18.00) is cheaper but open to new customers only",
+        near=True,
+    )
 
 
-def _tenured_sub(c: Customer, plan: str, fee: str, anniversary_low: float, anniversary_high: float,
-                 **kwargs: Any) -> Sub:
+def _tenured_sub(
+    c: Customer, plan: str, fee: str, anniversary_low: float, anniversary_high: float, **kwargs: Any
+) -> Sub:
     """A subscription whose 12-month anniversary falls in [window start + low days, end - high days]."""
     anniversary = _time(c, anniversary_low, anniversary_high)
     start = add_months(anniversary, -P.loyalty_penalty_tenure_months)
@@ -705,16 +800,28 @@ def _tenured_sub(c: Customer, plan: str, fee: str, anniversary_low: float, anniv
 def loyalty_anniversary(c: Customer) -> None:
     sub = _tenured_sub(c, "mobile-m", "28.00", 10, 10)
     run_sub(c, sub, P)
-    c.plant(LOYALTY, sub.sub_id, add_months(sub.start, P.loyalty_penalty_tenure_months), None,
-            "loyalty_anniversary", "28.00 for Mobile M (25.00 for newcomers), from the 12-month anniversary")
+    c.plant(
+        LOYALTY,
+        sub.sub_id,
+        add_months(sub.start, P.loyalty_penalty_tenure_months),
+        None,
+        "loyalty_anniversary",
+        "28.00 for Mobile M (25.00 for newcomers), from the 12-month anniversary",
+    )
     _light(c)
 
 
 def loyalty_exactly_10_percent(c: Customer) -> None:
     sub = _tenured_sub(c, "mobile-m", "27.50", 10, 10)
     run_sub(c, sub, P)
-    c.plant(LOYALTY, sub.sub_id, add_months(sub.start, P.loyalty_penalty_tenure_months), None,
-            "loyalty_exactly_10_percent", "27.50 for Mobile M: exactly 10% above 25.00")
+    c.plant(
+        LOYALTY,
+        sub.sub_id,
+        add_months(sub.start, P.loyalty_penalty_tenure_months),
+        None,
+        "loyalty_exactly_10_percent",
+        "27.50 for Mobile M: exactly 10% above 25.00",
+    )
     _light(c)
 
 
@@ -726,8 +833,14 @@ def loyalty_price_rise_then_cut(c: Customer) -> None:
     sub.changes.append((Decimal("28.00"), rises_at, rises_at - NOTICE - 5 * DAY))
     sub.changes.append((Decimal("25.00"), cut_at, cut_at - 20 * DAY))
     run_sub(c, sub, P)
-    c.plant(LOYALTY, sub.sub_id, rises_at, cut_at, "loyalty_price_rise_then_cut",
-            "announced rise to 28.00 after 14 months; cut back to 25.00 three months later")
+    c.plant(
+        LOYALTY,
+        sub.sub_id,
+        rises_at,
+        cut_at,
+        "loyalty_price_rise_then_cut",
+        "announced rise to 28.00 after 14 months; cut back to 25.00 three months later",
+    )
     _light(c)
 
 
@@ -741,8 +854,12 @@ def nm_loyalty_9_96_percent(c: Customer) -> None:
 def nm_loyalty_plan_not_on_sale(c: Customer) -> None:
     sub = c.new_sub("broadband-2018", "29.00", c.window_start - 500 * DAY, usage=_usage(c, "broadband-2018"))
     run_sub(c, sub, P)
-    c.near_miss(LOYALTY, sub.sub_id, "nm_loyalty_plan_not_on_sale",
-                "29.00 for Broadband (2018), listed at 24.99 but no longer sold to new customers")
+    c.near_miss(
+        LOYALTY,
+        sub.sub_id,
+        "nm_loyalty_plan_not_on_sale",
+        "29.00 for Broadband (2018), listed at 24.99 but no longer sold to new customers",
+    )
     _light(c)
 
 
@@ -751,8 +868,12 @@ def _unused(c: Customer, pattern: list[bool], months_before: int = 0) -> tuple[S
     first_zero = _period(c, 31 * (months_before + 1), 31 * (len(pattern) + 1))
     usage = _usage(c, "tv-extra")
     zero = {shift_period(first_zero, i) for i, unused in enumerate(pattern) if unused}
-    sub = c.new_sub("tv-extra", "12.99", c.window_start - c.jitter(1440, 300 * 1440),
-                    usage=lambda period: 0 if period in zero else usage(period))
+    sub = c.new_sub(
+        "tv-extra",
+        "12.99",
+        c.window_start - c.jitter(1440, 300 * 1440),
+        usage=lambda period: 0 if period in zero else usage(period),
+    )
     return sub, [shift_period(first_zero, i) for i in range(len(pattern))]
 
 
@@ -761,16 +882,28 @@ def unused_then_cancelled(c: Customer) -> None:
     cancel_at = period_end(periods[1]) + 10 * DAY
     sub.cancel = (cancel_at, period_end(period_of(cancel_at)))
     run = run_sub(c, sub, P)
-    c.plant(UNUSED, sub.sub_id, run.usage_at[periods[1]], cancel_at, "unused_then_cancelled",
-            "no TV watched for 2 months; the customer cancels")
+    c.plant(
+        UNUSED,
+        sub.sub_id,
+        run.usage_at[periods[1]],
+        cancel_at,
+        "unused_then_cancelled",
+        "no TV watched for 2 months; the customer cancels",
+    )
     _light(c)
 
 
 def unused_then_used_again(c: Customer) -> None:
     sub, periods = _unused(c, [True, True, True, False])
     run = run_sub(c, sub, P)
-    c.plant(UNUSED, sub.sub_id, run.usage_at[periods[1]], run.usage_at[periods[3]], "unused_then_used_again",
-            "3 months unused, then watched again")
+    c.plant(
+        UNUSED,
+        sub.sub_id,
+        run.usage_at[periods[1]],
+        run.usage_at[periods[3]],
+        "unused_then_used_again",
+        "3 months unused, then watched again",
+    )
     _light(c)
 
 
@@ -792,8 +925,12 @@ def nm_unused_not_consecutive(c: Customer) -> None:
 
 
 def _mobile_m(c: Customer) -> Sub:
-    return c.new_sub("mobile-m", "25.00", c.window_start - c.jitter(1440, 200 * 1440),
-                     usage=lambda p: round(c.rng.uniform(10, 20), 1))
+    return c.new_sub(
+        "mobile-m",
+        "25.00",
+        c.window_start - c.jitter(1440, 200 * 1440),
+        usage=lambda p: round(c.rng.uniform(10, 20), 1),
+    )
 
 
 def price_rise_notified_late(c: Customer) -> None:
@@ -802,8 +939,15 @@ def price_rise_notified_late(c: Customer) -> None:
     effect = period_start(period)
     sub.changes.append((Decimal("27.00"), effect, effect - NOTICE + DAY))
     run = run_sub(c, sub, P)
-    c.plant(RISE, _line_key(sub, run, period), run.invoice[period][1], None, "price_rise_notified_late",
-            "rise to 27.00 announced 29 days ahead: its first month", broken_at=run.invoice[period][1])
+    c.plant(
+        RISE,
+        _line_key(sub, run, period),
+        run.invoice[period][1],
+        None,
+        "price_rise_notified_late",
+        "rise to 27.00 announced 29 days ahead: its first month",
+        broken_at=run.invoice[period][1],
+    )
     _light(c)
 
 
@@ -814,8 +958,15 @@ def price_rise_never_announced(c: Customer) -> None:
     sub.credits[shift_period(period, 1)] = [Decimal("-2.00")]
     run = run_sub(c, sub, P)
     refunded = run.invoice[shift_period(period, 1)][1]
-    c.plant(RISE, _line_key(sub, run, period), run.invoice[period][1], refunded, "price_rise_never_announced",
-            "billed 27.00 unannounced; 2.00 credited on the next invoice", broken_at=run.invoice[period][1])
+    c.plant(
+        RISE,
+        _line_key(sub, run, period),
+        run.invoice[period][1],
+        refunded,
+        "price_rise_never_announced",
+        "billed 27.00 unannounced; 2.00 credited on the next invoice",
+        broken_at=run.invoice[period][1],
+    )
     _light(c)
 
 
@@ -852,9 +1003,15 @@ def billed_after_cancellation_refunded(c: Customer) -> None:
     refund = period_start(after) + 12 * DAY
     sub.credit_notes.append((refund, Decimal("-25.00")))
     run = run_sub(c, sub, P)
-    c.plant(AFTER_CANCEL, _line_key(sub, run, after), run.invoice[after][1], refund,
-            "billed_after_cancellation_refunded", "billed the month after the cancellation; refunded",
-            broken_at=run.invoice[after][1])
+    c.plant(
+        AFTER_CANCEL,
+        _line_key(sub, run, after),
+        run.invoice[after][1],
+        refund,
+        "billed_after_cancellation_refunded",
+        "billed the month after the cancellation; refunded",
+        broken_at=run.invoice[after][1],
+    )
     _light(c)
 
 
@@ -863,8 +1020,15 @@ def billed_after_cancellation(c: Customer) -> None:
     after = shift_period(last, 1)
     sub = _cancelled_mobile(c, last, period_start(after), True)
     run = run_sub(c, sub, P)
-    c.plant(AFTER_CANCEL, _line_key(sub, run, after), run.invoice[after][1], None, "billed_after_cancellation",
-            "billed the month after the cancellation", broken_at=run.invoice[after][1])
+    c.plant(
+        AFTER_CANCEL,
+        _line_key(sub, run, after),
+        run.invoice[after][1],
+        None,
+        "billed_after_cancellation",
+        "billed the month after the cancellation",
+        broken_at=run.invoice[after][1],
+    )
     _light(c)
 
 
@@ -872,8 +1036,12 @@ def nm_cancelled_mid_period(c: Customer) -> None:
     last = _period(c, 31, 75)
     sub = _cancelled_mobile(c, last, period_start(last) + 20 * DAY, False)
     run = run_sub(c, sub, P)
-    c.near_miss(AFTER_CANCEL, _line_key(sub, run, last), "nm_cancelled_mid_period",
-                "cancellation effective mid-month: that month's bill is owed in part")
+    c.near_miss(
+        AFTER_CANCEL,
+        _line_key(sub, run, last),
+        "nm_cancelled_mid_period",
+        "cancellation effective mid-month: that month's bill is owed in part",
+    )
     _light(c)
 
 
@@ -881,8 +1049,12 @@ def nm_cancelled_at_period_end(c: Customer) -> None:
     last = _period(c, 31, 75)
     sub = _cancelled_mobile(c, last, period_end(last), False)
     run = run_sub(c, sub, P)
-    c.near_miss(AFTER_CANCEL, _line_key(sub, run, last), "nm_cancelled_at_period_end",
-                "cancelled at the month's end and billed up to it, not after")
+    c.near_miss(
+        AFTER_CANCEL,
+        _line_key(sub, run, last),
+        "nm_cancelled_at_period_end",
+        "cancelled at the month's end and billed up to it, not after",
+    )
     _light(c)
 
 
@@ -891,8 +1063,9 @@ def nm_cancelled_at_period_end(c: Customer) -> None:
 
 def notice_annual_late(c: Customer) -> None:
     anniversary = _time(c, 5, 40)
-    sub = c.new_sub("tv-extra", "12.99", add_months(anniversary, -P.best_tariff_tenure_months),
-                    usage=_usage(c, "tv-extra"))
+    sub = c.new_sub(
+        "tv-extra", "12.99", add_months(anniversary, -P.best_tariff_tenure_months), usage=_usage(c, "tv-extra")
+    )
     told = anniversary + 20 * DAY
     sub.notices, sub.diligent_after = [("best_tariff", told)], told
     run_sub(c, sub, P)
@@ -902,8 +1075,9 @@ def notice_annual_late(c: Customer) -> None:
 
 def notice_contract_end_late(c: Customer) -> None:
     term_end = _time(c, 50, 5)
-    sub = c.new_sub("broadband-100", "29.99", add_months(term_end, -12), term_months=12,
-                    usage=_usage(c, "broadband-100"))
+    sub = c.new_sub(
+        "broadband-100", "29.99", add_months(term_end, -12), term_months=12, usage=_usage(c, "broadband-100")
+    )
     if sub.term_end != term_end:  # a month end clamped the term: keep it as it comes out
         term_end = sub.term_end or term_end
     told = term_end - 25 * DAY
@@ -942,38 +1116,99 @@ def nm_notice_every_365_days(c: Customer) -> None:
     sub = c.new_sub("tv-extra", "12.99", add_months(first, -12), usage=_usage(c, "tv-extra"))
     sub.notices, sub.diligent_after = [("best_tariff", first), ("best_tariff", second)], second
     run_sub(c, sub, P)
-    c.near_miss(NOTICE_DUE, sub.sub_id, "nm_notice_every_365_days",
-                "notified on the anniversary and exactly 365 days later")
+    c.near_miss(
+        NOTICE_DUE, sub.sub_id, "nm_notice_every_365_days", "notified on the anniversary and exactly 365 days later"
+    )
     _light(c)
 
 
 def nm_notice_as_window_opens(c: Customer) -> None:
     term_end = _time(c, 45, 5)
-    sub = c.new_sub("broadband-100", "29.99", add_months(term_end, -12), term_months=12,
-                    usage=_usage(c, "broadband-100"))
+    sub = c.new_sub(
+        "broadband-100", "29.99", add_months(term_end, -12), term_months=12, usage=_usage(c, "broadband-100")
+    )
     run_sub(c, sub, P)
-    c.near_miss(NOTICE_DUE, sub.sub_id, "nm_notice_as_window_opens",
-                "contract-end notice sent the moment the 40-day window opens")
+    c.near_miss(
+        NOTICE_DUE,
+        sub.sub_id,
+        "nm_notice_as_window_opens",
+        "contract-end notice sent the moment the 40-day window opens",
+    )
     _light(c)
 
 
 #: Every story, positives first (one per kind before the rest), then near-misses.
-SCENARIOS: list[tuple[str, Scenario]] = [(fn.__name__, fn) for fn in [
-    late_delivered, wrong_colour, billed_cancelled, complaint_not_acknowledged, urgent_refused, heavy_caller,
-    broken_three, better_plan_legacy, loyalty_anniversary, unused_then_cancelled, price_rise_notified_late,
-    billed_after_cancellation, notice_annual_late,
-    at_risk_then_late, never_delivered, at_risk_recovered, late_by_a_minute, lost_and_billed, wrong_sku,
-    short_delivery, wrong_then_corrected, double_billed, billed_twice_on_one_invoice, overpriced_line,
-    underpriced_line, never_invoiced, complaint_resolved_late, complaint_never_resolved, complaint_own_deadline,
-    heavy_caller_then_big_order, unprofitable_by_a_minute, broken_four, better_plan_then_switch,
-    better_plan_exactly_5, better_plan_exactly_10_percent, loyalty_exactly_10_percent, loyalty_price_rise_then_cut,
-    unused_then_used_again, price_rise_never_announced, billed_after_cancellation_refunded,
-    notice_contract_end_late, notice_contract_end_overdue, notice_due_then_cancelled,
-    nm_delivered_minute_early, nm_shipped_at_risk_boundary, nm_express, nm_customer_cancelled,
-    nm_delivery_reordered, nm_urgent_customer_cancelled, nm_company_cancelled_not_urgent, nm_invoiced_on_day_30,
-    nm_complaint_on_the_dot, nm_complaint_low_29_days, nm_broken_spread, nm_broken_with_at_risk,
-    nm_unprofitable_exactly_50, nm_better_plan_4_99, nm_better_plan_9_85_percent, nm_better_plan_new_only,
-    nm_loyalty_9_96_percent, nm_loyalty_plan_not_on_sale, nm_unused_one_month, nm_unused_not_consecutive,
-    nm_price_rise_30_days, nm_price_cut_late, nm_cancelled_mid_period, nm_cancelled_at_period_end,
-    nm_notice_every_365_days, nm_notice_as_window_opens,
-]]
+SCENARIOS: list[tuple[str, Scenario]] = [
+    (fn.__name__, fn)
+    for fn in [
+        late_delivered,
+        wrong_colour,
+        billed_cancelled,
+        complaint_not_acknowledged,
+        urgent_refused,
+        heavy_caller,
+        broken_three,
+        better_plan_legacy,
+        loyalty_anniversary,
+        unused_then_cancelled,
+        price_rise_notified_late,
+        billed_after_cancellation,
+        notice_annual_late,
+        at_risk_then_late,
+        never_delivered,
+        at_risk_recovered,
+        late_by_a_minute,
+        lost_and_billed,
+        wrong_sku,
+        short_delivery,
+        wrong_then_corrected,
+        double_billed,
+        billed_twice_on_one_invoice,
+        overpriced_line,
+        underpriced_line,
+        never_invoiced,
+        complaint_resolved_late,
+        complaint_never_resolved,
+        complaint_own_deadline,
+        heavy_caller_then_big_order,
+        unprofitable_by_a_minute,
+        broken_four,
+        better_plan_then_switch,
+        better_plan_exactly_5,
+        better_plan_exactly_10_percent,
+        loyalty_exactly_10_percent,
+        loyalty_price_rise_then_cut,
+        unused_then_used_again,
+        price_rise_never_announced,
+        billed_after_cancellation_refunded,
+        notice_contract_end_late,
+        notice_contract_end_overdue,
+        notice_due_then_cancelled,
+        nm_delivered_minute_early,
+        nm_shipped_at_risk_boundary,
+        nm_express,
+        nm_customer_cancelled,
+        nm_delivery_reordered,
+        nm_urgent_customer_cancelled,
+        nm_company_cancelled_not_urgent,
+        nm_invoiced_on_day_30,
+        nm_complaint_on_the_dot,
+        nm_complaint_low_29_days,
+        nm_broken_spread,
+        nm_broken_with_at_risk,
+        nm_unprofitable_exactly_50,
+        nm_better_plan_4_99,
+        nm_better_plan_9_85_percent,
+        nm_better_plan_new_only,
+        nm_loyalty_9_96_percent,
+        nm_loyalty_plan_not_on_sale,
+        nm_unused_one_month,
+        nm_unused_not_consecutive,
+        nm_price_rise_30_days,
+        nm_price_cut_late,
+        nm_cancelled_mid_period,
+        nm_cancelled_at_period_end,
+        nm_notice_every_365_days,
+        nm_notice_as_window_opens,
+    ]
+]

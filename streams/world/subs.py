@@ -31,7 +31,12 @@ class SubRun:
 
 
 def diligent_notices(
-    c: Customer, sub: Sub, sent: list[tuple[str, int]], after: int, stopped: int | None, policy: Policy,
+    c: Customer,
+    sub: Sub,
+    sent: list[tuple[str, int]],
+    after: int,
+    stopped: int | None,
+    policy: Policy,
 ) -> list[tuple[str, int]]:
     """Notices after ``after`` that keep the notice from ever falling due before the world's end.
 
@@ -40,8 +45,9 @@ def diligent_notices(
     notices = list(sent)
     term_end = sub.term_end
     while True:
-        moments = sorted(m for m in best_tariff_moments(sub.start, term_end, notices, stopped, policy)
-                         if after <= m < c.end)
+        moments = sorted(
+            m for m in best_tariff_moments(sub.start, term_end, notices, stopped, policy) if after <= m < c.end
+        )
         due = next((m for m in moments if best_tariff_due(m, sub.start, term_end, notices, stopped, policy)), None)
         if due is None:
             return notices
@@ -65,11 +71,22 @@ def run_sub(c: Customer, sub: Sub, policy: Policy) -> SubRun:
         started["minimum_term_months"] = sub.term_months
     c.emit("subscription.started", sub.start, **started)
     for at, plan, fee, by in sub.plan_changes:
-        c.emit("subscription.changed", at, subscription_id=sub.sub_id, plan_id=plan, monthly_fee=money(fee),
-               requested_by=by)
+        c.emit(
+            "subscription.changed",
+            at,
+            subscription_id=sub.sub_id,
+            plan_id=plan,
+            monthly_fee=money(fee),
+            requested_by=by,
+        )
     for new_fee, effective, notified in sub.changes:
-        c.emit("price.change_notified", notified, subscription_id=sub.sub_id, new_monthly_fee=money(new_fee),
-               effective_at=format_ms(effective))
+        c.emit(
+            "price.change_notified",
+            notified,
+            subscription_id=sub.sub_id,
+            new_monthly_fee=money(new_fee),
+            effective_at=format_ms(effective),
+        )
     stop = sub.cancel[1] if sub.cancel else None
     for period in c.billed_periods(sub):
         begins = period_start(period)
@@ -77,10 +94,13 @@ def run_sub(c: Customer, sub: Sub, policy: Policy) -> SubRun:
         if issued >= c.end:
             continue
         price = sub.billed.get(period, sub.fee_at(max(begins, sub.start)))
-        lines = [{"kind": "subscription", "ref": sub.sub_id, "qty": 1, "unit_price": money(price),
-                  "amount": money(price)}]
-        lines += [{"kind": "subscription", "ref": sub.sub_id, "qty": 1, "unit_price": money(credit),
-                   "amount": money(credit)} for credit in sub.credits.get(period, [])]
+        lines = [
+            {"kind": "subscription", "ref": sub.sub_id, "qty": 1, "unit_price": money(price), "amount": money(price)}
+        ]
+        lines += [
+            {"kind": "subscription", "ref": sub.sub_id, "qty": 1, "unit_price": money(credit), "amount": money(credit)}
+            for credit in sub.credits.get(period, [])
+        ]
         invoice_id = c.invoice(issued, lines, period=period, pay_after=c.jitter(2 * 24 * 60, 8 * 24 * 60))
         run.invoice[period] = (invoice_id, issued)
         metered = period_end(period) + c.jitter(60, 150)
@@ -89,12 +109,28 @@ def run_sub(c: Customer, sub: Sub, policy: Policy) -> SubRun:
             c.emit("usage.recorded", metered, subscription_id=sub.sub_id, period=period, units=sub.usage(period))
             run.usage_at[period] = metered
     for at, amount in sub.credit_notes:
-        c.invoice(at, [{"kind": "subscription", "ref": sub.sub_id, "qty": 1, "unit_price": money(amount),
-                        "amount": money(amount)}], period=period_of(at))
+        c.invoice(
+            at,
+            [
+                {
+                    "kind": "subscription",
+                    "ref": sub.sub_id,
+                    "qty": 1,
+                    "unit_price": money(amount),
+                    "amount": money(amount),
+                }
+            ],
+            period=period_of(at),
+        )
     if sub.cancel:
         requested, effective = sub.cancel
-        c.emit("subscription.cancel_requested", requested, subscription_id=sub.sub_id,
-               effective_at=format_ms(effective), channel="phone")
+        c.emit(
+            "subscription.cancel_requested",
+            requested,
+            subscription_id=sub.sub_id,
+            effective_at=format_ms(effective),
+            channel="phone",
+        )
         if effective < c.end:
             c.emit("subscription.ended", effective, subscription_id=sub.sub_id)
         run.stopped = requested
@@ -102,9 +138,12 @@ def run_sub(c: Customer, sub: Sub, policy: Policy) -> SubRun:
     if sub.notices is None or sub.diligent_after is not None:
         sent = diligent_notices(c, sub, sent, sub.diligent_after or sub.start, run.stopped, policy)
     for kind, at in sent:
-        c.emit("notice.sent", at, subscription_id=sub.sub_id, kind=kind,
-               **({"best_plan_id": sub.plan} if kind == "best_tariff" else {}))
+        c.emit(
+            "notice.sent",
+            at,
+            subscription_id=sub.sub_id,
+            kind=kind,
+            **({"best_plan_id": sub.plan} if kind == "best_tariff" else {}),
+        )
     run.notices = sent
     return run
-
-

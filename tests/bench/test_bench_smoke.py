@@ -27,9 +27,28 @@ HAS_QUIX = importlib.util.find_spec("quixstreams") is not None
 @pytest.mark.timeout(400)
 def test_bench_on_a_tiny_stream_writes_whole_figures_that_add_up(tmp_path: Path) -> None:
     output = tmp_path / "bench-results.json"
-    command = [sys.executable, "-m", "streams.cli", "bench", "--events", "3000", "--customers", "300",
-               "--partitions", "4", "--workers", "2", "--rate", "300", "--latency-seconds", "2",
-               "--timeout", "240", "--output", str(output)]
+    command = [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "bench",
+        "--events",
+        "3000",
+        "--customers",
+        "300",
+        "--partitions",
+        "4",
+        "--workers",
+        "2",
+        "--rate",
+        "300",
+        "--latency-seconds",
+        "2",
+        "--timeout",
+        "240",
+        "--output",
+        str(output),
+    ]
     if not HAS_QUIX:
         command.append("--no-quix")
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=380)
@@ -38,8 +57,17 @@ def test_bench_on_a_tiny_stream_writes_whole_figures_that_add_up(tmp_path: Path)
 
     missing = [key for key in REQUIRED_KEYS if key not in results]
     assert not missing
-    for key in ("raw_eps", "bare_faust_eps", "fairwatch_eps", "ratio_raw", "ratio_bare_faust",
-                "fairwatch_eps_2_workers", "workers_speedup", "peak_rss_mib", "state_bytes_per_customer"):
+    for key in (
+        "raw_eps",
+        "bare_faust_eps",
+        "fairwatch_eps",
+        "ratio_raw",
+        "ratio_bare_faust",
+        "fairwatch_eps_2_workers",
+        "workers_speedup",
+        "peak_rss_mib",
+        "state_bytes_per_customer",
+    ):
         assert isinstance(results[key], float) and results[key] > 0, key
     if HAS_QUIX:
         assert results["quix_eps"] > 0 and results["ratio_quix"] > 0

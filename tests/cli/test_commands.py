@@ -12,8 +12,13 @@ import pytest
 
 def fairwatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FAIRWATCH_")}
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True,
-                          timeout=60, env={**clean, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **(env or {})},
+    )
 
 
 def test_policy_prints_the_effective_policy_as_toml(tmp_path: Path) -> None:
@@ -40,8 +45,9 @@ def test_policy_prints_the_effective_policy_as_toml(tmp_path: Path) -> None:
     ],
 )
 @pytest.mark.parametrize("command", ["policy", "worker"])
-def test_a_bad_policy_stops_with_one_line_naming_the_key(tmp_path: Path, command: str, content: str,
-                                                         message: str) -> None:
+def test_a_bad_policy_stops_with_one_line_naming_the_key(
+    tmp_path: Path, command: str, content: str, message: str
+) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(content)
     result = fairwatch(command, env={"FAIRWATCH_POLICY": str(path)})

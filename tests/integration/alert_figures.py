@@ -50,20 +50,27 @@ def expected_figures(values: list[bytes]) -> dict[str, Any]:
     def total(documents: list[dict[str, Any]]) -> Decimal:
         return sum((amount(d) for d in documents), Decimal(0))
 
-    overpaying = [d for d in latest if d["data"]["kind"].startswith("overpaying.")
-                  and d["data"]["impact"]["per"] == "year"]
-    overcharges = [d for d in latest if d["data"]["kind"] in OVERCHARGES and d["data"]["impact"]["per"] == "once"
-                   and d["data"]["severity"] != "info"]
+    overpaying = [
+        d for d in latest if d["data"]["kind"].startswith("overpaying.") and d["data"]["impact"]["per"] == "year"
+    ]
+    overcharges = [
+        d
+        for d in latest
+        if d["data"]["kind"] in OVERCHARGES and d["data"]["impact"]["per"] == "once" and d["data"]["severity"] != "info"
+    ]
     by_kind: dict[str, dict[str, Any]] = {}
     for kind in sorted({d["data"]["kind"] for d in latest}):
         of_kind = [d for d in latest if d["data"]["kind"] == kind]
         yearly = [d for d in of_kind if d["data"]["impact"]["per"] == "year"]
         once = [d for d in of_kind if d["data"]["impact"]["per"] == "once"]
         by_kind[kind] = {
-            "alerts": len(of_kind), "open": sum(map(is_open, of_kind)),
+            "alerts": len(of_kind),
+            "open": sum(map(is_open, of_kind)),
             "customers": len({d["data"]["customer_id"] for d in of_kind}),
-            "found_year": total(yearly), "found_once": total(once),
-            "open_year": total([d for d in yearly if is_open(d)]), "open_once": total([d for d in once if is_open(d)]),
+            "found_year": total(yearly),
+            "found_once": total(once),
+            "open_year": total([d for d in yearly if is_open(d)]),
+            "open_once": total([d for d in once if is_open(d)]),
         }
     return {
         "headline": {
@@ -81,5 +88,7 @@ def expected_figures(values: list[bytes]) -> dict[str, Any]:
 
 def as_decimals(figures: dict[str, Any]) -> dict[str, Any]:
     """A JSON answer's money text as Decimal, so it compares with ``expected_figures`` exactly."""
-    return {key: Decimal(value) if isinstance(value, str) and _NUMBER.match(value) else value
-            for key, value in figures.items()}
+    return {
+        key: Decimal(value) if isinstance(value, str) and _NUMBER.match(value) else value
+        for key, value in figures.items()
+    }

@@ -42,7 +42,11 @@ def start_worker(broker: str, tmp_path: Path, request: pytest.FixtureRequest) ->
 
     def start(env: dict[str, str] | None = None, name: str = "worker") -> WorkerProcess:
         worker = WorkerProcess(
-            broker, tmp_path / f"{name}-data", tmp_path / f"{name}.log", env=env, partitions=PARTITIONS,
+            broker,
+            tmp_path / f"{name}-data",
+            tmp_path / f"{name}.log",
+            env=env,
+            partitions=PARTITIONS,
             profile=profile,
         )
         workers.append(worker.start())

@@ -31,8 +31,9 @@ async def read_topic(
     broker: str, topic: str, *, expect: int, timeout: float, quiet: float = 1.5
 ) -> list[ConsumerRecord]:
     """Read from the beginning until ``expect`` records arrived and then ``quiet`` s passed with no more."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=[broker], auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=50)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=[broker], auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=50
+    )
     await consumer.start()
     records: list[ConsumerRecord] = []
     try:

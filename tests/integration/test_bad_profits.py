@@ -36,18 +36,22 @@ DAY = MS_PER_DAY
 
 
 def event(event_id: str, event_type: str, customer: str, at: int, **data: object) -> tuple[int, str, bytes, bytes]:
-    value = orjson.dumps({"event_id": event_id, "type": event_type, "customer_id": customer,
-                          "occurred_at": format_ms(at), "data": data})
+    value = orjson.dumps(
+        {"event_id": event_id, "type": event_type, "customer_id": customer, "occurred_at": format_ms(at), "data": data}
+    )
     return at, "billing", customer.encode(), value
 
 
 def bill(event_id: str, customer: str, sub: str, period: str, at: int, price: float, *credits: float) -> tuple:
     lines = [{"line_id": "1", "kind": "subscription", "ref": sub, "qty": 1, "unit_price": price, "amount": price}]
-    lines += [{"line_id": f"c{n}", "kind": "fee", "ref": sub, "qty": 1, "unit_price": -credit, "amount": -credit}
-              for n, credit in enumerate(credits, start=1)]
+    lines += [
+        {"line_id": f"c{n}", "kind": "fee", "ref": sub, "qty": 1, "unit_price": -credit, "amount": -credit}
+        for n, credit in enumerate(credits, start=1)
+    ]
     total = round(price - sum(credits), 2)
-    return event(event_id, "invoice.issued", customer, at, invoice_id=f"INV-{event_id}", period=period,
-                 lines=lines, total=total)
+    return event(
+        event_id, "invoice.issued", customer, at, invoice_id=f"INV-{event_id}", period=period, lines=lines, total=total
+    )
 
 
 def scenario(now: int) -> tuple[list[tuple], dict[str, list[tuple[str, str, int]]]]:
@@ -59,55 +63,128 @@ def scenario(now: int) -> tuple[list[tuple], dict[str, list[tuple[str, str, int]
 
     # 1. better plan: 20 GB a month on Mobile S (15.00 + 3.00/GB over 5) against Mobile M (25.00, 20 GB).
     c = "c-better"
-    messages += [event("b1", "subscription.started", c, start_of[-8] + 3 * DAY, subscription_id="S-B",
-                       plan_id="mobile-s", monthly_fee=15.00)]
+    messages += [
+        event(
+            "b1",
+            "subscription.started",
+            c,
+            start_of[-8] + 3 * DAY,
+            subscription_id="S-B",
+            plan_id="mobile-s",
+            monthly_fee=15.00,
+        )
+    ]
     for n, (m, units) in enumerate([(-5, 20), (-4, 20), (-3, 20), (-2, 40)], start=2):
-        messages.append(event(f"b{n}", "usage.recorded", c, start_of[m + 1] + DAY, subscription_id="S-B",
-                              period=month[m], units=units))
-    messages.append(event("b6", "subscription.changed", c, start_of[-1] + 10 * DAY, subscription_id="S-B",
-                          plan_id="mobile-l", monthly_fee=35.00, requested_by="customer"))
+        messages.append(
+            event(
+                f"b{n}", "usage.recorded", c, start_of[m + 1] + DAY, subscription_id="S-B", period=month[m], units=units
+            )
+        )
+    messages.append(
+        event(
+            "b6",
+            "subscription.changed",
+            c,
+            start_of[-1] + 10 * DAY,
+            subscription_id="S-B",
+            plan_id="mobile-l",
+            monthly_fee=35.00,
+            requested_by="customer",
+        )
+    )
 
     # 2. loyalty penalty: 15 months on Broadband 100 (29.99 for newcomers); two rises, then brought back down.
     c = "c-loyal"
     start = add_months(start_of[0], -15) + 2 * DAY
     messages += [
-        event("l1", "subscription.started", c, start, subscription_id="S-L", plan_id="broadband-100",
-              monthly_fee=29.99),
+        event(
+            "l1", "subscription.started", c, start, subscription_id="S-L", plan_id="broadband-100", monthly_fee=29.99
+        ),
         event("l2", "notice.sent", c, add_months(start, 11), subscription_id="S-L", kind="best_tariff"),
-        event("l3", "price.change_notified", c, start_of[-2] - 40 * DAY, subscription_id="S-L",
-              new_monthly_fee=34.99, effective_at=format_ms(start_of[-2])),
-        event("l4", "price.change_notified", c, start_of[-2] - 3 * DAY, subscription_id="S-L",
-              new_monthly_fee=39.99, effective_at=format_ms(start_of[-1])),
-        event("l5", "subscription.changed", c, start_of[-1] + 5 * DAY, subscription_id="S-L",
-              plan_id="broadband-100", monthly_fee=29.99, requested_by="company"),
+        event(
+            "l3",
+            "price.change_notified",
+            c,
+            start_of[-2] - 40 * DAY,
+            subscription_id="S-L",
+            new_monthly_fee=34.99,
+            effective_at=format_ms(start_of[-2]),
+        ),
+        event(
+            "l4",
+            "price.change_notified",
+            c,
+            start_of[-2] - 3 * DAY,
+            subscription_id="S-L",
+            new_monthly_fee=39.99,
+            effective_at=format_ms(start_of[-1]),
+        ),
+        event(
+            "l5",
+            "subscription.changed",
+            c,
+            start_of[-1] + 5 * DAY,
+            subscription_id="S-L",
+            plan_id="broadband-100",
+            monthly_fee=29.99,
+            requested_by="company",
+        ),
     ]
 
     # 3. unused subscription: TV Extra billed with zero hours; a price rise; then watched again.
     c = "c-unused"
     messages += [
-        event("u1", "subscription.started", c, start_of[-6] + 3 * DAY, subscription_id="S-U", plan_id="tv-extra",
-              monthly_fee=12.99),
+        event(
+            "u1",
+            "subscription.started",
+            c,
+            start_of[-6] + 3 * DAY,
+            subscription_id="S-U",
+            plan_id="tv-extra",
+            monthly_fee=12.99,
+        ),
         bill("u2", c, "S-U", month[-4], start_of[-4] + DAY, 12.99),
         bill("u3", c, "S-U", month[-3], start_of[-3] + DAY, 12.99),
-        event("u4", "usage.recorded", c, start_of[-3] + DAY + 3_600_000, subscription_id="S-U", period=month[-4],
-              units=0),
-        event("u5", "price.change_notified", c, start_of[-1] - 40 * DAY, subscription_id="S-U",
-              new_monthly_fee=15.99, effective_at=format_ms(start_of[-1])),
+        event(
+            "u4", "usage.recorded", c, start_of[-3] + DAY + 3_600_000, subscription_id="S-U", period=month[-4], units=0
+        ),
+        event(
+            "u5",
+            "price.change_notified",
+            c,
+            start_of[-1] - 40 * DAY,
+            subscription_id="S-U",
+            new_monthly_fee=15.99,
+            effective_at=format_ms(start_of[-1]),
+        ),
         event("u6", "usage.recorded", c, start_of[-2] + DAY, subscription_id="S-U", period=month[-3], units=0),
         bill("u7", c, "S-U", month[-2], start_of[-2] + 2 * DAY, 12.99),
         bill("u8", c, "S-U", month[-1], start_of[-1] + DAY, 15.99),  # the new fee: a dearer year of nothing
-        event("u9", "usage.recorded", c, start_of[-1] + 2 * DAY, subscription_id="S-U", period=month[-2],
-              units=3.5),
+        event("u9", "usage.recorded", c, start_of[-1] + 2 * DAY, subscription_id="S-U", period=month[-2], units=3.5),
     ]
 
     # 4. unannounced price rise: 27.50 instead of 25.00 on 20 days' notice; refunded in two parts.
     c = "c-rise"
     messages += [
-        event("r1", "subscription.started", c, start_of[-6] + 3 * DAY, subscription_id="S-R", plan_id="mobile-m",
-              monthly_fee=25.00),
+        event(
+            "r1",
+            "subscription.started",
+            c,
+            start_of[-6] + 3 * DAY,
+            subscription_id="S-R",
+            plan_id="mobile-m",
+            monthly_fee=25.00,
+        ),
         bill("r2", c, "S-R", month[-3], start_of[-3] + DAY, 25.00),
-        event("r3", "price.change_notified", c, start_of[-2] - 20 * DAY, subscription_id="S-R",
-              new_monthly_fee=27.50, effective_at=format_ms(start_of[-2])),
+        event(
+            "r3",
+            "price.change_notified",
+            c,
+            start_of[-2] - 20 * DAY,
+            subscription_id="S-R",
+            new_monthly_fee=27.50,
+            effective_at=format_ms(start_of[-2]),
+        ),
         bill("r4", c, "S-R", month[-2], start_of[-2] + DAY, 27.50),
         bill("r5", c, "S-R", month[-1], start_of[-1] + DAY, 27.50, 1.00),  # announced by now; 1.00 back
         bill("r6", c, "S-R", month[-1], start_of[-1] + 2 * DAY, 27.50, 1.50),  # re-issued: the rest back
@@ -116,26 +193,71 @@ def scenario(now: int) -> tuple[list[tuple], dict[str, list[tuple[str, str, int]
     # 5. billed after cancellation: cancelled for the start of a month, billed for that month.
     c = "c-cancel"
     messages += [
-        event("k1", "subscription.started", c, start_of[-8] + 3 * DAY, subscription_id="S-K", plan_id="mobile-s",
-              monthly_fee=15.00),
+        event(
+            "k1",
+            "subscription.started",
+            c,
+            start_of[-8] + 3 * DAY,
+            subscription_id="S-K",
+            plan_id="mobile-s",
+            monthly_fee=15.00,
+        ),
         bill("k2", c, "S-K", month[-3], start_of[-3] + DAY, 15.00),
-        event("k3", "subscription.cancel_requested", c, start_of[-2] - 10 * DAY, subscription_id="S-K",
-              effective_at=format_ms(start_of[-2]), channel="phone"),
+        event(
+            "k3",
+            "subscription.cancel_requested",
+            c,
+            start_of[-2] - 10 * DAY,
+            subscription_id="S-K",
+            effective_at=format_ms(start_of[-2]),
+            channel="phone",
+        ),
         bill("k4", c, "S-K", month[-2], start_of[-2] + DAY, 15.00),
-        event("k5", "invoice.issued", c, start_of[-1] + DAY, invoice_id="CN-1", total=-5.00, lines=[
-            {"line_id": "1", "kind": "subscription", "ref": "S-K", "qty": 1, "unit_price": -5.00, "amount": -5.00}]),
-        event("k6", "invoice.issued", c, start_of[-1] + 2 * DAY, invoice_id="CN-2", total=-10.00, lines=[
-            {"line_id": "1", "kind": "fee", "ref": "S-K", "qty": 1, "unit_price": -10.00, "amount": -10.00}]),
+        event(
+            "k5",
+            "invoice.issued",
+            c,
+            start_of[-1] + DAY,
+            invoice_id="CN-1",
+            total=-5.00,
+            lines=[
+                {"line_id": "1", "kind": "subscription", "ref": "S-K", "qty": 1, "unit_price": -5.00, "amount": -5.00}
+            ],
+        ),
+        event(
+            "k6",
+            "invoice.issued",
+            c,
+            start_of[-1] + 2 * DAY,
+            invoice_id="CN-2",
+            total=-10.00,
+            lines=[{"line_id": "1", "kind": "fee", "ref": "S-K", "qty": 1, "unit_price": -10.00, "amount": -10.00}],
+        ),
     ]
 
     # 6. best-tariff notice: a 12-month term ending 20 days into last month; the notice comes 5 days before it.
     c = "c-notice"
     term_end = start_of[-1] + 20 * DAY
     messages += [
-        event("n1", "subscription.started", c, add_months(term_end, -12), subscription_id="S-N", plan_id="mobile-m",
-              monthly_fee=25.00, minimum_term_months=12),
-        event("n2", "notice.sent", c, term_end - 5 * DAY, subscription_id="S-N", kind="best_tariff",
-              best_plan_id="mobile-m"),
+        event(
+            "n1",
+            "subscription.started",
+            c,
+            add_months(term_end, -12),
+            subscription_id="S-N",
+            plan_id="mobile-m",
+            monthly_fee=25.00,
+            minimum_term_months=12,
+        ),
+        event(
+            "n2",
+            "notice.sent",
+            c,
+            term_end - 5 * DAY,
+            subscription_id="S-N",
+            kind="best_tariff",
+            best_plan_id="mobile-m",
+        ),
     ]
 
     lifecycle = [("raised", 1), ("updated", 2), ("resolved", 3)]
@@ -174,8 +296,9 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
 
 def fairwatch(broker: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FAIRWATCH_BROKER": broker, "FAIRWATCH_PARTITIONS": "4"}
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT
+    )
 
 
 def test_each_bad_profit_is_raised_updated_and_resolved_exactly_once(start_worker, broker, tmp_path: Path) -> None:
@@ -213,13 +336,19 @@ def test_each_bad_profit_is_raised_updated_and_resolved_exactly_once(start_worke
     assert len({d["id"] for d in documents}) == len(documents)
 
     def figures(customer: str) -> list[tuple[float, str, str]]:
-        return [(d["data"]["impact"]["amount"], d["data"]["impact"]["per"], d["data"]["severity"])
-                for d in documents if d["data"]["customer_id"] == customer]
+        return [
+            (d["data"]["impact"]["amount"], d["data"]["impact"]["per"], d["data"]["severity"])
+            for d in documents
+            if d["data"]["customer_id"] == customer
+        ]
 
     assert figures("c-better") == [(420.0, "year", "warning"), (540.0, "year", "warning"), (540.0, "year", "warning")]
     assert figures("c-loyal") == [(60.0, "year", "warning"), (120.0, "year", "warning"), (120.0, "year", "warning")]
-    assert figures("c-unused") == [(155.88, "year", "warning"), (191.88, "year", "warning"),
-                                   (191.88, "year", "warning")]
+    assert figures("c-unused") == [
+        (155.88, "year", "warning"),
+        (191.88, "year", "warning"),
+        (191.88, "year", "warning"),
+    ]
     assert figures("c-rise") == [(2.5, "once", "warning"), (1.5, "once", "warning"), (1.5, "once", "warning")]
     assert figures("c-cancel") == [(15.0, "once", "warning"), (10.0, "once", "warning"), (10.0, "once", "warning")]
     assert figures("c-notice") == [(0.0, "year", "warning"), (0.0, "year", "critical"), (0.0, "year", "critical")]
@@ -243,8 +372,10 @@ def start_of_last_month(now: int) -> int:
 
 def test_a_bad_catalog_file_publishes_nothing(broker: str, tmp_path: Path) -> None:
     bad = tmp_path / "plans.toml"
-    bad.write_text('[[plans]]\nplan_id = "p"\nname = "P"\nmonthly_fee = -1\nincluded_units = 1\nunit = "GB"\n'
-                   'overage_price = 0\nopen_to = ["new"]\nactive = true\n')
+    bad.write_text(
+        '[[plans]]\nplan_id = "p"\nname = "P"\nmonthly_fee = -1\nincluded_units = 1\nunit = "GB"\n'
+        'overage_price = 0\nopen_to = ["new"]\nactive = true\n'
+    )
     refused = fairwatch(broker, "produce", "--plans", str(bad))
     assert refused.returncode == 1
     assert "plans[0]: monthly_fee: must not be negative" in refused.stderr
@@ -257,10 +388,19 @@ def test_a_quiet_customers_notice_falls_due_by_the_live_tick(start_worker, broke
     worker = start_worker(env=LIVE_ENV)
     now = int(time.time() * 1000)
     term_end = now + 10 * DAY + 4_000  # the notice window closes 4 s from now
-    started = event("q1", "subscription.started", "c-quiet", add_months(term_end, -24), subscription_id="S-Q",
-                    plan_id="mobile-m", monthly_fee=25.00, minimum_term_months=24)
-    notice = event("q0", "notice.sent", "c-quiet", add_months(term_end, -24) + 300 * DAY, subscription_id="S-Q",
-                   kind="best_tariff")
+    started = event(
+        "q1",
+        "subscription.started",
+        "c-quiet",
+        add_months(term_end, -24),
+        subscription_id="S-Q",
+        plan_id="mobile-m",
+        monthly_fee=25.00,
+        minimum_term_months=24,
+    )
+    notice = event(
+        "q0", "notice.sent", "c-quiet", add_months(term_end, -24) + 300 * DAY, subscription_id="S-Q", kind="best_tariff"
+    )
     run(produce(broker, [message[1:] for message in (started, notice)]))
     records = run(read_topic(broker, "fairwatch.alerts", expect=3, timeout=30, quiet=2.0))
     documents = [orjson.loads(record.value) for record in records]
@@ -281,8 +421,11 @@ def test_every_worker_holds_the_whole_catalog(start_worker, broker) -> None:
     first = start_worker(env=WORKER_ENV, name="first")
     second = start_worker(env={**WORKER_ENV, "FAIRWATCH_STORE": "rocksdb"}, name="second")
     asyncio.run(publish_plans([broker], plans[:3]))
-    assert wait_for(lambda: gauge(first, "fairwatch_catalog_plans") == gauge(second, "fairwatch_catalog_plans") == 3,
-                    timeout=30)
+    assert wait_for(
+        lambda: gauge(first, "fairwatch_catalog_plans") == gauge(second, "fairwatch_catalog_plans") == 3, timeout=30
+    )
     asyncio.run(publish_plans([broker], plans[3:]))
-    assert wait_for(lambda: gauge(first, "fairwatch_catalog_plans") == gauge(second, "fairwatch_catalog_plans")
-                    == len(plans), timeout=30)
+    assert wait_for(
+        lambda: gauge(first, "fairwatch_catalog_plans") == gauge(second, "fairwatch_catalog_plans") == len(plans),
+        timeout=30,
+    )

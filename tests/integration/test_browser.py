@@ -36,8 +36,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("FAIRWATCH_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("FAIRWATCH_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-quic", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 LATE = "promise.late_delivery"
 T = TypeVar("T")
 
@@ -63,8 +71,12 @@ def browser(tmp_path: Path, broker: str) -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000}, timeout=60_000,
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+            timeout=60_000,
         )
         try:
             context.set_default_timeout(30_000)
@@ -134,8 +146,9 @@ def report_figures(page: Any) -> dict[str, Any]:
 
 def _numbers(shown: dict[str, Any]) -> dict[str, Any]:
     def convert(values: dict[str, str]) -> dict[str, Any]:
-        return {k: (Decimal(v) if "." in v else int(v)) if v not in (None, "", "\u2013") else v
-                for k, v in values.items()}
+        return {
+            k: (Decimal(v) if "." in v else int(v)) if v not in (None, "", "\u2013") else v for k, v in values.items()
+        }
 
     return {"headline": convert(shown["headline"]), "by_kind": {k: convert(v) for k, v in shown["by_kind"].items()}}
 
@@ -210,9 +223,14 @@ def test_live_page_customer_page_and_report_in_chromium(start_worker, broker, tm
     out = tmp_path / "report"
     for _ in range(5):
         before = read_alerts(broker)
-        result = subprocess.run([sys.executable, "-m", "streams.cli", "report", "--out", str(out)],
-                                capture_output=True, text=True, timeout=90, cwd=ROOT,
-                                env={**os.environ, "FAIRWATCH_BROKER": broker})
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "report", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=ROOT,
+            env={**os.environ, "FAIRWATCH_BROKER": broker},
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         if len(read_alerts(broker)) == len(before):
             break  # nothing arrived while the report read the topic: it saw exactly ``before``
@@ -232,8 +250,10 @@ def test_live_page_customer_page_and_report_in_chromium(start_worker, broker, tm
 
 def _comparable(figures: dict[str, Any]) -> dict[str, Any]:
     keys = ("alerts", "open", "customers", "found_year", "found_once", "open_year", "open_once")
-    return {"headline": figures["headline"],
-            "by_kind": {kind: {k: row[k] for k in keys} for kind, row in figures["by_kind"].items()}}
+    return {
+        "headline": figures["headline"],
+        "by_kind": {kind: {k: row[k] for k in keys} for kind, row in figures["by_kind"].items()},
+    }
 
 
 def _matches(shown: dict[str, Any], expected: dict[str, Any]) -> bool:
@@ -249,13 +269,27 @@ def _assert_csv_matches(path: Path, expected: dict[str, Any]) -> None:
     totals: dict[str, dict[str, Any]] = {}
     with path.open(newline="") as handle:
         for row in csv.DictReader(handle):
-            kind = totals.setdefault(row["kind"], {"alerts": 0, "open": 0, "found_year": Decimal(0),
-                                                   "found_once": Decimal(0), "open_year": Decimal(0),
-                                                   "open_once": Decimal(0)})
+            kind = totals.setdefault(
+                row["kind"],
+                {
+                    "alerts": 0,
+                    "open": 0,
+                    "found_year": Decimal(0),
+                    "found_once": Decimal(0),
+                    "open_year": Decimal(0),
+                    "open_once": Decimal(0),
+                },
+            )
             kind["alerts"] += int(row["alerts"])
             kind["open"] += int(row["open"])
-            for field, column in (("found_year", "yearly_found"), ("found_once", "one_off_found"),
-                                  ("open_year", "yearly_open"), ("open_once", "one_off_open")):
+            for field, column in (
+                ("found_year", "yearly_found"),
+                ("found_once", "one_off_found"),
+                ("open_year", "yearly_open"),
+                ("open_once", "one_off_open"),
+            ):
                 kind[field] += Decimal(row[column])
-    assert totals == {kind: {k: row[k] for k in totals.get(kind, row) if k != "customers"}
-                      for kind, row in expected["by_kind"].items()}
+    assert totals == {
+        kind: {k: row[k] for k in totals.get(kind, row) if k != "customers"}
+        for kind, row in expected["by_kind"].items()
+    }

@@ -23,8 +23,9 @@ def test_the_demo_prints_the_page_address_and_the_page_shows_its_alerts() -> Non
         lines, broker, workdir = _started(process, "first alert")  # the worker is up by then
         page = re.search(r"live page (http://127\.0\.0\.1:\d+/)", "".join(lines))
         assert page, lines
-        with urllib.request.urlopen(urllib.request.Request(page.group(1), headers={"Accept": "text/html"}),
-                                    timeout=5) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(page.group(1), headers={"Accept": "text/html"}), timeout=5
+        ) as response:
             assert response.headers["Content-Type"].startswith("text/html")
             assert b"/static/app.js" in response.read()
         deadline = time.monotonic() + 60

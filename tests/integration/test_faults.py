@@ -105,8 +105,10 @@ class _Producer:
         await producer.start()
         try:
             for start in range(0, len(self.messages), self.chunk):
-                futures = [await producer.send(topic, key=key, value=value)
-                           for topic, key, value in self.messages[start : start + self.chunk]]
+                futures = [
+                    await producer.send(topic, key=key, value=value)
+                    for topic, key, value in self.messages[start : start + self.chunk]
+                ]
                 await asyncio.gather(*futures)
                 self.sent += len(futures)
                 await asyncio.sleep(self.pause)
@@ -239,8 +241,14 @@ def _check_accounted(broker: str, messages: list[Message], states: dict[str, dic
         missing = marks - set(states[customer]["seen"])
         assert not missing, f"{customer}: {len(missing)} of its events not in its state"
     letters = asyncio.run(read_topic(broker, "fairwatch.dead-letter", expect=bad, timeout=30, quiet=2.0))
-    sources = {(dict(r.headers)["fairwatch.source.topic"], dict(r.headers)["fairwatch.source.offset"],
-                dict(r.headers)["fairwatch.source.partition"]) for r in letters}
+    sources = {
+        (
+            dict(r.headers)["fairwatch.source.topic"],
+            dict(r.headers)["fairwatch.source.offset"],
+            dict(r.headers)["fairwatch.source.partition"],
+        )
+        for r in letters
+    }
     assert len(sources) == bad, f"{bad} bad messages, {len(sources)} distinct on the dead-letter topic"
 
 
@@ -325,8 +333,10 @@ def test_kill_9_mid_stream_recovers_the_table_exactly(broker, tmp_path, history)
         )
         after = second.counts()
         assert after.conserved
-        print(f"kill -9 after {before['in']} of {len(messages)} messages; the restarted worker took "
-              f"{after['in']} ({after['duplicates']} duplicates); {repeats} alerts re-sent")
+        print(
+            f"kill -9 after {before['in']} of {len(messages)} messages; the restarted worker took "
+            f"{after['in']} ({after['duplicates']} duplicates); {repeats} alerts re-sent"
+        )
     finally:
         first.stop()
         if second is not None:

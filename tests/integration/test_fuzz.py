@@ -63,13 +63,9 @@ class Message:
 
 # --- valid events ----------------------------------------------------------------
 
-_ids = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40
-)
+_ids = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40)
 #: A customer_id may hold anything but control characters (the table keeps its own records under such keys).
-_customer_ids = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40
-)
+_customer_ids = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40)
 _when = st.integers(min_value=NOW_MS - 90 * 86_400_000, max_value=NOW_MS).map(format_ms)
 _money = st.one_of(
     st.integers(min_value=0, max_value=10_000),
@@ -80,23 +76,39 @@ _money = st.one_of(
 @st.composite
 def _valid_document(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     customer = draw(st.sampled_from(CUSTOMERS))
-    kind = draw(st.sampled_from(["order.placed", "order.shipped", "order.delivered", "payment.received",
-                                 "usage.recorded", "complaint.opened", "complaint.acknowledged", "contact.logged"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "order.placed",
+                "order.shipped",
+                "order.delivered",
+                "payment.received",
+                "usage.recorded",
+                "complaint.opened",
+                "complaint.acknowledged",
+                "contact.logged",
+            ]
+        )
+    )
     ref = draw(_ids)
     if kind == "order.placed":
         topic = "orders"
-        lines = [{"line_id": f"l{n}", "sku": draw(_ids), "qty": draw(st.integers(0, 50)),
-                  "unit_price": draw(_money)} for n in range(draw(st.integers(1, 3)))]
-        data = {"order_id": ref, "lines": lines, "promised_delivery_by": draw(_when),
-                "urgent": draw(st.booleans())}
+        lines = [
+            {"line_id": f"l{n}", "sku": draw(_ids), "qty": draw(st.integers(0, 50)), "unit_price": draw(_money)}
+            for n in range(draw(st.integers(1, 3)))
+        ]
+        data = {"order_id": ref, "lines": lines, "promised_delivery_by": draw(_when), "urgent": draw(st.booleans())}
     elif kind in ("order.shipped", "order.delivered"):
         topic, data = "orders", {"order_id": ref}
     elif kind == "payment.received":
         topic, data = "billing", {"invoice_id": ref, "amount": draw(_money)}
     elif kind == "usage.recorded":
         topic = "billing"
-        data = {"subscription_id": ref, "period": f"2026-{draw(st.integers(1, 12)):02d}",
-                "units": draw(st.one_of(st.integers(0, 10**6), st.floats(0, 1e6)))}
+        data = {
+            "subscription_id": ref,
+            "period": f"2026-{draw(st.integers(1, 12)):02d}",
+            "units": draw(st.one_of(st.integers(0, 10**6), st.floats(0, 1e6))),
+        }
     elif kind == "complaint.opened":
         topic = "complaints"
         severity = draw(st.sampled_from(["low", "normal", "high"]))
@@ -137,12 +149,32 @@ def _message(draw: st.DrawFn) -> Message:
     topic, document = draw(_valid_document())
     key = document["customer_id"].encode()
     raw = orjson.dumps(document)
-    how = draw(st.sampled_from([
-        "truncated", "wrong_type", "huge_string", "deep_nesting",
-        "non_finite", "duplicate_keys", "invalid_utf8", "key_mismatch", "no_key", "naive_time", "negative_money",
-        "unknown_type", "wrong_topic", "not_an_object", "random_bytes", "no_value", "future", "oversized",
-        "control_in_customer_id", *["good"] * 10,  # last: Hypothesis leans to the first choices
-    ]))
+    how = draw(
+        st.sampled_from(
+            [
+                "truncated",
+                "wrong_type",
+                "huge_string",
+                "deep_nesting",
+                "non_finite",
+                "duplicate_keys",
+                "invalid_utf8",
+                "key_mismatch",
+                "no_key",
+                "naive_time",
+                "negative_money",
+                "unknown_type",
+                "wrong_topic",
+                "not_an_object",
+                "random_bytes",
+                "no_value",
+                "future",
+                "oversized",
+                "control_in_customer_id",
+                *["good"] * 10,  # last: Hypothesis leans to the first choices
+            ]
+        )
+    )
     if how == "good":
         return _good(topic, document, raw)
     if how == "truncated":
@@ -170,8 +202,9 @@ def _message(draw: st.DrawFn) -> Message:
         first_good = draw(st.booleans())
         first, last = (document["customer_id"], other) if first_good else (other, document["customer_id"])
         value = raw[:-1] + b',"customer_id":' + orjson.dumps(last) + b"}"
-        value = value.replace(b'"customer_id":' + orjson.dumps(document["customer_id"]),
-                              b'"customer_id":' + orjson.dumps(first), 1)
+        value = value.replace(
+            b'"customer_id":' + orjson.dumps(document["customer_id"]), b'"customer_id":' + orjson.dumps(first), 1
+        )
         if first_good:
             return _bad(topic, key, value, how, "key_mismatch")
         return _good(topic, document, value)
@@ -210,8 +243,13 @@ def _message(draw: st.DrawFn) -> Message:
     if how == "no_value":
         return _bad(topic, key, None, how, "no_value")
     if how == "future":
-        return _bad(topic, key, orjson.dumps({**document, "occurred_at": format_ms(NOW_MS + 7 * 86_400_000)}), how,
-                    "future_time")
+        return _bad(
+            topic,
+            key,
+            orjson.dumps({**document, "occurred_at": format_ms(NOW_MS + 7 * 86_400_000)}),
+            how,
+            "future_time",
+        )
     # oversized: up to 1 MiB, kept rare because each one is a megabyte through the broker
     if draw(st.integers(0, 9)) != 0:
         return _good(topic, document, raw)
@@ -293,7 +331,10 @@ def test_fuzzed_messages_are_all_accounted_for(broker, start_worker) -> None:
     @settings(
         # Generate only: the worker's state carries over from batch to batch, so a
         # shrunk replay would not mean what it meant; a failing batch is reported as drawn.
-        max_examples=BATCHES, deadline=None, database=None, derandomize=os.environ.get("CI") == "true",
+        max_examples=BATCHES,
+        deadline=None,
+        database=None,
+        derandomize=os.environ.get("CI") == "true",
         phases=(Phase.generate,),
         suppress_health_check=list(HealthCheck),
     )
@@ -321,8 +362,19 @@ def test_fuzzed_messages_are_all_accounted_for(broker, start_worker) -> None:
     print(f"fuzz: {total} messages, {len(bad)} bad, {ledger.duplicates} duplicates")
     assert len(bad) >= 10_000
     assert {m.label.split(":")[1] for m, _ in bad} >= {
-        "truncated", "wrong_type", "huge_string", "deep_nesting", "non_finite", "duplicate_keys", "invalid_utf8",
-        "key_mismatch", "naive_time", "negative_money", "unknown_type", "oversized", "no_value",
+        "truncated",
+        "wrong_type",
+        "huge_string",
+        "deep_nesting",
+        "non_finite",
+        "duplicate_keys",
+        "invalid_utf8",
+        "key_mismatch",
+        "naive_time",
+        "negative_money",
+        "unknown_type",
+        "oversized",
+        "no_value",
     }
     assert worker.get("/ready")[0] == 200
 
@@ -330,8 +382,11 @@ def test_fuzzed_messages_are_all_accounted_for(broker, start_worker) -> None:
     by_source = {}
     for record in letters:
         headers = dict(record.headers)
-        source = (headers["fairwatch.source.topic"].decode(), int(headers["fairwatch.source.partition"]),
-                  int(headers["fairwatch.source.offset"]))
+        source = (
+            headers["fairwatch.source.topic"].decode(),
+            int(headers["fairwatch.source.partition"]),
+            int(headers["fairwatch.source.offset"]),
+        )
         assert source not in by_source, f"dead-lettered twice: {source}"
         by_source[source] = (record, headers)
     assert len(letters) == len(bad)

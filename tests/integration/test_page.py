@@ -37,10 +37,14 @@ def _page_figures(worker: Any) -> dict[str, Any]:
     summary = orjson.loads(worker.get("/api/summary")[1])
     return {
         "headline": as_decimals(summary["headline"]),
-        "by_kind": {row["kind"]: {k: v for k, v in as_decimals(row).items()
-                                  if k in ("alerts", "open", "customers", "found_year", "found_once", "open_year",
-                                           "open_once")}
-                    for row in summary["by_kind"]},
+        "by_kind": {
+            row["kind"]: {
+                k: v
+                for k, v in as_decimals(row).items()
+                if k in ("alerts", "open", "customers", "found_year", "found_once", "open_year", "open_once")
+            }
+            for row in summary["by_kind"]
+        },
     }
 
 
@@ -108,8 +112,10 @@ def test_the_customer_page_and_its_story_from_any_worker(start_worker, broker) -
         stories.stop()
     values, _ = _settled(broker, [first, second])
     latest = latest_alerts(values)
-    customer = max({d["data"]["customer_id"] for d in latest.values()},
-                   key=lambda c: sum(d["data"]["customer_id"] == c for d in latest.values()))
+    customer = max(
+        {d["data"]["customer_id"] for d in latest.values()},
+        key=lambda c: sum(d["data"]["customer_id"] == c for d in latest.values()),
+    )
     theirs = {alert_id for alert_id, d in latest.items() if d["data"]["customer_id"] == customer}
 
     # A browser gets the page; an API client (no Accept, or JSON) the state, as before; ?format=json forces JSON.

@@ -44,5 +44,8 @@ def test_the_same_history_through_a_fresh_worker_twice_gives_the_same_alerts(tmp
     second = _emissions(run_pipeline(world, partitions=4, timeout=200, work=tmp_path / "second"))
     assert len(first) > 50
     assert {kind for _, _, _, data in first for kind in [orjson.loads(data)["kind"]]} >= {
-        "promise.late_delivery", "overpaying.better_plan", "relationship.repeated_broken_promises"}
+        "promise.late_delivery",
+        "overpaying.better_plan",
+        "relationship.repeated_broken_promises",
+    }
     assert first == second

@@ -69,8 +69,14 @@ def plan_doc(
 ) -> dict[str, Any]:
     """A plan record as the ``plans`` topic carries it."""
     return {
-        "plan_id": plan_id, "name": name or plan_id, "monthly_fee": fee, "included_units": included, "unit": unit,
-        "overage_price": overage, "open_to": list(open_to), "active": active,
+        "plan_id": plan_id,
+        "name": name or plan_id,
+        "monthly_fee": fee,
+        "included_units": included,
+        "unit": unit,
+        "overage_price": overage,
+        "open_to": list(open_to),
+        "active": active,
     }
 
 
@@ -79,7 +85,12 @@ def catalog_of(*documents: dict[str, Any]) -> dict[str, Plan]:
 
 
 def make_started(
-    sub_id: str = SUB, *, plan: str = "p-small", fee: str = "20.00", term: int | None = None, at: int = START,
+    sub_id: str = SUB,
+    *,
+    plan: str = "p-small",
+    fee: str = "20.00",
+    term: int | None = None,
+    at: int = START,
     **kwargs: Any,
 ) -> Event:
     data: dict[str, Any] = {"subscription_id": sub_id, "plan_id": plan, "monthly_fee": fee}
@@ -89,7 +100,12 @@ def make_started(
 
 
 def make_changed(
-    sub_id: str = SUB, *, plan: str = "p-small", fee: str = "20.00", by: str = "customer", at: int = T0,
+    sub_id: str = SUB,
+    *,
+    plan: str = "p-small",
+    fee: str = "20.00",
+    by: str = "customer",
+    at: int = T0,
     **kwargs: Any,
 ) -> Event:
     data = {"subscription_id": sub_id, "plan_id": plan, "monthly_fee": fee, "requested_by": by}
@@ -123,13 +139,22 @@ def make_usage(period: str, units: float, sub_id: str = SUB, *, at: int | None =
 
 
 def sub_line(
-    line_id: str = "l1", *, ref: str = SUB, price: str = "20.00", qty: int = 1, kind: str = "subscription",
+    line_id: str = "l1",
+    *,
+    ref: str = SUB,
+    price: str = "20.00",
+    qty: int = 1,
+    kind: str = "subscription",
     amount: str | None = None,
 ) -> dict[str, Any]:
     from decimal import Decimal
 
     return {
-        "line_id": line_id, "kind": kind, "ref": ref, "qty": qty, "unit_price": price,
+        "line_id": line_id,
+        "kind": kind,
+        "ref": ref,
+        "qty": qty,
+        "unit_price": price,
         "amount": amount if amount is not None else str(qty * Decimal(price)),
     }
 
@@ -144,7 +169,9 @@ def make_sub_invoice(
         assert period is not None
         at = at_period_start(period) + 2 * DAY
     data: dict[str, Any] = {
-        "invoice_id": invoice_id, "lines": lines, "total": str(sum(Decimal(line["amount"]) for line in lines)),
+        "invoice_id": invoice_id,
+        "lines": lines,
+        "total": str(sum(Decimal(line["amount"]) for line in lines)),
     }
     if period is not None:
         data["period"] = period

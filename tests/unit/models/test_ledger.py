@@ -27,13 +27,35 @@ EUR = 1_000_000
 
 
 def alert(
-    alert_id: str = "late-1", revision: int = 1, lifecycle: str = "raised", *, kind: str = "promise.late_delivery",
-    customer: str = "c-1", at: int = T0, amount: int = 10 * EUR, per: str = "once", severity: str = "warning",
-    evidence: tuple[str, ...] = ("e-1",), details: dict[str, Any] | None = None,
+    alert_id: str = "late-1",
+    revision: int = 1,
+    lifecycle: str = "raised",
+    *,
+    kind: str = "promise.late_delivery",
+    customer: str = "c-1",
+    at: int = T0,
+    amount: int = 10 * EUR,
+    per: str = "once",
+    severity: str = "warning",
+    evidence: tuple[str, ...] = ("e-1",),
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A CloudEvents document exactly as the worker emits it (models.alerts builds the envelope)."""
-    change = AlertChange(lifecycle, alert_id, revision, kind, customer, at, severity, f"summary {alert_id}",  # type: ignore[arg-type]
-                         amount, per, evidence, "act", details or {})  # type: ignore[arg-type]
+    change = AlertChange(
+        lifecycle,
+        alert_id,
+        revision,
+        kind,
+        customer,
+        at,
+        severity,
+        f"summary {alert_id}",  # type: ignore[arg-type]
+        amount,
+        per,
+        evidence,
+        "act",
+        details or {},
+    )  # type: ignore[arg-type]
     return to_cloudevent(change, "EUR")
 
 
@@ -117,8 +139,9 @@ def test_the_feed_is_bounded_and_read_newest_first_after_a_sequence_number() -> 
 
 
 def test_findings_of_a_customer_in_the_order_they_opened() -> None:
-    ledger = fold(alert("x", at=T0 + HOUR, customer="c-1"), alert("y", at=T0, customer="c-1"),
-                  alert("z", customer="c-2"))
+    ledger = fold(
+        alert("x", at=T0 + HOUR, customer="c-1"), alert("y", at=T0, customer="c-1"), alert("z", customer="c-2")
+    )
     assert [f.alert_id for f in ledger.of_customer("c-1")] == ["y", "x"]
     assert ledger.of_customer("nobody") == []
 
@@ -134,9 +157,12 @@ def test_money_text_is_exact(micros: int, text: str) -> None:
 
 def test_figures_count_money_found_and_open_and_the_median_time_to_resolve() -> None:
     ledger = fold(
-        alert("a", amount=10 * EUR, at=T0), alert("a", 2, "resolved", amount=10 * EUR, at=T0 + 2 * HOUR),
-        alert("b", amount=5 * EUR, at=T0), alert("b", 2, "resolved", amount=5 * EUR, at=T0 + 6 * HOUR),
-        alert("c", amount=7 * EUR, at=T0), alert("c", 2, "resolved", amount=7 * EUR, at=T0 + 4 * HOUR),
+        alert("a", amount=10 * EUR, at=T0),
+        alert("a", 2, "resolved", amount=10 * EUR, at=T0 + 2 * HOUR),
+        alert("b", amount=5 * EUR, at=T0),
+        alert("b", 2, "resolved", amount=5 * EUR, at=T0 + 6 * HOUR),
+        alert("c", amount=7 * EUR, at=T0),
+        alert("c", 2, "resolved", amount=7 * EUR, at=T0 + 4 * HOUR),
         alert("d", amount=100 * EUR, per="year", customer="c-2"),
     )
     result = figures(ledger.findings.values())
@@ -155,8 +181,11 @@ def test_groups_by_kind_and_month_of_event_time() -> None:
         alert("c", kind="promise.wrong_delivery", at=T0),
     )
     rows = group(ledger.findings.values(), lambda f: (f.kind, f.month))
-    assert list(rows) == [("promise.late_delivery", "2026-11"), ("promise.late_delivery", "2026-12"),
-                          ("promise.wrong_delivery", "2026-11")]
+    assert list(rows) == [
+        ("promise.late_delivery", "2026-11"),
+        ("promise.late_delivery", "2026-12"),
+        ("promise.wrong_delivery", "2026-11"),
+    ]
     assert all(row.alerts == 1 for row in rows.values())
 
 
@@ -172,9 +201,13 @@ def test_headline_counts_overpayment_and_overcharges_and_not_the_companys_own_lo
         alert("cost", kind="relationship.unprofitable_service", per="year", amount=80 * EUR),
     )
     assert headline(ledger.findings.values()) == {
-        "overpayment_year_open": "120.00", "overpayment_year_found": "275.88",
-        "overcharges_once_open": "100.50", "overcharges_once_found": "100.50",
-        "alerts": 7, "open": 6, "promises_open": 4,
+        "overpayment_year_open": "120.00",
+        "overpayment_year_found": "275.88",
+        "overcharges_once_open": "100.50",
+        "overcharges_once_found": "100.50",
+        "alerts": 7,
+        "open": 6,
+        "promises_open": 4,
     }
 
 
@@ -205,8 +238,10 @@ def test_open_promises_by_kind_and_stage_and_the_oldest_first() -> None:
         alert("e", at=T0 - 2 * DAY, kind="overpaying.better_plan", per="year"),
     )
     promises = open_promises(ledger.findings.values(), oldest=2)
-    assert promises["by_kind"] == {"promise.complaint_unresolved": {"not_acknowledged": 1},
-                                   "promise.late_delivery": {"at_risk": 1, "undelivered": 1}}
+    assert promises["by_kind"] == {
+        "promise.complaint_unresolved": {"not_acknowledged": 1},
+        "promise.late_delivery": {"at_risk": 1, "undelivered": 1},
+    }
     assert [f.alert_id for f in promises["oldest"]] == ["c", "b"]
 
 

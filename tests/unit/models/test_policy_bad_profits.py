@@ -12,8 +12,11 @@ from models.policy import Policy, load_policy
 
 def test_defaults_are_the_specs() -> None:
     policy = Policy()
-    assert (policy.better_plan_periods, policy.better_plan_min_monthly_saving, policy.better_plan_min_saving_fraction) \
-        == (3, 5.0, 0.10)
+    assert (
+        policy.better_plan_periods,
+        policy.better_plan_min_monthly_saving,
+        policy.better_plan_min_saving_fraction,
+    ) == (3, 5.0, 0.10)
     assert (policy.loyalty_penalty_min_fraction, policy.loyalty_penalty_tenure_months) == (0.10, 12)
     assert policy.unused_subscription_periods == 2 and policy.price_rise_notice_days == 30.0
     assert (policy.best_tariff_tenure_months, policy.best_tariff_interval_days) == (12, 365.0)

@@ -262,8 +262,15 @@ def test_prune_cap_keeps_deadlines_of_other_orders_with_similar_ids(state: dict[
 
 
 def _complain(state: dict[str, Any], complaint_id: str, at: int, done: int | None = None) -> None:
-    state["complaints"][complaint_id] = {"at": at, "severity": "normal", "category": "delivery", "by": at + DAY,
-                                         "ack": None, "done": done, "opened": f"e-{complaint_id}"}
+    state["complaints"][complaint_id] = {
+        "at": at,
+        "severity": "normal",
+        "category": "delivery",
+        "by": at + DAY,
+        "ack": None,
+        "done": done,
+        "opened": f"e-{complaint_id}",
+    }
     if done is None:
         for stage in ("ack", "due", "critical"):
             state["deadlines"][f"complaint_unresolved|{stage}:{complaint_id}"] = at + DAY

@@ -59,9 +59,17 @@ def test_the_timeline_tells_the_story_in_time_order() -> None:
     timeline = story["timeline"]
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
     titles = [e["title"] for e in timeline]
-    for title in ("Subscription s-1 started", "Usage of s-1 in 2026-09", "Invoice inv-s-10", "Order o-1 placed",
-                  "Complaint cp-1 opened", "Order o-1 delivered", "Invoice inv-1", "Complaint cp-1 acknowledged",
-                  "Complaint cp-1 resolved"):
+    for title in (
+        "Subscription s-1 started",
+        "Usage of s-1 in 2026-09",
+        "Invoice inv-s-10",
+        "Order o-1 placed",
+        "Complaint cp-1 opened",
+        "Order o-1 delivered",
+        "Invoice inv-1",
+        "Complaint cp-1 acknowledged",
+        "Complaint cp-1 resolved",
+    ):
         assert title in titles, titles
     assert titles.index("Order o-1 placed") < titles.index("Order o-1 delivered") < titles.index("Invoice inv-1")
     assert all(e["time"].endswith("Z") for e in timeline)
@@ -70,8 +78,7 @@ def test_the_timeline_tells_the_story_in_time_order() -> None:
 def test_each_entry_names_the_events_it_stands_for() -> None:
     story, _ = story_of()
     ids = {event_id for entry in story["timeline"] for event_id in entry["event_ids"]}
-    assert {"sub-start", "usage-9", "inv-sub", "placed", "shipped", "opened", "delivered", "inv-order",
-            "acked"} <= ids
+    assert {"sub-start", "usage-9", "inv-sub", "placed", "shipped", "opened", "delivered", "inv-order", "acked"} <= ids
 
 
 def test_alerts_are_on_the_timeline_with_their_evidence_linked() -> None:
@@ -97,8 +104,15 @@ def test_a_pattern_of_alerts_links_to_the_alerts_it_counts() -> None:
     ledger = Ledger()
     ledger.add_document(alert("late-1", customer=CUSTOMER, at=T0))
     ledger.add_document(alert("late-1", 2, "updated", customer=CUSTOMER, at=T0 + HOUR))
-    ledger.add_document(alert("broken-1", kind="relationship.repeated_broken_promises", customer=CUSTOMER,
-                              at=T0 + DAY, evidence=("late-1", "late-9")))
+    ledger.add_document(
+        alert(
+            "broken-1",
+            kind="relationship.repeated_broken_promises",
+            customer=CUSTOMER,
+            at=T0 + DAY,
+            evidence=("late-1", "late-9"),
+        )
+    )
     story = customer_story(CUSTOMER, None, ledger.of_customer(CUSTOMER), "EUR")
     pattern = next(e for e in story["timeline"] if e["ref"] == "broken-1")
     assert pattern["evidence"] == [{"event_id": "late-1", "linked": True}, {"event_id": "late-9", "linked": False}]

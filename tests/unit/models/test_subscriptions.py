@@ -260,8 +260,10 @@ def test_ended_subscriptions_are_forgotten_after_retention_with_their_deadlines(
 def test_subscriptions_beyond_the_cap_go_ended_first_then_the_quietest() -> None:
     policy = Policy(max_subscriptions_per_customer=2)
     state = apply(
-        make_started("s-quiet", at=START), make_started("s-busy", at=START + DAY),
-        make_started("s-ended", at=START + 2 * DAY), make_ended("s-ended", at=START + 3 * DAY),
+        make_started("s-quiet", at=START),
+        make_started("s-busy", at=START + DAY),
+        make_started("s-ended", at=START + 2 * DAY),
+        make_ended("s-ended", at=START + 3 * DAY),
     )
     prune_subscriptions(state, START + 4 * DAY, policy)
     assert set(state["subs"]) == {"s-quiet", "s-busy"}
@@ -273,8 +275,11 @@ def test_subscriptions_beyond_the_cap_go_ended_first_then_the_quietest() -> None
 def test_the_customer_view_shows_subscriptions_readably() -> None:
     from models.views import customer_view
 
-    state = apply(make_started(fee="19.99", term=12), make_usage("2026-10", 3.5),
-                  make_sub_invoice("inv-1", period="2026-10", lines=[sub_line(price="19.99")]))
+    state = apply(
+        make_started(fee="19.99", term=12),
+        make_usage("2026-10", 3.5),
+        make_sub_invoice("inv-1", period="2026-10", lines=[sub_line(price="19.99")]),
+    )
     view = customer_view(state, {}, "EUR")["subscriptions"]["s-1"]
     assert view["agreed_monthly_fee"] == 19.99 and view["started_at"] == "2025-01-15T10:00:00Z"
     assert view["minimum_term_ends_at"] == "2026-01-15T10:00:00Z"

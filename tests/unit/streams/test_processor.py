@@ -24,7 +24,8 @@ def run(messages: list[tuple[int, str, bytes, bytes]]) -> list[tuple[Any, ...]]:
     store: dict[str, Any] = {}
     per_topic = {topic: sum(1 for m in messages if m[1] == topic) for topic in TOPICS}
     processor = Processor(
-        Policy(grace_minutes=10), store,
+        Policy(grace_minutes=10),
+        store,
         lambda customer_id, state: store.__setitem__(customer_id, orjson.loads(orjson.dumps(state))),
         lambda topic, partition: per_topic[topic],  # all of it is backlog: no tick may jump it
         wall_clock=lambda: 4_102_444_800.0,  # far in the future: no event is rejected as future
@@ -34,8 +35,10 @@ def run(messages: list[tuple[int, str, bytes, bytes]]) -> list[tuple[Any, ...]]:
     for _, topic, key, value in messages:
         outcome = processor.handle(topic, 0, offsets[topic], key, value)
         offsets[topic] += 1
-        emitted += [(c.alert_id, c.lifecycle, c.revision, c.at, orjson.dumps(c.details, option=orjson.OPT_SORT_KEYS))
-                    for c in outcome.changes]
+        emitted += [
+            (c.alert_id, c.lifecycle, c.revision, c.at, orjson.dumps(c.details, option=orjson.OPT_SORT_KEYS))
+            for c in outcome.changes
+        ]
     return sorted(emitted)
 
 

@@ -37,7 +37,8 @@ def _run(messages: list[tuple[str, bytes, bytes]], batch_sizes: list[int] | None
         tp = (topic, _partition(key))
         highwater[tp] = highwater.get(tp, 0) + 1
     processor = Processor(
-        Policy(), store,
+        Policy(),
+        store,
         lambda customer_id, state: store.__setitem__(customer_id, orjson.loads(orjson.dumps(state))),
         lambda topic, partition: highwater.get((topic, partition), 0),
         wall_clock=lambda: WALL,
@@ -53,8 +54,10 @@ def _run(messages: list[tuple[str, bytes, bytes]], batch_sizes: list[int] | None
         offsets[tp] = offset + 1
         outcome = processor.handle(topic, tp[1], offset, key, value)
         outcomes.append(outcome.status)
-        changes += [(c.alert_id, c.lifecycle, c.revision, c.at, orjson.dumps(c.details, option=orjson.OPT_SORT_KEYS))
-                    for c in outcome.changes]
+        changes += [
+            (c.alert_id, c.lifecycle, c.revision, c.at, orjson.dumps(c.details, option=orjson.OPT_SORT_KEYS))
+            for c in outcome.changes
+        ]
         if batch_sizes is not None:
             left -= 1
             if left == 0:
@@ -70,8 +73,9 @@ def _run(messages: list[tuple[str, bytes, bytes]], batch_sizes: list[int] | None
 
 
 def _counted() -> float:
-    return sum(REGISTRY.get_sample_value("fairwatch_events_in_total", {"topic": t, "type": k}) or 0.0
-               for t, k in _labels())
+    return sum(
+        REGISTRY.get_sample_value("fairwatch_events_in_total", {"topic": t, "type": k}) or 0.0 for t, k in _labels()
+    )
 
 
 def _labels() -> list[tuple[str, str]]:

@@ -26,7 +26,8 @@ class Harness:
         self.clock = [NOW]
         self.offsets: dict[str, int] = {}
         self.processor = Processor(
-            Policy(), self.store,
+            Policy(),
+            self.store,
             lambda customer_id, state: self.store.__setitem__(customer_id, orjson.loads(orjson.dumps(state))),
             lambda topic, partition: self.offsets.get(topic, 0),
             wall_clock=lambda: self.clock[0],

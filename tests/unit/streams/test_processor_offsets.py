@@ -23,10 +23,18 @@ WALL = T0 / 1000 + 86_400
 
 
 def placed(number: int, customer: str = "c-1") -> bytes:
-    doc = document("order.placed", {
-        "order_id": f"o-{number}", "lines": [make_line("l1", "BOX-M", 1, "2.50")],
-        "promised_delivery_by": iso(T0 + 48 * 3_600_000), "urgent": False,
-    }, event_id=f"e-{number}", customer_id=customer, at=T0 + number * 1000)
+    doc = document(
+        "order.placed",
+        {
+            "order_id": f"o-{number}",
+            "lines": [make_line("l1", "BOX-M", 1, "2.50")],
+            "promised_delivery_by": iso(T0 + 48 * 3_600_000),
+            "urgent": False,
+        },
+        event_id=f"e-{number}",
+        customer_id=customer,
+        at=T0 + number * 1000,
+    )
     return encode(doc)
 
 
@@ -36,8 +44,12 @@ class Harness:
         self.high: dict[str, int] = {"orders": 100}  # where the topic ends
         self.wall = WALL
         self.processor = Processor(
-            Policy(), self.store, lambda key, state: self.store.__setitem__(key, orjson.loads(orjson.dumps(state))),
-            lambda topic, partition: self.high.get(topic), wall_clock=lambda: self.wall, batched=batched,
+            Policy(),
+            self.store,
+            lambda key, state: self.store.__setitem__(key, orjson.loads(orjson.dumps(state))),
+            lambda topic, partition: self.high.get(topic),
+            wall_clock=lambda: self.wall,
+            batched=batched,
         )
 
     def handle(self, offset: int, customer: str = "c-1", value: bytes | None = None) -> str:

@@ -43,12 +43,25 @@ def documents() -> list:
     return [
         alert("plan", kind="overpaying.better_plan", per="year", amount=120_000_000, at=T0, customer="c-1"),
         alert("rise", kind="promise.unannounced_price_rise", amount=2_500_000, at=T0, customer="c-2"),
-        alert("rise", 2, "resolved", kind="promise.unannounced_price_rise", amount=2_500_000, at=T0 + 3 * HOUR,
-              customer="c-2"),
+        alert(
+            "rise",
+            2,
+            "resolved",
+            kind="promise.unannounced_price_rise",
+            amount=2_500_000,
+            at=T0 + 3 * HOUR,
+            customer="c-2",
+        ),
         alert("late", amount=50_000_000, at=T0 + 12 * DAY, customer="c-1"),  # 4 December
         alert("late", 2, "resolved", amount=50_000_000, at=T0 + 13 * DAY, customer="c-1"),
-        alert("old", kind="overpaying.unused_subscription", per="year", amount=155_880_000, at=T0 - 60 * DAY,
-              customer="c-3"),
+        alert(
+            "old",
+            kind="overpaying.unused_subscription",
+            per="year",
+            amount=155_880_000,
+            at=T0 - 60 * DAY,
+            customer="c-3",
+        ),
         {"not": "an alert"},
         None,
     ]
@@ -88,13 +101,21 @@ def test_the_csv_has_a_row_per_kind_and_month_and_the_top_customers(tmp_path: Pa
     with (tmp_path / "by_kind_month.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["kind"], r["month"]) for r in rows] == [
-        ("overpaying.better_plan", "2026-11"), ("overpaying.unused_subscription", "2026-09"),
-        ("promise.late_delivery", "2026-12"), ("promise.unannounced_price_rise", "2026-11"),
+        ("overpaying.better_plan", "2026-11"),
+        ("overpaying.unused_subscription", "2026-09"),
+        ("promise.late_delivery", "2026-12"),
+        ("promise.unannounced_price_rise", "2026-11"),
     ]
     late = rows[2]
     assert (late["alerts"], late["resolved"], late["median_hours_to_resolve"], late["one_off_found"]) == (
-        "1", "1", "24.0", "50.00")
+        "1",
+        "1",
+        "24.0",
+        "50.00",
+    )
     with (tmp_path / "top_customers.csv").open() as handle:
         top = list(csv.DictReader(handle))
-    assert [(r["rank"], r["customer_id"], r["at_stake"]) for r in top] == [("1", "c-3", "155.88"),
-                                                                          ("2", "c-1", "120.00")]
+    assert [(r["rank"], r["customer_id"], r["at_stake"]) for r in top] == [
+        ("1", "c-3", "155.88"),
+        ("2", "c-1", "120.00"),
+    ]

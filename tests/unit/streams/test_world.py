@@ -54,13 +54,24 @@ def test_every_kind_is_planted_and_every_story_told(world_dir: Path) -> None:
 def test_near_misses_sit_on_the_thresholds(world_dir: Path) -> None:
     _, _, near = load_truth(world_dir)
     stories = {item["scenario"] for item in near}
-    for expected in ("nm_better_plan_4_99", "nm_delivered_minute_early", "nm_price_rise_30_days",
-                     "nm_better_plan_new_only", "nm_complaint_on_the_dot", "nm_unprofitable_exactly_50",
-                     "nm_broken_spread", "nm_loyalty_9_96_percent"):
+    for expected in (
+        "nm_better_plan_4_99",
+        "nm_delivered_minute_early",
+        "nm_price_rise_30_days",
+        "nm_better_plan_new_only",
+        "nm_complaint_on_the_dot",
+        "nm_unprofitable_exactly_50",
+        "nm_broken_spread",
+        "nm_loyalty_9_96_percent",
+    ):
         assert expected in stories
     events = [orjson.loads(line) for line in _lines(world_dir / "events.jsonl")]
-    rises = [e for e in events if e["type"] == "price.change_notified" and e["customer_id"] in
-             {n["customer_id"] for n in near if n["scenario"] == "nm_price_rise_30_days"}]
+    rises = [
+        e
+        for e in events
+        if e["type"] == "price.change_notified"
+        and e["customer_id"] in {n["customer_id"] for n in near if n["scenario"] == "nm_price_rise_30_days"}
+    ]
     assert rises
     for rise in rises:
         notice = parse_rfc3339(rise["data"]["effective_at"]) - parse_rfc3339(rise["occurred_at"])
@@ -114,8 +125,9 @@ def test_best_tariff_rule_due_from_anniversary_until_the_notice() -> None:
     assert best_tariff_episodes(start, None, on_time, None, anniversary + 300 * MS_PER_DAY, policy) == []
     term_end = add_months(start, 12)
     opens = term_end - 40 * MS_PER_DAY
-    assert best_tariff_episodes(start, term_end, [("contract_end", opens + MS_PER_DAY)], opens + 2 * MS_PER_DAY,
-                                END, policy) == [(opens, opens + MS_PER_DAY)]
+    assert best_tariff_episodes(
+        start, term_end, [("contract_end", opens + MS_PER_DAY)], opens + 2 * MS_PER_DAY, END, policy
+    ) == [(opens, opens + MS_PER_DAY)]
 
 
 def test_pattern_rule_counts_three_within_ninety_days_excluding_the_ninetieth() -> None:
@@ -128,9 +140,10 @@ def test_pattern_rule_counts_three_within_ninety_days_excluding_the_ninetieth() 
 def test_service_rule_needs_more_than_fifty_over_the_margin() -> None:
     def month(minutes: int) -> list[dict]:
         at = "2026-03-02T10:00:00Z"
-        return [{"type": "payment.received", "occurred_at": at, "data": {"amount": 100.0}},
-                {"type": "contact.logged", "occurred_at": "2026-03-20T10:00:00Z",
-                 "data": {"handling_minutes": minutes}}]
+        return [
+            {"type": "payment.received", "occurred_at": at, "data": {"amount": 100.0}},
+            {"type": "contact.logged", "occurred_at": "2026-03-20T10:00:00Z", "data": {"handling_minutes": minutes}},
+        ]
 
     april = parse_rfc3339("2026-04-01T00:00:00Z")
     assert service_episodes(month(80), END, Policy()) == []
@@ -141,26 +154,48 @@ def test_service_rule_needs_more_than_fifty_over_the_margin() -> None:
 
 
 def _alert(kind: str, customer: str, key: str, at: int, lifecycle: str = "raised", revision: int = 1) -> dict:
-    return {"type": f"fairwatch.alert.{lifecycle}", "time": format_ms(at),
-            "data": {"alert_id": alert_id_for(kind, customer, key), "revision": revision, "kind": kind,
-                     "customer_id": customer}}
+    return {
+        "type": f"fairwatch.alert.{lifecycle}",
+        "time": format_ms(at),
+        "data": {
+            "alert_id": alert_id_for(kind, customer, key),
+            "revision": revision,
+            "kind": kind,
+            "customer_id": customer,
+        },
+    }
 
 
 def _truth(kind: str, customer: str, key: str, at: int, clears: int | None = None) -> dict:
-    return {"kind": kind, "customer_id": customer, "key": key, "alert_id": alert_id_for(kind, customer, key),
-            "becomes_true": format_ms(at), "clears": None if clears is None else format_ms(clears), "scenario": "t"}
+    return {
+        "kind": kind,
+        "customer_id": customer,
+        "key": key,
+        "alert_id": alert_id_for(kind, customer, key),
+        "becomes_true": format_ms(at),
+        "clears": None if clears is None else format_ms(clears),
+        "scenario": "t",
+    }
 
 
 def test_score_counts_true_and_false_positives_misses_lag_and_clears() -> None:
     kind, t = "promise.late_delivery", parse_rfc3339("2026-05-01T00:00:00Z")
     truth = [_truth(kind, "c-1", "o-1", t, t + 1000), _truth(kind, "c-2", "o-2", t)]
     alerts = [
-        _alert(kind, "c-1", "o-1", t + 60_000), _alert(kind, "c-1", "o-1", t + 1000, "resolved", 2),
+        _alert(kind, "c-1", "o-1", t + 60_000),
+        _alert(kind, "c-1", "o-1", t + 1000, "resolved", 2),
         _alert(kind, "c-3", "o-3", t),  # nobody planted it
         _alert(kind, "c-2", "o-2", END + 1),  # after the world's end: not counted
     ]
-    near = [{"kind": kind, "customer_id": "c-3", "key": "o-3", "alert_id": alert_id_for(kind, "c-3", "o-3"),
-             "scenario": "nm"}]
+    near = [
+        {
+            "kind": kind,
+            "customer_id": "c-3",
+            "key": "o-3",
+            "alert_id": alert_id_for(kind, "c-3", "o-3"),
+            "scenario": "nm",
+        }
+    ]
     row = score(alerts, truth, near, END)["kinds"][kind]
     assert (row["tp"], row["fp"], row["fn"]) == (1, 1, 1)
     assert (row["precision"], row["recall"]) == (0.5, 0.5)

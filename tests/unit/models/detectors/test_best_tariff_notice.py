@@ -46,12 +46,19 @@ def emitted(changes: list[Any]) -> list[tuple[str, int, str, tuple[str, ...]]]:
     [
         pytest.param([AdvanceTo(YEAR - 1)], [], id="1ms-short-of-12-months-tenure"),
         pytest.param([AdvanceTo(YEAR)], [("raised", 1)], id="12-months-tenure"),
-        pytest.param([make_notice(at=YEAR - 100 * DAY), AdvanceTo(YEAR + 264 * DAY)], [],
-                     id="told-365-days-ago-less-1ms"),
-        pytest.param([make_notice(at=YEAR - 100 * DAY), AdvanceTo(YEAR + 265 * DAY)], [("raised", 1)],
-                     id="told-exactly-365-days-ago"),
-        pytest.param([make_notice(kind="contract_end", at=YEAR - DAY), AdvanceTo(YEAR)], [("raised", 1)],
-                     id="a-contract-end-notice-is-not-the-yearly-one"),
+        pytest.param(
+            [make_notice(at=YEAR - 100 * DAY), AdvanceTo(YEAR + 264 * DAY)], [], id="told-365-days-ago-less-1ms"
+        ),
+        pytest.param(
+            [make_notice(at=YEAR - 100 * DAY), AdvanceTo(YEAR + 265 * DAY)],
+            [("raised", 1)],
+            id="told-exactly-365-days-ago",
+        ),
+        pytest.param(
+            [make_notice(kind="contract_end", at=YEAR - DAY), AdvanceTo(YEAR)],
+            [("raised", 1)],
+            id="a-contract-end-notice-is-not-the-yearly-one",
+        ),
     ],
 )
 def test_yearly_notice_is_due_from_12_months_tenure_by_stream_time(history: list[Any], expected: list) -> None:
@@ -63,8 +70,11 @@ def test_yearly_notice_is_due_from_12_months_tenure_by_stream_time(history: list
 
 def test_the_notice_resolves_and_the_next_one_falls_due_a_year_later() -> None:
     history = [
-        make_started(), AdvanceTo(YEAR), make_notice(at=YEAR + 20 * DAY),
-        AdvanceTo(YEAR + 20 * DAY + 365 * DAY - 1), AdvanceTo(YEAR + 20 * DAY + 365 * DAY),
+        make_started(),
+        AdvanceTo(YEAR),
+        make_notice(at=YEAR + 20 * DAY),
+        AdvanceTo(YEAR + 20 * DAY + 365 * DAY - 1),
+        AdvanceTo(YEAR + 20 * DAY + 365 * DAY),
     ]
     changes, _ = replay_billing(history)
     assert kinds(changes) == [("raised", 1), ("resolved", 2), ("raised", 3)]
@@ -89,10 +99,14 @@ def test_the_notice_resolves_and_the_next_one_falls_due_a_year_later() -> None:
             id="window-closed-no-notice-overdue",
         ),
         pytest.param([make_notice(at=OPENS), AdvanceTo(TERM_END)], [], id="best-tariff-notice-40-days-before"),
-        pytest.param([make_notice(kind="contract_end", at=OPENS + DAY), AdvanceTo(TERM_END)], [],
-                     id="contract-end-notice-in-the-window"),
         pytest.param(
-            [make_notice(at=OPENS - 1), AdvanceTo(OPENS)], [("raised", 1, "warning", ("contract_end",))],
+            [make_notice(kind="contract_end", at=OPENS + DAY), AdvanceTo(TERM_END)],
+            [],
+            id="contract-end-notice-in-the-window",
+        ),
+        pytest.param(
+            [make_notice(at=OPENS - 1), AdvanceTo(OPENS)],
+            [("raised", 1, "warning", ("contract_end",))],
             id="notice-1ms-before-the-window-does-not-count",
         ),
         pytest.param(
@@ -103,7 +117,8 @@ def test_the_notice_resolves_and_the_next_one_falls_due_a_year_later() -> None:
         pytest.param(
             [AdvanceTo(CLOSES), make_notice(kind="contract_end", at=CLOSES + DAY)],
             [
-                ("raised", 1, "warning", ("contract_end",)), ("updated", 2, "critical", ("contract_end",)),
+                ("raised", 1, "warning", ("contract_end",)),
+                ("updated", 2, "critical", ("contract_end",)),
                 ("resolved", 3, "critical", ()),
             ],
             id="a-late-notice-still-resolves",
@@ -119,8 +134,11 @@ def test_both_due_at_once_is_one_alert_and_a_contract_end_notice_meets_only_its_
     # A 24-month term: its window opens after the yearly notice fell due.
     term_end = month(2027, 1, 15, 10)
     history = [
-        make_started(term=24), AdvanceTo(YEAR), AdvanceTo(term_end - 40 * DAY),
-        make_notice(kind="contract_end", at=term_end - 30 * DAY), make_notice(at=term_end - 20 * DAY),
+        make_started(term=24),
+        AdvanceTo(YEAR),
+        AdvanceTo(term_end - 40 * DAY),
+        make_notice(kind="contract_end", at=term_end - 30 * DAY),
+        make_notice(at=term_end - 20 * DAY),
     ]
     changes, _ = replay_billing(history)
     assert emitted(changes) == [
@@ -177,7 +195,8 @@ def test_policy_overrides() -> None:
     assert kinds(changes) == []
     changes, _ = replay_billing([make_started(term=6), AdvanceTo(TERM_END - 5 * DAY)], policy=policy)
     assert emitted(changes) == [
-        ("raised", 1, "warning", ("contract_end",)), ("updated", 2, "critical", ("contract_end",)),
+        ("raised", 1, "warning", ("contract_end",)),
+        ("updated", 2, "critical", ("contract_end",)),
     ]
     assert [c.at for c in changes] == [TERM_END - 20 * DAY, TERM_END - 5 * DAY]
     # The yearly notice at 24 months, not 12.

@@ -76,7 +76,10 @@ def test_the_alert_carries_the_yearly_saving_and_the_figures_a_crm_agent_needs()
     assert change.details["monthly_saving"] == 5.0 and change.details["saving_percent"] == 25.0
     assert [p["period"] for p in change.details["periods"]] == ["2026-08", "2026-09", "2026-10"]
     assert change.details["periods"][0] == {
-        "period": "2026-08", "units": 4, "cost_on_current_plan": 20.0, "cost_on_best_plan": 15.0,
+        "period": "2026-08",
+        "units": 4,
+        "cost_on_current_plan": 20.0,
+        "cost_on_best_plan": 15.0,
     }
     assert "Mobile M would have cost EUR 45.00" in change.summary
     assert "switch subscription s-1 to Mobile M" in change.suggested_action
@@ -100,7 +103,8 @@ def test_a_period_recorded_before_it_ends_counts_once_it_is_over() -> None:
     # October's usage is reported on 31 Oct: October completes at midnight, by stream time.
     history_ = [
         make_started(plan="p-small", fee="10.00"),
-        make_usage("2026-08", 20), make_usage("2026-09", 20),
+        make_usage("2026-08", 20),
+        make_usage("2026-09", 20),
         make_usage("2026-10", 20, at=month(2026, 10, 31, 12)),
     ]
     catalog = catalog_of(SMALL, alt("30.00"))
@@ -198,18 +202,32 @@ def test_material_change_updates_and_small_change_does_not() -> None:
 @pytest.mark.parametrize(
     ("switch", "expected"),
     [
-        pytest.param(make_changed(plan="p-alt", fee="30.00", at=month(2026, 11, 10)), [("resolved", 2)],
-                     id="to-the-best-plan"),
-        pytest.param(make_changed(plan="p-alt", fee="29.00", at=month(2026, 11, 10)), [("resolved", 2)],
-                     id="to-the-best-plan-below-its-price"),
-        pytest.param(make_changed(plan="p-mid", fee="34.99", at=month(2026, 11, 10)), [("resolved", 2)],
-                     id="to-a-plan-within-5.00-of-the-best"),
-        pytest.param(make_changed(plan="p-mid", fee="35.00", at=month(2026, 11, 10)), [("updated", 2)],
-                     id="to-a-plan-still-5.00-above-the-best"),
-        pytest.param(make_changed(plan="p-small", fee="1.00", at=month(2026, 11, 10)), [("updated", 2)],
-                     id="a-discount-on-the-same-plan"),
-        pytest.param(make_changed(plan="p-small", fee="9.00", at=month(2026, 11, 10)), [],
-                     id="a-discount-too-small-to-update"),
+        pytest.param(
+            make_changed(plan="p-alt", fee="30.00", at=month(2026, 11, 10)), [("resolved", 2)], id="to-the-best-plan"
+        ),
+        pytest.param(
+            make_changed(plan="p-alt", fee="29.00", at=month(2026, 11, 10)),
+            [("resolved", 2)],
+            id="to-the-best-plan-below-its-price",
+        ),
+        pytest.param(
+            make_changed(plan="p-mid", fee="34.99", at=month(2026, 11, 10)),
+            [("resolved", 2)],
+            id="to-a-plan-within-5.00-of-the-best",
+        ),
+        pytest.param(
+            make_changed(plan="p-mid", fee="35.00", at=month(2026, 11, 10)),
+            [("updated", 2)],
+            id="to-a-plan-still-5.00-above-the-best",
+        ),
+        pytest.param(
+            make_changed(plan="p-small", fee="1.00", at=month(2026, 11, 10)),
+            [("updated", 2)],
+            id="a-discount-on-the-same-plan",
+        ),
+        pytest.param(
+            make_changed(plan="p-small", fee="9.00", at=month(2026, 11, 10)), [], id="a-discount-too-small-to-update"
+        ),
     ],
 )
 def test_switching_to_a_plan_at_or_below_the_best_price_resolves(switch: Any, expected: list) -> None:

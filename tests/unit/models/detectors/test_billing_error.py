@@ -33,6 +33,7 @@ def replay(history: list[Any], policy: Policy | None = None, state: dict[str, An
     """billing_error judges as of a moment once orders and billing have both passed it."""
     return replay_judged(history, policy, state)
 
+
 KIND = "promise.billing_error"
 DUE = T0 + 2 * DAY
 DELIVERED = T0 + DAY

@@ -33,6 +33,7 @@ def replay(history: list[Any], policy: Policy | None = None, state: dict[str, An
     """The pattern is judged as of a moment once every topic has passed it."""
     return replay_judged(history, policy, state)
 
+
 KIND = "relationship.repeated_broken_promises"
 ALERT_ID = alert_id_for(KIND, CUSTOMER, "pattern")
 WINDOW = 90 * DAY  # Policy().repeated_promises_days

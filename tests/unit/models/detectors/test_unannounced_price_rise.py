@@ -50,8 +50,11 @@ def kinds(changes: list[Any]) -> list[tuple[str, int]]:
         pytest.param([notified(30), december()], [], id="notified-exactly-30-days-before"),
         pytest.param([notified(31), december()], [], id="notified-31-days-before"),
         pytest.param([notified(45), december("23.00")], [("raised", 1)], id="billed-above-the-notified-fee"),
-        pytest.param([notified(45, effective=month(2027, 1, 1)), december()], [("raised", 1)],
-                     id="billed-before-the-notified-change-takes-effect"),
+        pytest.param(
+            [notified(45, effective=month(2027, 1, 1)), december()],
+            [("raised", 1)],
+            id="billed-before-the-notified-change-takes-effect",
+        ),
     ],
 )
 def test_notice_and_price_thresholds(history: list[Any], expected: list) -> None:
@@ -65,8 +68,12 @@ def test_the_alert_is_a_one_off_overcharge_per_invoice_line() -> None:
     assert (change.amount, change.per, change.severity) == (4_000_000, "once", "warning")
     assert change.evidence == ("e-start", "e-notice", "e-invoice")
     assert change.details["late_price_change_notices"] == [
-        {"new_monthly_fee": 22.0, "effective_at": "2026-12-01T00:00:00Z", "notified_at": "2026-11-02T00:00:00Z",
-         "days_notice": 29.0},
+        {
+            "new_monthly_fee": 22.0,
+            "effective_at": "2026-12-01T00:00:00Z",
+            "notified_at": "2026-11-02T00:00:00Z",
+            "days_notice": 29.0,
+        },
     ]
     assert "EUR 2.00 above the agreed EUR 20.00" in change.summary
     assert "announced only 29 days before it took effect (at least 30 are required)" in change.summary
@@ -111,8 +118,12 @@ def refund(amount: str, invoice: str = "inv-jan", kind: str = "subscription", li
         pytest.param([refund("-4.00", kind="fee")], [("resolved", 2)], None, id="credit-as-a-fee-line"),
         pytest.param([refund("-3.00")], [("updated", 2)], 1_000_000, id="refunded-in-part"),
         pytest.param([refund("-0.20")], [], 3_800_000, id="refunded-a-little"),
-        pytest.param([refund("-3.00"), refund("-1.00", "inv-feb", line_id="c2")], [("updated", 2), ("resolved", 3)],
-                     None, id="refunded-in-two-parts"),
+        pytest.param(
+            [refund("-3.00"), refund("-1.00", "inv-feb", line_id="c2")],
+            [("updated", 2), ("resolved", 3)],
+            None,
+            id="refunded-in-two-parts",
+        ),
         pytest.param([refund("-3.00"), refund("-3.00")], [("updated", 2)], 1_000_000, id="the-same-credit-twice"),
     ],
 )

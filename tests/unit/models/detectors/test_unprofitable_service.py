@@ -38,6 +38,8 @@ def month_end(epoch_ms: int) -> int:
 def replay(history: list[Any], policy: Policy | None = None, state: dict[str, Any] | None = None) -> Any:
     """Complete months are judged once billing and complaints have both passed the month's end."""
     return replay_judged(history, policy, state, moment=month_end)
+
+
 ALERT_ID = alert_id_for(KIND, CUSTOMER, "service")
 EUR = 1_000_000
 

@@ -45,13 +45,15 @@ RUNS = [
     pytest.param([*period_of(0, "2026-09")], [], id="one-unused-period"),
     pytest.param([*period_of(0, "2026-09"), *period_of(0, "2026-10")], [("raised", 1)], id="two-unused-periods"),
     pytest.param(
-        [*period_of(0, "2026-08"), *period_of(0, "2026-09"), *period_of(0, "2026-10")], [("raised", 1)],
+        [*period_of(0, "2026-08"), *period_of(0, "2026-09"), *period_of(0, "2026-10")],
+        [("raised", 1)],
         id="three-unused-periods-one-alert",
     ),
     pytest.param([*period_of(0.5, "2026-09"), *period_of(0, "2026-10")], [], id="used-a-little"),
     pytest.param([*period_of(0, "2026-08"), *period_of(0, "2026-10")], [], id="not-consecutive"),
     pytest.param(
-        [*period_of(0, "2026-08"), *period_of(0, "2026-09", bill=False), *period_of(0, "2026-10")], [],
+        [*period_of(0, "2026-08"), *period_of(0, "2026-09", bill=False), *period_of(0, "2026-10")],
+        [],
         id="a-month-not-billed-between",
     ),
     pytest.param([billed("2026-09"), billed("2026-10")], [], id="billed-but-usage-unknown"),
@@ -87,15 +89,19 @@ def test_the_latest_month_not_yet_invoiced_does_not_break_the_run() -> None:
     ("step", "expected"),
     [
         pytest.param(make_usage("2026-11", 3), [("resolved", 2)], id="usage-resumes"),
-        pytest.param(make_cancel_requested(effective=month(2026, 12, 1), at=month(2026, 11, 10)), [("resolved", 2)],
-                     id="cancellation-requested"),
+        pytest.param(
+            make_cancel_requested(effective=month(2026, 12, 1), at=month(2026, 11, 10)),
+            [("resolved", 2)],
+            id="cancellation-requested",
+        ),
         pytest.param(make_ended(at=month(2026, 11, 10)), [("resolved", 2)], id="ended"),
-        pytest.param(make_changed(plan="tv-extra", fee="15.99", at=month(2026, 11, 10)), [("updated", 2)],
-                     id="fee-up-23-percent"),
-        pytest.param(make_changed(plan="tv-extra", fee="13.99", at=month(2026, 11, 10)), [],
-                     id="fee-up-7.7-percent"),
-        pytest.param(make_usage("2026-10", 2, at=month(2026, 11, 9)), [("resolved", 2)],
-                     id="usage-corrected-replaces-the-zero"),
+        pytest.param(
+            make_changed(plan="tv-extra", fee="15.99", at=month(2026, 11, 10)), [("updated", 2)], id="fee-up-23-percent"
+        ),
+        pytest.param(make_changed(plan="tv-extra", fee="13.99", at=month(2026, 11, 10)), [], id="fee-up-7.7-percent"),
+        pytest.param(
+            make_usage("2026-10", 2, at=month(2026, 11, 9)), [("resolved", 2)], id="usage-corrected-replaces-the-zero"
+        ),
     ],
 )
 def test_lifecycle(step: Any, expected: list) -> None:
@@ -113,8 +119,12 @@ def test_a_price_rise_updates_when_the_fee_is_next_judged() -> None:
 
 def test_usage_resuming_and_stopping_again_raises_the_same_alert_again() -> None:
     history = [
-        *START, *period_of(0, "2026-05"), *period_of(0, "2026-06"), *period_of(4, "2026-07"),
-        *period_of(0, "2026-08"), *period_of(0, "2026-09"),
+        *START,
+        *period_of(0, "2026-05"),
+        *period_of(0, "2026-06"),
+        *period_of(4, "2026-07"),
+        *period_of(0, "2026-08"),
+        *period_of(0, "2026-09"),
     ]
     changes, _ = replay_billing(history)
     assert kinds(changes) == [("raised", 1), ("resolved", 2), ("raised", 3)]
