@@ -1,73 +1,155 @@
-"""The ingest agent and the live tick: wiring only.
+"""The ingest agent and the live tick: wiring only, registered on the installed runtime.
 
 message -> Processor (decode, validate, de-duplicate, rules, stream time)
--> customer table + changelog -> alerts or dead-letter.
+-> alerts and dead letters -> customer table + changelog -> ack.
 
-The agent takes the stream in batches (``stream.take_events``): every message
-of a batch is handled in order, then each customer the batch touched is written
-to the table (and its changelog) once, then the alerts and dead letters go out,
-and only then does Faust ack the batch, so offsets are committed after the state
-they produced is written (at-least-once, as with one message at a time). A
-batch is at most ``BATCH_MAX`` messages and waits at most ``BATCH_WITHIN``
-seconds to fill, which bounds what batching adds to an alert's latency.
+The agent takes the stream in batches (``stream.take_events``). A batch is a
+checkpoint, in this order, each step awaited and its result checked:
+
+1. every message of the batch is handled, in order (nothing leaves the process yet);
+2. the alerts and dead letters it produced are delivered;
+3. each customer the batch touched is written once to the table, then each
+   partition's input-offsets record, and every changelog send is delivered;
+4. only then does Faust ack the batch, so the group commits it later.
+
+A crash at any step leaves the input-offsets record in the changelog no further
+than the states it covers: the batch comes again, what it already applied is
+recognised as redelivered, and its outputs are sent again with the same
+CloudEvents ids. An exception in any step is not bad input (that is
+dead-lettered in step 1): the worker exits at once with one line, before Faust's
+``take_events`` acks the batch in its ``finally`` and a commit could include it.
+Its supervisor restarts it and it resumes from the changelog.
 
 The tick is a message too: a timer sends one to each partition this worker
 owns, and the agent handles it in order with that partition's events. So every
-table write happens inside the stream, on the partition it belongs to (the
-RocksDB store and the changelog both take the partition from the current event:
-each write is made under an event of the customer's partition).
+table write happens inside the stream, on the partition it belongs to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import time
 import weakref
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from faust import streams as faust_streams
 from faust.types import TP
 
 from models.alerts import AlertChange, to_cloudevent
 from streams import metrics
-from streams.app import alerts_topic, app, customers, dead_letter_topic, inputs, plans, policy, ticks_topic
+from streams.app import runtime
+from streams.compat import current_event_var
 from streams.deadletter import dead_letter_headers, send_dead_letter
-from streams.health import assigned_partitions, is_ready
+from streams.health import assigned_partitions, is_ready, partition_position
+from streams.positions import resume_position
 from streams.processor import Processor
-from streams.topics import TICKS_TOPIC
 
-__all__ = ["ingest", "processor", "BATCH_MAX", "BATCH_WITHIN"]
+__all__ = ["ingest", "processor", "handle_batch", "BATCH_MAX", "BATCH_WITHIN", "EXIT_PROCESSING_FAILED"]
 
 #: At most this many messages per batch, and at most this long waiting for it to fill: what batching adds to
 #: an alert's latency at a low rate. Under a backlog, Faust hands the stream about 5-10k messages a second on
 #: two shared cores, so a batch holds about 100: each customer it touches written once, not once per event.
 BATCH_MAX = 1000
 BATCH_WITHIN = 0.01
+#: The exit status when a batch fails for a reason other than bad input (EX_SOFTWARE).
+EXIT_PROCESSING_FAILED = 70
 
 log = logging.getLogger("fairwatch")
 _CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
-_CURRENT_EVENT = faust_streams._current_event  # what Table and its RocksDB store read the partition from
+
+rt = runtime()
+app, customers, policy = rt.app, rt.customers, rt.policy
+_names = rt.layout.names
+_ROLES: dict[str, str] = rt.roles  # input topic name -> role
+_TOPIC_OF_ROLE = {role: name for name, role in _ROLES.items()}
+_TICKS = _names.ticks
 
 
-def _persist(customer_id: str, state: dict[str, Any]) -> None:
-    customers[customer_id] = state
+def _end(role: str, partition: int) -> int | None:
+    """Where the partition's log ends for this consumer: the last stable offset (read_committed), else the
+    high-water mark."""
+    _, highwater, stable = partition_position(app, TP(_TOPIC_OF_ROLE[role], partition))
+    return stable if stable is not None and stable >= 0 else highwater
 
 
-def _highwater(topic: str, partition: int) -> int | None:
-    try:
-        return app.consumer.highwater(TP(topic, partition))
-    except Exception:  # consumer not started or partition not fetched yet: unknown
+def _consumed(role: str, partition: int) -> int | None:
+    """The offset of the last record the consumer handed to the stream, once it has read to the end of the log."""
+    tp = TP(_TOPIC_OF_ROLE[role], partition)
+    position, highwater, stable = partition_position(app, tp)
+    end = stable if stable is not None and stable >= 0 else highwater
+    if position is None or end is None or position < end:
         return None
+    read = app.consumer._read_offset.get(tp)
+    return -1 if read is None else read
 
 
-# The plan catalog is read straight from the global table's store, as plans arrive.
-processor = Processor(policy, customers.data, _persist, _highwater, catalog=plans.data, batched=True)
-# Where the consumer resumes a newly assigned partition (streams.app._Consumer.perform_seek).
-app.fairwatch_resume_offset = processor.resume_offset
+processor = Processor(
+    policy, customers.data, lambda key, state: None, _end, catalog=rt.plans.data, batched=True, consumed=_consumed
+)
+
+
+async def _resume(
+    assigned: Iterable[TP], committed: Mapping[TP, int | None], log_start: Mapping[TP, int]
+) -> dict[TP, int]:
+    """Where each newly assigned input partition resumes (streams.positions); called by the consumer at
+    assignment, after recovery, before the stream runs."""
+    seeks: dict[TP, int] = {}
+    resumed = []
+    for tp in assigned:
+        role = _ROLES[tp.topic]
+        recorded = processor.recorded_offset(role, tp.partition)
+        decision = resume_position(recorded, committed.get(tp), log_start.get(tp))
+        resumed.append(f"{tp.topic}/{tp.partition} committed {committed.get(tp)} recorded {recorded}")
+        if decision.action == "log_start":
+            log.warning(
+                "fairwatch: %s/%d: the log now starts at %d, past offset %d recorded as next to handle "
+                "(retention or DeleteRecords removed messages never handled): resuming from the log start",
+                tp.topic,
+                tp.partition,
+                decision.offset,
+                recorded,
+            )
+            metrics.LOG_START_MOVED.labels(tp.topic).inc()
+        elif decision.action == "seek_back":
+            log.warning(
+                "fairwatch: %s/%d committed at %s but handled only up to %d: reading it again from there",
+                tp.topic,
+                tp.partition,
+                committed.get(tp),
+                recorded,
+            )
+            metrics.INPUT_REWINDS.labels(tp.topic, "assigned").inc()
+        if decision.offset is not None:
+            seeks[tp] = decision.offset
+    log.info("fairwatch: input partitions resumed: %s", "; ".join(resumed))
+    return seeks
+
+
+app.fairwatch_resume = _resume
 
 _alert_counters: dict[tuple[str, str], Any] = {}
+
+
+def _fault_hook() -> tuple[str, int] | None:
+    """Test only: ``FAIRWATCH_TEST_FAULT=<step>:<batch>`` raises at that step of that batch (1-based)."""
+    spec = os.environ.get("FAIRWATCH_TEST_FAULT")
+    if not spec:
+        return None
+    step, _, number = spec.partition(":")
+    return step, int(number or 1)
+
+
+_FAULT = _fault_hook()
+_batches = 0
+
+
+def _checkpoint(step: str) -> None:
+    if _FAULT is not None and (step, _batches) == _FAULT:
+        raise RuntimeError(f"injected fault at step {step} of batch {_batches}")
 
 
 async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[Any]:
@@ -76,7 +158,7 @@ async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[A
     for change in changes:
         document = to_cloudevent(change, policy.currency)
         delivered.append(
-            await alerts_topic.send(
+            await rt.alerts.send(
                 key=change.customer_id.encode(), value=orjson.dumps(document), headers=_CLOUDEVENTS_HEADERS
             )
         )
@@ -96,38 +178,30 @@ async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[A
 
 
 async def handle_batch(events: list[Any]) -> None:
-    """Handle a batch in order; send what it produced; then write each touched customer once.
-
-    The alerts and dead letters are delivered before the state that records their
-    events as handled is written: a worker killed in between handles the events
-    again from the table's input offsets and sends them again (the same CloudEvents
-    ids), rather than finding them handled and their output lost.
-    """
+    """One checkpoint: handle the batch in order, deliver its outputs, then its state (module docstring)."""
+    global _batches
+    _batches += 1
     started = time.monotonic()
     if not metrics.CONSUMED.first:
         metrics.CONSUMED.first = time.time()
     # (changes, consumed_at) or (dead-letter message, rejection), in the order the messages came.
     produced: list[tuple[Any, Any]] = []
     last_of_partition: dict[int, Any] = {}
-    rewinds: dict[TP, tuple[int, int | None]] = {}  # -> (offset to read again from, offset that came instead)
-    previous = _CURRENT_EVENT.get(None)
+    previous = current_event_var.get(None)
     try:
         for event in events:
             message = event.message
             # As Faust's own iteration does: the store reads from this partition's database.
-            _CURRENT_EVENT.set(weakref.ref(event))
+            current_event_var.set(weakref.ref(event))
             last_of_partition[message.partition] = event
-            if message.topic == TICKS_TOPIC:
+            if message.topic == _TICKS:
                 changes = processor.tick(message.partition)
                 if changes:
                     produced.append((changes, None))
-                for topic, offset in processor.stalled(message.partition).items():
-                    rewinds.setdefault(TP(topic, message.partition), (offset, None))
                 continue
-            outcome = processor.handle(message.topic, message.partition, message.offset, message.key, message.value)
-            if outcome.rewind_to is not None:
-                rewinds.setdefault(message.tp, (outcome.rewind_to, message.offset))
-                continue
+            outcome = processor.handle(
+                _ROLES[message.topic], message.partition, message.offset, message.key, message.value
+            )
             if outcome.rejected is not None:
                 produced.append((message, outcome.rejected))
             if outcome.changes:
@@ -135,6 +209,7 @@ async def handle_batch(events: list[Any]) -> None:
                 produced.append((outcome.changes, message.time_in or started))
         processor.flush_metrics()
         metrics.BATCH_MESSAGES.observe(len(events))
+        _checkpoint("handled")
         delivered: list[Any] = []
         for first, second in produced:
             if isinstance(first, list):
@@ -142,7 +217,7 @@ async def handle_batch(events: list[Any]) -> None:
             else:
                 delivered.append(
                     await send_dead_letter(
-                        dead_letter_topic,
+                        rt.dead_letter,
                         first.key,
                         first.value,
                         dead_letter_headers(second.reason, second.code, first.topic, first.partition, first.offset),
@@ -150,49 +225,55 @@ async def handle_batch(events: list[Any]) -> None:
                 )
         if delivered:
             await asyncio.gather(*delivered)
-        # Each customer once, then each partition's input offsets, written under an event of its own
-        # partition: the store and the changelog take the partition from the current event.
+        _checkpoint("outputs")
+        # Each customer once, then each partition's input-offsets record (after the customers it covers), on
+        # the customer's partition, under this worker's fencing epoch for it.
         dirty = processor.take_dirty()
+        sends = []
         for key, state in dirty.items():
-            _CURRENT_EVENT.set(weakref.ref(last_of_partition[state["p"]]))
-            customers[key] = state
+            partition = state["p"]
+            current_event_var.set(weakref.ref(last_of_partition[partition]))
+            sends.append(customers.put(partition, key, state, processor.epoch(partition)))
         metrics.BATCH_WRITES.inc(len(dirty))
+        _checkpoint("state_sent")
+        if sends:
+            # Each send's result: a failed changelog send raises here, before the batch is acked.
+            await asyncio.gather(*sends)
+        _checkpoint("state_delivered")
     finally:
-        _CURRENT_EVENT.set(previous)
-    for tp, (offset, seen) in rewinds.items():
-        if seen is None:
-            log.warning(
-                "fairwatch: %s/%d: nothing handled since the last tick, with more on the topic from %d: "
-                "reading again from there",
-                tp.topic,
-                tp.partition,
-                offset,
-            )
-        else:
-            log.warning(
-                "fairwatch: %s/%d: offset %d arrived, but %d is the next to handle: reading again from there",
-                tp.topic,
-                tp.partition,
-                seen,
-                offset,
-            )
-        metrics.INPUT_REWINDS.labels(tp.topic, "tick" if seen is None else "stream").inc()
-        await app.consumer.seek(tp, offset)
+        current_event_var.set(previous)
     metrics.CONSUMED.last = time.time()
+    rt.state["progress"] = time.monotonic()
 
 
-@app.agent(inputs)
+def _exit_now(reason: str) -> None:
+    """Stop the worker at once: no graceful stop, whose final commit would include the failed batch."""
+    line = f"fairwatch: stopping: {reason} (nothing of this batch is committed; it is handled again on restart)"
+    log.critical(line)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    print(line, file=sys.stderr, flush=True)
+    os._exit(EXIT_PROCESSING_FAILED)
+
+
+@app.agent(rt.inputs)
 async def ingest(stream: Any) -> None:
+    rt.state["agent_started"] = time.monotonic()
     async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
-        await handle_batch(events)
+        try:
+            await handle_batch(events)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _exit_now(f"processing a batch failed: {type(exc).__name__}: {exc}")
 
 
-@app.timer(interval=app.fairwatch_config.tick_seconds)
+@app.timer(interval=rt.config.tick_seconds)
 async def tick() -> None:
-    if not is_ready(app):
+    if not is_ready(rt):
         return
-    for partition in assigned_partitions(app):
-        await ticks_topic.send(value=b"", partition=partition)
+    for partition in assigned_partitions(rt):
+        await rt.ticks.send(value=b"", partition=partition)
 
 
 @app.on_partitions_revoked.connect
@@ -202,6 +283,6 @@ async def _on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
 
 @app.on_partitions_assigned.connect
 async def _on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
-    app.fairwatch_joined = True
-    # Rebuild clocks and deadline indexes from the recovered table on first use.
+    rt.state["joined"] = True
+    # Rebuild clocks, deadline indexes and fencing epochs from the recovered table on first use.
     processor.forget({tp.partition for tp in assigned})

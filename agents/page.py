@@ -46,14 +46,16 @@ from models.ledger import (
 )
 from models.story import customer_story
 from models.timestamps import format_ms
-from streams.app import app, config, customers, policy
+from streams.app import runtime
 from streams.processor import is_input_offsets_key
 from streams.report import KIND_COLOURS
-from streams.topics import ALERTS_TOPIC
 
 __all__ = ["ledger", "wants_html", "customer_page", "summary", "feed_entry", "finding_json"]
 
 log = logging.getLogger("fairwatch")
+
+rt = runtime()
+app, config, customers, policy = rt.app, rt.config, rt.customers, rt.policy
 
 STATIC = Path(__file__).resolve().parent / "static"
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
@@ -209,8 +211,8 @@ async def _follow_alerts() -> None:
     """Fold the whole alert topic, from the beginning, into this worker's ledger; retry if the broker goes."""
     while True:
         consumer = AIOKafkaConsumer(
-            ALERTS_TOPIC,
-            bootstrap_servers=config.bootstrap_servers,
+            config.topics.alerts,
+            **config.client_options,
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

@@ -1,9 +1,10 @@
-"""Web views on the worker's port: /metrics (Faust sensors + domain metrics), /health, /ready."""
+"""Web views on the worker's port: /metrics (Faust sensors + domain metrics), /health, /ready, /live."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
@@ -12,11 +13,14 @@ from agents.ingest import processor
 from agents.page import customer_page, wants_html
 from models.views import customer_view
 from streams import metrics
-from streams.app import app, customers, policy
-from streams.health import assigned_partitions, is_ready
+from streams.app import runtime
+from streams.health import assigned_partitions, input_lag, is_live, is_ready
 from streams.processor import is_input_offsets_key
 
-__all__ = ["health", "ready", "customer_state"]
+__all__ = ["health", "ready", "live", "customer_state"]
+
+rt = runtime()
+app, customers, policy = rt.app, rt.customers, rt.policy
 
 log = logging.getLogger("fairwatch")
 
@@ -30,9 +34,16 @@ async def health(self: View, request: Request) -> Response:
 
 @app.page("/ready")
 async def ready(self: View, request: Request) -> Response:
-    if is_ready(app):
-        return self.json({"status": "ready", "partitions": assigned_partitions(app)})
+    if is_ready(rt):
+        return self.json({"status": "ready", "partitions": assigned_partitions(rt)})
     return self.json({"status": "not ready"}, status=503)
+
+
+@app.page("/live")
+async def live(self: View, request: Request) -> Response:
+    """503 when the processing loop has made no progress for FAIRWATCH_LIVE_STALL_SECONDS while input waits."""
+    alive, why = is_live(rt)
+    return self.json({"status": "live" if alive else "stalled", "why": why}, status=200 if alive else 503)
 
 
 @app.page("/customers/{customer_id}")
@@ -55,6 +66,11 @@ async def customer_state(self: View, request: Request, customer_id: str) -> Resp
 
 @app.timer(interval=1.0)
 async def _publish_open_counts() -> None:
+    lag = input_lag(rt)
+    for topic, behind in lag.items():
+        metrics.INPUT_LAG.labels(topic).set(behind)
+    if not any(lag.values()):
+        rt.state["lag_zero"] = time.monotonic()
     open_orders, open_alerts = processor.open_counts()
     metrics.OPEN_PROMISES.labels("order_delivery").set(open_orders)
     for kind, number in open_alerts.items():
@@ -67,7 +83,7 @@ async def _announce_readiness() -> None:
     """Log ``ready`` each time the worker becomes ready (start-up, after a rebalance)."""
     was_ready = False
     while True:
-        now_ready = is_ready(app)
+        now_ready = is_ready(rt)
         if now_ready != was_ready:
             metrics.READY.set(1 if now_ready else 0)
             log.info("fairwatch %s", "ready" if now_ready else "not ready (rebalancing or recovering)")

@@ -1,44 +1,26 @@
-"""The Faust app: settings, topics and the customer table. Built once, from the environment.
+"""The Faust app, its topics and tables, built from a checked topic layout: ``create_app(config, policy, layout)``.
 
-Faust fixes aiokafka's ``fetch_max_wait_ms`` at 1500; on the embedded Tansu
-broker every multi-partition fetch then waits that long. The transport below
-sets it from configuration through Faust's transport classes (no patching of
-Faust's source); on Apache Kafka a fetch returns as soon as data arrives, so the
-setting only matters when the broker waits it out.
+Nothing is built at import. The worker's partition count is known only once the
+topics have been checked (streams.topics), so the CLI checks them, then builds
+the app, installs it, and only then imports the agents, which register on the
+installed runtime.
 """
 
 from __future__ import annotations
 
-import logging
-import os
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import loop as mode_loop
 
-from models.events import INPUT_TOPICS
-from models.policy import Policy, load_policy
-from streams import codecs, metrics
-from streams.config import Config, load_config
-from streams.deadletter import DEAD_LETTER_TOPIC
-from streams.highwater import true_end_offsets
-from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, TICKS_TOPIC
+from models.policy import Policy
+from streams import codecs
+from streams.compat import CustomersTable, FairwatchTransport, PlansTable
+from streams.config import Config
+from streams.topics import Layout
 
-__all__ = [
-    "app",
-    "config",
-    "policy",
-    "inputs",
-    "ticks_topic",
-    "alerts_topic",
-    "dead_letter_topic",
-    "customers",
-    "plans",
-]
-
-
-log = logging.getLogger("fairwatch")
+__all__ = ["Runtime", "FairwatchApp", "create_app", "install", "runtime", "use_uvloop"]
 
 #: The customer table's RocksDB options (per partition database).
 ROCKSDB_OPTIONS = {
@@ -61,101 +43,52 @@ def use_uvloop() -> bool:
     return True
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        # Read by AIOKafkaConsumer.start() when it builds its Fetcher.
-        consumer._fetch_max_wait_ms = self.app.fairwatch_config.fetch_max_wait_ms
-        return consumer
-
-    async def _highwaters(self, partitions: Any) -> Any:
-        # Recovery reads changelogs up to these offsets: see streams.highwater.
-        listed = await super()._highwaters(partitions)
-        if self.consumer.in_transaction:
-            return listed
-        return await true_end_offsets(self._ensure_consumer(), listed)
-
-    def group_coordinator_known(self) -> bool:
-        """False while the group coordinator is lost (the broker is gone): membership is in doubt.
-
-        aiokafka forgets the coordinator on the first failed heartbeat and finds it
-        again when a broker answers; it does not revoke partitions meanwhile, so
-        without this the worker would keep saying ready with no broker at all.
-        """
-        consumer = self._consumer
-        coordinator = getattr(consumer, "_coordinator", None)
-        return coordinator is None or getattr(coordinator, "coordinator_id", 0) is not None
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    fairwatch_thread: _ConsumerThread | None = None
-
-    def _new_consumer_thread(self) -> _ConsumerThread:
-        self.fairwatch_thread = _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-        return self.fairwatch_thread
-
-    async def perform_seek(self) -> None:
-        """After a rebalance, resume each input partition where the table says, if the group's commit is past it.
-
-        Faust 0.15 can commit past messages no worker handled (around a
-        rebalance its fetch position runs ahead of what was handled, and its
-        check for a gap at the head of the acked offsets misses it). The table's
-        input-offsets record is written with the state those messages made, so
-        it is the one that knows. Only backwards: a table ahead of the commit
-        (a crash before the commit) has its redelivered messages skipped by the
-        processor, and seeking forward would leave Faust a gap it never commits.
-        """
-        await super().perform_seek()
-        resume_offset = getattr(self.app, "fairwatch_resume_offset", None)
-        if resume_offset is None:
-            return
-        resumed = []
-        for tp in sorted(self.assignment()):
-            if tp.topic not in INPUT_TOPICS:
-                continue
-            committed = self._committed_offset.get(tp)
-            offset = resume_offset(tp.topic, tp.partition)
-            resumed.append(f"{tp.topic}/{tp.partition} committed {committed} handled {offset}")
-            if committed is not None and offset is not None and offset < committed:
-                log.warning(
-                    "fairwatch: %s/%d committed at %d but handled only up to %d: reading it again from there",
-                    tp.topic,
-                    tp.partition,
-                    committed,
-                    offset,
-                )
-                metrics.INPUT_REWINDS.labels(tp.topic, "assigned").inc()
-                await self.seek(tp, offset)
-        log.info("fairwatch: input partitions resumed: %s", "; ".join(resumed))
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-
-
 class FairwatchApp(faust.App):
     fairwatch_config: Config
     fairwatch_policy: Policy
+    #: Input topic names: the consumer seeks these (and only these) to the table's input offsets at assignment.
+    fairwatch_input_topics: frozenset[str] = frozenset()
+    #: Set by the ingest agent (streams.compat.consumer.ResumeHook): where each assigned input partition resumes.
+    fairwatch_resume: Any = None
 
     def _new_transport(self) -> Any:
-        return _Transport(self.conf.broker_consumer, self)
+        return FairwatchTransport(self.conf.broker_consumer, self)
 
 
-def create_app(cfg: Config, pol: Policy) -> FairwatchApp:
-    codecs.register()
-    fw = FairwatchApp(
-        cfg.app_id,
-        broker=cfg.broker_url,
-        store="rocksdb://" if cfg.store == "rocksdb" else "memory://",
-        datadir=str(cfg.data_dir),
+@dataclass
+class Runtime:
+    """The app and everything built on it; what the agents register on."""
+
+    app: FairwatchApp
+    config: Config
+    policy: Policy
+    layout: Layout
+    inputs: Any
+    ticks: Any
+    alerts: Any
+    dead_letter: Any
+    customers: CustomersTable
+    plans: PlansTable
+    #: Input topic name -> its role (``orders``, ``billing``, ``complaints``).
+    roles: dict[str, str] = field(default_factory=dict)
+    #: Moments the agents record for health checks (streams.health).
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def _faust_app(config: Config, layout: Layout) -> FairwatchApp:
+    return FairwatchApp(
+        config.app_id,
+        broker=config.broker_url,
+        store="rocksdb://" if config.store == "rocksdb" else "memory://",
+        datadir=str(config.data_dir),
         autodiscover=False,
-        web_host=cfg.web_host,
-        web_port=cfg.web_port,
-        web_bind=cfg.web_host,
-        broker_session_timeout=cfg.session_timeout,
-        broker_heartbeat_interval=cfg.heartbeat_interval,
-        topic_partitions=cfg.partitions,
-        topic_replication_factor=1,
+        web_host=config.web_host,
+        web_port=config.web_port,
+        web_bind=config.web_host,
+        broker_session_timeout=config.session_timeout,
+        broker_heartbeat_interval=config.heartbeat_interval,
+        topic_partitions=layout.partitions,
+        topic_replication_factor=config.replication_factor,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
@@ -166,112 +99,122 @@ def create_app(cfg: Config, pol: Policy) -> FairwatchApp:
         # whose offsets the final commit then includes (both lost writes, seen in
         # tests/integration/test_faults.py).
         stream_wait_empty=True,
-        producer_max_request_size=cfg.max_message_bytes,
+        producer_max_request_size=config.max_message_bytes,
         # The agent writes a batch's customers and alerts in a burst: a few milliseconds of linger and large
         # batches put them in a few produce requests instead of one per message (Faust's default: no
         # linger and 16 KiB batches, about eight 2 KiB customer states per request).
         producer_linger=PRODUCER_LINGER_SECONDS,
-        producer_max_batch_size=min(1 << 20, cfg.max_message_bytes),
-        **({"canonical_url": cfg.canonical_url} if cfg.canonical_url else {}),
+        producer_max_batch_size=min(1 << 20, config.max_message_bytes),
+        **({"canonical_url": config.canonical_url} if config.canonical_url else {}),
     )
-    fw.fairwatch_config = cfg
-    fw.fairwatch_policy = pol
-    return fw
 
 
-config = load_config()
-policy = load_policy(config.policy_path, os.environ)
-app = create_app(config, policy)
-
-#: The three co-partitioned input topics and the tick topic, consumed as one
-#: stream: no repartitioning, and every state change happens inside it.
-inputs = app.topic(
-    *INPUT_TOPICS, TICKS_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw"
-)
-ticks_topic = app.topic(
-    TICKS_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw", retention=3600.0
-)
-alerts_topic = app.topic(ALERTS_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw")
-dead_letter_topic = app.topic(
-    DEAD_LETTER_TOPIC, partitions=config.partitions, key_serializer="raw", value_serializer="raw"
-)
-# Keys are the raw customer_id bytes, as on the input topics, so Faust's table
-# router hashes them to the partition that holds them (str keys: Faust decodes
-# them back to str on recovery). State is plain JSON-able data, so orjson
-# encodes it directly. The changelog topic is declared here because recovery
-# decodes with its serializers (Faust would derive json for both from the types);
-# the table's own serializers, used by its store, are set to match.
-CHANGELOG_TOPIC = f"{config.app_id}-customers-changelog"
-customers = app.Table(
-    "customers",
-    partitions=config.partitions,
-    key_type=str,
-    default=None,
-    # RocksDB store only. Faust's defaults (64 MiB write buffers, three per partition database, a 2 GiB block
-    # cache) let one worker grow past 2 GiB resident on the benchmark; the state here is small JSON records.
-    options=ROCKSDB_OPTIONS,
-    changelog_topic=app.topic(
-        CHANGELOG_TOPIC,
-        key_type=str,
-        key_serializer="raw",
-        value_serializer="orjson",
-        partitions=config.partitions,
-        compacting=True,
-        deleting=False,
-        acks=False,
-        internal=True,
-    ),
-)
-customers.key_serializer = "raw"
-customers.value_serializer = "orjson"
-
-
-class _PlansTable(faust.GlobalTable):
-    """A global table whose changelog is a topic others write: the plans topic itself.
-
-    Faust's assignor names a global table's changelog by ``_changelog_topic_name()``
-    (``<app id>-<name>-changelog``) whatever changelog topic the table was given;
-    here the name must be the topic's own.
-    """
-
-    def _changelog_topic_name(self) -> str:
-        return PLANS_TOPIC
-
-
-# The plan catalog (SPEC §1): every worker holds all of it. The compacted plans
-# topic (plan_id -> plan record) is the table's changelog, so a worker recovers
-# the whole catalog before it is ready, and Faust's assignor makes every worker a
-# standby of every plans partition, which is how a plan published later reaches
-# a running worker. (synchronize_all_active_partitions is not set: on the embedded
-# broker it slowed the input stream to about one event a second, and it is not
-# needed for that.) Keys are raw plan_id bytes (str on recovery); values are
-# decoded leniently (streams.codecs) so a record that is not JSON cannot stop
-# recovery: models.catalog rejects it when it is read. Nothing in the worker
-# writes to the table; `fairwatch produce --plans` writes the topic.
-plans = app.tables.add(
-    _PlansTable(
-        app,
-        name="plans",
-        default=None,
-        beacon=app.tables.beacon,
-        partitions=1,
-        key_type=str,
-        is_global=True,
-        recovery_buffer_size=1,
-        standby_buffer_size=1,
-        help="The plan catalog, from the plans topic.",
-        changelog_topic=app.topic(
-            PLANS_TOPIC,
+def create_app(config: Config, policy: Policy, layout: Layout) -> Runtime:
+    """The app, its topics and tables, every per-partition topic at the layout's partition count."""
+    codecs.register()
+    app = _faust_app(config, layout)
+    app.fairwatch_config = config
+    app.fairwatch_policy = policy
+    names, partitions = layout.names, layout.partitions
+    app.fairwatch_input_topics = frozenset(names.inputs)
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    # The three co-partitioned input topics and the tick topic, consumed as one
+    # stream: no repartitioning, and every state change happens inside it.
+    inputs = app.topic(*names.inputs, names.ticks, partitions=partitions, **raw)
+    ticks = app.topic(names.ticks, partitions=partitions, retention=3600.0, **raw)
+    alerts = app.topic(names.alerts, partitions=partitions, **raw)
+    dead_letter = app.topic(names.dead_letter, partitions=partitions, **raw)
+    # Keys are the raw customer_id bytes, as on the input topics, so Faust's table
+    # router hashes them to the partition that holds them (str keys: Faust decodes
+    # them back to str on recovery). State is plain JSON-able data, so orjson
+    # encodes it directly. The changelog topic is declared here because recovery
+    # decodes with its serializers; the table's own serializers, used by its store, are set to match.
+    customers = app.tables.add(
+        CustomersTable(
+            app,
+            name="customers",
+            partitions=partitions,
             key_type=str,
-            key_serializer="raw",
-            value_serializer="orjson-lenient",
-            partitions=1,
-            compacting=True,
-            deleting=False,
-            acks=False,
-            internal=True,
-        ),
+            default=None,
+            beacon=app.tables.beacon,
+            # RocksDB store only. Faust's defaults (64 MiB write buffers, three per partition database, a 2 GiB
+            # block cache) let one worker grow past 2 GiB resident on the benchmark; the state is small records.
+            options=ROCKSDB_OPTIONS,
+            changelog_topic=app.topic(
+                names.changelog,
+                key_type=str,
+                key_serializer="raw",
+                value_serializer="orjson",
+                partitions=partitions,
+                compacting=True,
+                deleting=False,
+                acks=False,
+                internal=True,
+            ),
+        )
     )
-)
-plans.key_serializer = "raw"
-plans.value_serializer = "orjson-lenient"
+    customers.key_serializer = "raw"
+    customers.value_serializer = "orjson"
+    # The plan catalog (SPEC §1): every worker holds all of it. The compacted plans
+    # topic (plan_id -> plan record) is the table's changelog, so a worker recovers
+    # the whole catalog before it is ready, and Faust's assignor makes every worker a
+    # standby of every plans partition, which is how a plan published later reaches
+    # a running worker. Values are decoded leniently (streams.codecs) so a record that
+    # is not JSON cannot stop recovery: models.catalog rejects it when it is read.
+    # Nothing in the worker writes to the table; `fairwatch produce --plans` writes the topic.
+    plans = app.tables.add(
+        PlansTable(
+            app,
+            name="plans",
+            default=None,
+            beacon=app.tables.beacon,
+            partitions=layout.plans_partitions,
+            key_type=str,
+            is_global=True,
+            recovery_buffer_size=1,
+            standby_buffer_size=1,
+            help="The plan catalog, from the plans topic.",
+            changelog_topic=app.topic(
+                names.plans,
+                key_type=str,
+                key_serializer="raw",
+                value_serializer="orjson-lenient",
+                partitions=layout.plans_partitions,
+                compacting=True,
+                deleting=False,
+                acks=False,
+                internal=True,
+            ),
+        )
+    )
+    plans.key_serializer = "raw"
+    plans.value_serializer = "orjson-lenient"
+    return Runtime(
+        app=app,
+        config=config,
+        policy=policy,
+        layout=layout,
+        inputs=inputs,
+        ticks=ticks,
+        alerts=alerts,
+        dead_letter=dead_letter,
+        customers=customers,
+        plans=plans,
+        roles=names.roles(),
+    )
+
+
+_installed: list[Runtime] = []
+
+
+def install(built: Runtime) -> Runtime:
+    """Make ``built`` the runtime the agents register on when they are imported (once per process)."""
+    _installed[:] = [built]
+    return built
+
+
+def runtime() -> Runtime:
+    """The installed runtime; the agents call it at import."""
+    if not _installed:
+        raise RuntimeError("no fairwatch runtime installed: the CLI builds it (streams.app.create_app) first")
+    return _installed[0]

@@ -37,19 +37,61 @@ def _fail(message: str) -> int:
 
 
 def run_worker(argv: list[str]) -> int:
+    import asyncio as _asyncio
+    import os
+
     from models.errors import PolicyError
-    from streams.config import ConfigError
+    from models.policy import load_policy
+    from streams.app import create_app, install, use_uvloop
+    from streams.config import ConfigError, load_config
+    from streams.state_dir import mark_clean, wipe_if_unclean
+    from streams.topics import TopicCheckError, check_topics
 
     try:
-        import agents.ingest
-        import agents.page
-        import agents.web  # noqa: F401  (registers /metrics, /health, /ready; agents.page: /, the customer page)
-        from streams.app import app, use_uvloop
+        config = load_config()
+        policy = load_policy(config.policy_path, os.environ)
     except (ConfigError, PolicyError) as exc:
         return _fail(str(exc))
+    import logging
+
+    # Faust sets up logging when the worker starts; until then the check and the wipe speak through this.
+    early = logging.StreamHandler()
+    early.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"))
+    fairwatch_log = logging.getLogger("fairwatch")
+    fairwatch_log.addHandler(early)
+    fairwatch_log.setLevel(logging.INFO)
+    try:
+        # Before anything joins the group: the partition count of every table and topic comes from here.
+        layout = _asyncio.run(
+            check_topics(
+                config.client_options,
+                config.topics,
+                config.partitions,
+                create=config.create_topics,
+                replication=config.replication_factor,
+            )
+        )
+    except TopicCheckError as exc:
+        fairwatch_log.removeHandler(early)
+        return _fail(str(exc))
+    runtime = install(create_app(config, policy, layout))
+    if config.store == "rocksdb":
+        wipe_if_unclean(config.data_dir, runtime.app.conf.tabledir)
+    fairwatch_log.removeHandler(early)
+    import agents.ingest
+    import agents.page
+    import agents.web  # noqa: F401  (registers /metrics, /health, /ready, /live; agents.page: /, the customer page)
+
     use_uvloop()
     sys.argv = ["fairwatch", "worker", *argv]
-    app.main()
+    try:
+        runtime.app.main()
+    except SystemExit as stop:
+        if stop.code in (0, None) and config.store == "rocksdb":
+            mark_clean(config.data_dir)
+        raise
+    if config.store == "rocksdb":
+        mark_clean(config.data_dir)
     return 0
 
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from streams.topics import TopicNames
 
 __all__ = ["Config", "ConfigError", "load_config"]
 
@@ -53,6 +56,19 @@ class Config:
     #: The live page's memory: at most this many alerts (about 3 KB each), the ones resolved longest ago
     #: forgotten first.
     page_max_alerts: int = 50_000
+    #: Every topic's name (FAIRWATCH_TOPIC_*), the SPEC's names by default.
+    topics: TopicNames = field(default_factory=TopicNames)
+    #: Replication of the topics the worker creates (1 for the embedded broker; 3 on a real cluster).
+    replication_factor: int = 1
+    #: False: the worker only verifies the topics and refuses to start when one is missing.
+    create_topics: bool = True
+    #: /live fails when the processing loop has made no progress for this long while input is waiting.
+    live_stall_seconds: float = 60.0
+
+    @property
+    def client_options(self) -> dict[str, Any]:
+        """What every aiokafka client fairwatch makes (producer, consumer, admin) is given to reach the cluster."""
+        return {"bootstrap_servers": self.bootstrap_servers}
 
     @property
     def broker_url(self) -> str:
@@ -97,6 +113,22 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"FAIRWATCH_STORE={store!r}: expected memory or rocksdb")
     session = _number(env, "FAIRWATCH_SESSION_TIMEOUT", timing["session_timeout"])
     heartbeat = _number(env, "FAIRWATCH_HEARTBEAT_INTERVAL", timing["heartbeat_interval"])
+    guarantee = env.get("FAIRWATCH_PROCESSING_GUARANTEE", "at_least_once")
+    if guarantee != "at_least_once":
+        # Faust's exactly_once needs broker transactions; it has not been tested here (the embedded broker
+        # has none), and the input offsets in the changelog already make each event apply once.
+        raise ConfigError(
+            f"FAIRWATCH_PROCESSING_GUARANTEE={guarantee!r}: only at_least_once is supported "
+            "(exactly_once is untested against a broker with transactions; events apply once without it)"
+        )
+    create_topics = env.get("FAIRWATCH_CREATE_TOPICS", "1")
+    if create_topics not in ("0", "1"):
+        raise ConfigError(f"FAIRWATCH_CREATE_TOPICS={create_topics!r}: expected 0 or 1")
+    app_id = env.get("FAIRWATCH_APP_ID", "fairwatch")
+    try:
+        topics = TopicNames.from_env(env, app_id)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if heartbeat >= session:
         raise ConfigError("FAIRWATCH_HEARTBEAT_INTERVAL must be below FAIRWATCH_SESSION_TIMEOUT")
     return Config(
@@ -112,8 +144,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         heartbeat_interval=heartbeat,
         fetch_max_wait_ms=int(_number(env, "FAIRWATCH_FETCH_MAX_WAIT_MS", timing["fetch_max_wait_ms"], int)),
         tick_seconds=_number(env, "FAIRWATCH_TICK_SECONDS", 1.0),
-        app_id=env.get("FAIRWATCH_APP_ID", "fairwatch"),
+        app_id=app_id,
         canonical_url=env.get("FAIRWATCH_CANONICAL_URL") or None,
         max_message_bytes=int(_number(env, "FAIRWATCH_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int)),
         page_max_alerts=int(_number(env, "FAIRWATCH_PAGE_MAX_ALERTS", 50_000, int)),
+        topics=topics,
+        replication_factor=int(_number(env, "FAIRWATCH_REPLICATION_FACTOR", 1, int)),
+        create_topics=create_topics == "1",
+        live_stall_seconds=_number(env, "FAIRWATCH_LIVE_STALL_SECONDS", 60.0),
     )

@@ -13,14 +13,12 @@ from typing import Any
 
 from aiokafka.errors import MessageSizeTooLargeError
 
-__all__ = ["DEAD_LETTER_TOPIC", "KEPT_BYTES", "dead_letter_headers", "send_dead_letter"]
+__all__ = ["KEPT_BYTES", "dead_letter_headers", "send_dead_letter"]
 
 log = logging.getLogger("fairwatch")
 
 #: What is kept of a value too large for the dead-letter topic (see send_dead_letter).
 KEPT_BYTES = 64 * 1024
-
-DEAD_LETTER_TOPIC = "fairwatch.dead-letter"
 
 
 def dead_letter_headers(reason: str, code: str, topic: str, partition: int, offset: int) -> list[tuple[str, bytes]]:

@@ -1,17 +1,48 @@
-"""Readiness: joined the group and every assigned table partition recovered."""
+"""Readiness, liveness and input lag of a worker.
+
+Ready (``/ready``): the topics checked out (the worker does not start
+otherwise), the worker joined its group, every assigned table partition is
+recovered, the group coordinator is known, and the processing loop is running
+and not stalled. Live (``/live``): the processing loop made progress within
+``FAIRWATCH_LIVE_STALL_SECONDS``, or there is nothing to process.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from models.events import INPUT_TOPICS
+from faust.types import TP
 
-__all__ = ["is_ready", "assigned_partitions"]
+__all__ = ["is_ready", "is_live", "assigned_partitions", "partition_position", "input_lag"]
 
 
-def is_ready(app: Any) -> bool:
-    # fairwatch_joined is set by the first partition assignment (agents.ingest).
-    if not getattr(app, "fairwatch_joined", False) or app.rebalancing or app.in_recovery:
+def partition_position(app: Any, tp: TP) -> tuple[int | None, int | None, int | None]:
+    """(consumer position, high-water mark, last stable offset) of ``tp``; None where unknown."""
+    thread = getattr(app.consumer, "fairwatch_thread", None)
+    if thread is None:
+        return None, None, None
+    try:
+        return thread.partition_position(tp)
+    except Exception:  # consumer not started or partition not fetched yet: unknown
+        return None, None, None
+
+
+def input_lag(rt: Any) -> dict[str, int]:
+    """Per input topic, over the owned partitions: the end of the log minus the consumer's position."""
+    lag = {topic: 0 for topic in rt.layout.names.inputs}
+    for tp in rt.app.assignor.assigned_actives():
+        if tp.topic not in lag:
+            continue
+        position, highwater, stable = partition_position(rt.app, tp)
+        end = stable if stable is not None and stable >= 0 else highwater
+        if position is not None and end is not None:
+            lag[tp.topic] += max(0, end - position)
+    return lag
+
+
+def _recovered(app: Any) -> bool:
+    if app.rebalancing or app.in_recovery:
         return False
     thread = getattr(app.consumer, "fairwatch_thread", None)
     if thread is not None and not thread.group_coordinator_known():
@@ -20,6 +51,30 @@ def is_ready(app: Any) -> bool:
     return recovery.completed.is_set() and not recovery.in_recovery
 
 
-def assigned_partitions(app: Any) -> list[int]:
+def is_live(rt: Any, now: float | None = None) -> tuple[bool, str]:
+    """False (with why) when the processing loop has made no progress for the configured time while input waits.
+
+    Progress is a batch handled; the stream is idle, not stalled, while the consumer's position is at the end of
+    every owned input partition.
+    """
+    now = time.monotonic() if now is None else now
+    started = rt.state.get("agent_started")
+    if started is None:
+        return True, "starting"
+    last = max(rt.state.get("progress", 0.0), rt.state.get("lag_zero", 0.0), started)
+    if now - last <= rt.config.live_stall_seconds:
+        return True, "progressing"
+    return False, f"no batch handled for {now - last:.0f} s with input waiting"
+
+
+def is_ready(rt: Any) -> bool:
+    app = rt.app
+    if not rt.state.get("joined") or not _recovered(app):
+        return False
+    return rt.state.get("agent_started") is not None and is_live(rt)[0]
+
+
+def assigned_partitions(rt: Any) -> list[int]:
     """Partition numbers of the input topics this worker owns now."""
-    return sorted({tp.partition for tp in app.assignor.assigned_actives() if tp.topic in INPUT_TOPICS})
+    inputs = set(rt.layout.names.inputs)
+    return sorted({tp.partition for tp in rt.app.assignor.assigned_actives() if tp.topic in inputs})

@@ -13,6 +13,9 @@ __all__ = [
     "PROCESSED",
     "DUPLICATES",
     "INPUT_REWINDS",
+    "INPUT_LAG",
+    "LOG_START_MOVED",
+    "FENCED_RECORDS",
     "DEAD_LETTERED",
     "LATE_EVENTS",
     "ALERTS",
@@ -64,10 +67,27 @@ BATCH_WRITES = Counter(
 )
 INPUT_REWINDS = Counter(
     "fairwatch_input_rewinds_total",
-    "Times an input partition was read again from the offset the table says is next, after the consumer resumed "
-    "past it (messages never handled): at a new assignment, when a message arrived beyond it (stream), or when the "
-    "topic had more than was handled and nothing came for a tick (tick).",
+    "Times a newly assigned input partition was sought back to the offset the table records as next to handle, "
+    "because the group's committed offset was past it.",
     ["topic", "when"],
+)
+INPUT_LAG = Gauge(
+    "fairwatch_input_lag_messages",
+    "Per input topic, over the partitions this worker owns: the end of the log (last stable offset, or high-water "
+    "mark) minus the consumer's position. The position moves past transaction markers, so a trailing marker never "
+    "leaves a partition looking behind.",
+    ["topic"],
+)
+LOG_START_MOVED = Counter(
+    "fairwatch_log_start_moved_total",
+    "Times an assigned input partition's log start was past the offset recorded as next to handle (retention or "
+    "DeleteRecords removed messages never handled): processing resumed from the log start.",
+    ["topic"],
+)
+FENCED_RECORDS = Counter(
+    "fairwatch_fenced_records_total",
+    "Changelog records skipped at restore because a later owner of the partition had fenced their writer "
+    "(a worker expelled while paused that wrote on after it resumed).",
 )
 READY = Gauge("fairwatch_ready", "1 when joined, assigned partitions recovered; else 0.")
 OPEN_PROMISES = Gauge(

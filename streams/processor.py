@@ -13,12 +13,18 @@ increments are tallied and applied by ``flush_metrics``. Reads see ``dirty``
 first, so every event of a batch sees what the events before it did.
 
 The table also records, per partition, the next offset to handle on each input
-topic (the input-offsets record, written after the customers it covers), and
-that record, not the consumer group's committed offset, says where processing
-got to. A message past it means messages were skipped (Faust 0.15 can resume a
-partition past what it handled around a rebalance, and commit over the hole):
-the outcome is ``rewind`` and the caller seeks back. A message before it was
-handled already (redelivered after a crash): a duplicate, not handled again.
+topic (the input-offsets record, written to the changelog after the customers it
+covers), and that record, not the consumer group's committed offset, says where
+processing got to (as Quix Streams keeps the processed source offsets in its
+changelog). A message before it was handled already (redelivered after a crash
+or a rebalance): a duplicate, not handled again. A message beyond it is simply
+the next one: a log may skip offsets (compaction, transaction markers), so a gap
+is never an error. Where a newly assigned partition resumes is decided once, at
+assignment, by ``resume_positions`` (streams.positions).
+
+The record also carries the partition's fencing epoch: a worker that takes a
+partition writes under one more than the epoch it restored, and the customer
+table's restore skips records of a lower epoch written after (streams.compat.tables).
 """
 
 from __future__ import annotations
@@ -50,12 +56,10 @@ log = logging.getLogger("fairwatch")
 #: Table keys of the input-offsets records, one per partition. A customer_id cannot take this form:
 #: event validation rejects ids with control characters (models.events).
 INPUT_OFFSETS_PREFIX = "\x00input-offsets/"
-#: What marks the input-offsets record among the customer states (``{"p": partition, "input_offsets": {...}}``).
+#: What marks the input-offsets record among the customer states
+#: (``{"p": partition, "input_offsets": {topic role: next offset}, "epoch": fencing epoch}``).
 INPUT_OFFSETS = "input_offsets"
-
-
-#: No input handled for this long (wall clock) while the topic holds more: the tick reads it again.
-STALL_SECONDS = 5.0
+EPOCH = "epoch"
 
 
 def input_offsets_key(partition: int) -> str:
@@ -82,8 +86,8 @@ class _Partition:
     counted: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
     #: The next offset to handle, per input topic (absent: none handled, take what comes).
     next_offsets: dict[str, int] = field(default_factory=dict)
-    #: Input topics with more to read than handled: (the next offset, since when it has not moved).
-    waiting: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: The fencing epoch this worker writes the partition's records under (streams.compat.tables).
+    epoch: int = 0
 
     def count(self, state: State) -> None:
         """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
@@ -106,12 +110,10 @@ class _Partition:
 
 @dataclass(slots=True)
 class Outcome:
-    status: Literal["processed", "duplicate", "dead_letter", "rewind"]
+    status: Literal["processed", "duplicate", "dead_letter"]
     changes: list[AlertChange] = field(default_factory=list)
     rejected: Rejected | None = None
     event_at: int | None = None
-    #: ``rewind``: messages before this one were skipped; read the partition again from this offset.
-    rewind_to: int | None = None
 
 
 class Processor:
@@ -125,11 +127,15 @@ class Processor:
         wall_clock: Callable[[], float] = time.time,
         catalog: Mapping[str, Any] | None = None,
         batched: bool = False,
+        consumed: Callable[[str, int], int | None] | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
         self.persist = persist
         self.highwater = highwater
+        #: The next offset the consumer hands over on (topic, partition) once it has read to the end of the log
+        #: (None until then): past the records, where a trailing transaction marker leaves the high-water mark.
+        self.consumed = consumed
         self.topics = topics
         self.wall_clock = wall_clock
         self.grace_ms = int(policy.grace_minutes * 60_000)
@@ -155,25 +161,23 @@ class Processor:
     def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> Outcome:
         owned = self._partition(partition)
         expected = owned.next_offsets.get(topic)
-        if expected is not None and offset != expected:
-            if offset > expected:
-                return Outcome("rewind", rewind_to=expected)
+        if expected is not None and offset < expected:
             highwater = self.highwater(topic, partition)
             if highwater is None or highwater >= expected:
                 return self._redelivered(topic)
-            else:  # the topic ends before what was handled: it was recreated, its offsets start again
-                log.warning(
-                    "fairwatch: %s/%d ends at %d, before offset %d handled here: the topic was "
-                    "recreated; taking it from offset %d",
-                    topic,
-                    partition,
-                    highwater,
-                    expected,
-                    offset,
-                )
-                outcome = self._handle(owned, topic, partition, offset, key, value)
-        else:
-            outcome = self._handle(owned, topic, partition, offset, key, value)
+            # The topic ends before what was handled: it was recreated, its offsets start again.
+            log.warning(
+                "fairwatch: %s/%d ends at %d, before offset %d handled here: the topic was recreated; "
+                "taking it from offset %d",
+                topic,
+                partition,
+                highwater,
+                expected,
+                offset,
+            )
+        # Beyond the expected offset is the next message all the same: compaction and transaction markers leave
+        # gaps in a log's offsets.
+        outcome = self._handle(owned, topic, partition, offset, key, value)
         owned.next_offsets[topic] = offset + 1
         if self.batched:
             self._offsets_moved.add(partition)
@@ -193,14 +197,25 @@ class Processor:
         self._offsets_moved.clear()
         return dirty
 
-    def resume_offset(self, topic: str, partition: int) -> int | None:
+    def recorded_offset(self, topic: str, partition: int) -> int | None:
         """The next offset of ``topic`` the table says to handle on ``partition`` (None: nothing recorded)."""
         record = self.store.get(input_offsets_key(partition))
         return None if record is None else record[INPUT_OFFSETS].get(topic)
 
+    def epoch(self, partition: int) -> int:
+        """The fencing epoch this worker writes ``partition``'s records under."""
+        return self._partition(partition).epoch
+
+    def handled_offset(self, topic: str, partition: int) -> int | None:
+        """The next offset of ``topic`` to handle on ``partition``, as this worker knows it now."""
+        owned = self.partitions.get(partition)
+        if owned is not None and topic in owned.next_offsets:
+            return owned.next_offsets[topic]
+        return self.recorded_offset(topic, partition)
+
     @staticmethod
     def _offsets_record(partition: int, owned: _Partition) -> State:
-        return {"p": partition, INPUT_OFFSETS: dict(owned.next_offsets)}
+        return {"p": partition, INPUT_OFFSETS: dict(owned.next_offsets), EPOCH: owned.epoch}
 
     def _redelivered(self, topic: str) -> Outcome:
         # Handled before, whatever it holds: not decoded, not dead-lettered a second time.
@@ -274,35 +289,18 @@ class Processor:
     def tick(self, partition: int) -> list[AlertChange]:
         """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace."""
         owned = self._partition(partition)
-        highwaters = {topic: self.highwater(topic, partition) for topic in self.topics}
-        moved = owned.clock.tick(highwaters, int(self.wall_clock() * 1000))
-        return self._fire_due(owned, moved) if moved else []
-
-    def stalled(self, partition: int) -> dict[str, int]:
-        """Input topics of the partition stuck behind a hole at their tail: the offset to read again from.
-
-        A hole is seen when a message beyond it arrives; at the end of what was
-        sent nothing does. So the tick asks: is there more on the topic than was
-        handled, and has nothing been handled for STALL_SECONDS of wall time?
-        Then the messages were skipped, not slow. (Reading again without need
-        costs a refetch, nothing else: what was handled is skipped as redelivered.)
-        """
-        owned = self._partition(partition)
-        now = self.wall_clock()
-        stuck = {}
+        ends = {}
         for topic in self.topics:
-            expected = owned.next_offsets.get(topic)
-            high = self.highwater(topic, partition)
-            if expected is None or high is None or high <= expected:
-                owned.waiting.pop(topic, None)
-                continue
-            since = owned.waiting.get(topic)
-            if since is None or since[0] != expected:
-                owned.waiting[topic] = (expected, now)
-            elif now - since[1] >= STALL_SECONDS:
-                stuck[topic] = expected
-                owned.waiting[topic] = (expected, now)
-        return stuck
+            end = self.highwater(topic, partition)
+            consumed = self.consumed(topic, partition) if self.consumed is not None else None
+            handled = owned.clock.next_offset.get(topic)
+            # Read to the end with nothing left unhandled: caught up, even where a trailing transaction marker
+            # keeps the high-water mark one past the last record.
+            if end is not None and consumed is not None and handled is not None and handled >= consumed:
+                end = min(end, handled)
+            ends[topic] = end
+        moved = owned.clock.tick(ends, int(self.wall_clock() * 1000))
+        return self._fire_due(owned, moved) if moved else []
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions were revoked or reassigned: rebuilt from the table when next used."""
@@ -379,6 +377,12 @@ class Processor:
             record = self.store.get(input_offsets_key(partition))
             if record is not None:
                 owned.next_offsets = dict(record[INPUT_OFFSETS])
+                # A quiet topic's clock knows how far it was handled, so the tick can move it after a restart.
+                owned.clock.next_offset.update(owned.next_offsets)
+            # Fence: this worker writes the partition under an epoch above any restored, starting with the
+            # input-offsets record of its first batch.
+            owned.epoch = (record or {}).get(EPOCH, 0) + 1
+            self._offsets_moved.add(partition)
             self.partitions[partition] = owned
         return owned
 

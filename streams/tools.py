@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from models.catalog import read_catalog_file
 from models.errors import CatalogError, Rejected
 from models.events import TOPIC_OF_TYPE, validate_event
-from streams.config import load_config
-from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, ensure_topics
+from streams.config import Config, load_config
+from streams.topics import PLANS_TOPIC, TopicCheckError, check_topics
 
 __all__ = [
     "produce_file",
@@ -67,12 +67,16 @@ async def produce_file(path: Path, *, skip_bad: bool = False) -> int:
         )
         return 1
     config = load_config()
-    await ensure_topics(config.bootstrap_servers, config.partitions)
-    producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap_servers, linger_ms=5)
+    try:
+        await _check(config)
+    except TopicCheckError as exc:
+        print(f"fairwatch: {exc}", file=sys.stderr)
+        return 2
+    producer = AIOKafkaProducer(**config.client_options, linger_ms=5)
     await producer.start()
     try:
-        for topic, key, value in good:
-            await producer.send(topic, value=value, key=key)
+        for role, key, value in good:
+            await producer.send(config.topics.input_topic(role), value=value, key=key)
         await producer.flush()
     finally:
         await producer.stop()
@@ -95,8 +99,8 @@ def format_alert(document: dict[str, Any]) -> str:
 async def follow_alerts(*, from_beginning: bool, as_json: bool) -> int:
     config = load_config()
     consumer = AIOKafkaConsumer(
-        ALERTS_TOPIC,
-        bootstrap_servers=config.bootstrap_servers,
+        config.topics.alerts,
+        **config.client_options,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
         fetch_max_wait_ms=config.fetch_max_wait_ms,
@@ -131,13 +135,27 @@ def read_plans_file(path: Path) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     return [(plan.plan_id.encode(), orjson.dumps(document)) for plan, document in plans], problems
 
 
-async def publish_plans(bootstrap: list[str], messages: list[tuple[bytes, bytes]]) -> None:
+async def _check(config: Config) -> None:
+    """The worker's own topic check, so a producer never lets the broker auto-create a topic."""
+    await check_topics(
+        config.client_options,
+        config.topics,
+        config.partitions,
+        create=config.create_topics,
+        replication=config.replication_factor,
+    )
+
+
+async def publish_plans(
+    bootstrap: list[str] | dict[str, Any], messages: list[tuple[bytes, bytes]], topic: str = PLANS_TOPIC
+) -> None:
     """Publish plan records to the compacted plans topic (the worker's global table follows it)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    options = {"bootstrap_servers": bootstrap} if isinstance(bootstrap, list) else bootstrap
+    producer = AIOKafkaProducer(**options, linger_ms=5)
     await producer.start()
     try:
         for key, value in messages:
-            await producer.send(PLANS_TOPIC, value=value, key=key)
+            await producer.send(topic, value=value, key=key)
         await producer.flush()
     finally:
         await producer.stop()
@@ -152,7 +170,11 @@ async def produce_plans(path: Path) -> int:
         print("fairwatch: the catalog has problems; no plan published", file=sys.stderr)
         return 1
     config = load_config()
-    await ensure_topics(config.bootstrap_servers, config.partitions)
-    await publish_plans(config.bootstrap_servers, messages)
-    print(f"published {len(messages)} plan(s) to {PLANS_TOPIC}")
+    try:
+        await _check(config)
+    except TopicCheckError as exc:
+        print(f"fairwatch: {exc}", file=sys.stderr)
+        return 2
+    await publish_plans(config.client_options, messages, config.topics.plans)
+    print(f"published {len(messages)} plan(s) to {config.topics.plans}")
     return 0

@@ -1,10 +1,9 @@
 """The table's input offsets: where processing got to, whatever the consumer group committed.
 
-Faust 0.15 can hand the agent a partition past messages nobody handled (and
-commit over them). The processor knows the next offset to handle on each input
-topic of each partition, keeps it in the table with the states, and says
-``rewind`` when a message comes from beyond it; a message from before it was
-handled already and is a duplicate.
+The processor knows the next offset to handle on each input topic of each
+partition and keeps it in the table with the states: a message from before it
+was handled already and is a duplicate; a message beyond it is the next one (a
+log may skip offsets: compaction, transaction markers).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import orjson
 import pytest
 
 from models.policy import Policy
-from streams.processor import STALL_SECONDS, Processor, input_offsets_key, is_input_offsets_key
+from streams.processor import Processor, input_offsets_key, is_input_offsets_key
 
 from ..factories import T0, document, encode, iso, make_line
 
@@ -54,7 +53,7 @@ class Harness:
 
     def handle(self, offset: int, customer: str = "c-1", value: bytes | None = None) -> str:
         outcome = self.processor.handle("orders", 0, offset, customer.encode(), value or placed(offset, customer))
-        return outcome.status if outcome.rewind_to is None else f"rewind {outcome.rewind_to}"
+        return outcome.status
 
     def persist(self) -> list[str]:
         dirty = self.processor.take_dirty()
@@ -63,15 +62,11 @@ class Harness:
         return list(dirty)
 
 
-def test_a_message_beyond_the_next_offset_asks_to_read_again_and_changes_nothing() -> None:
+def test_a_gap_in_the_offsets_is_the_next_message() -> None:
     h = Harness()
-    assert [h.handle(o) for o in (0, 1)] == ["processed", "processed"]
-    before = orjson.dumps(h.store)
-    assert h.handle(5) == "rewind 2"
-    assert h.handle(6) == "rewind 2"
-    assert orjson.dumps(h.store) == before
-    assert [h.handle(o) for o in (2, 3, 4, 5, 6)] == ["processed"] * 5
-    assert h.store[input_offsets_key(0)] == {"p": 0, "input_offsets": {"orders": 7}}
+    assert [h.handle(o) for o in (0, 1, 5, 6, 9)] == ["processed"] * 5
+    assert h.store[input_offsets_key(0)] == {"p": 0, "input_offsets": {"orders": 10}, "epoch": 1}
+    assert [h.handle(o) for o in (5, 9)] == ["duplicate", "duplicate"]
 
 
 def test_a_message_before_the_next_offset_is_a_duplicate_even_if_bad() -> None:
@@ -110,35 +105,15 @@ def test_a_partition_taken_up_again_resumes_from_the_table() -> None:
         h.handle(offset)
     h.persist()
     again = Harness(batched=True, store=h.store)  # another worker, the table recovered
-    assert again.processor.resume_offset("orders", 0) == 4
-    assert again.processor.resume_offset("billing", 0) is None
-    assert again.processor.resume_offset("orders", 1) is None
+    assert again.processor.recorded_offset("orders", 0) == 4
+    assert again.processor.recorded_offset("billing", 0) is None
+    assert again.processor.recorded_offset("orders", 1) is None
     assert again.handle(2) == "duplicate"
-    assert again.handle(6) == "rewind 4"
     assert again.handle(4) == "processed"
     # The record is no customer: the rebuild of the partition skips it.
     assert again.processor.open_counts()[0] == 5
-
-
-def test_the_tick_finds_a_tail_nobody_handled() -> None:
-    h = Harness()
-    h.high["orders"] = 3
-    for offset in range(3):
-        h.handle(offset)
-    assert h.processor.stalled(0) == {}
-    h.high["orders"] = 5  # two more on the topic, and none of them comes
-    assert h.processor.stalled(0) == {}
-    h.wall += STALL_SECONDS - 0.1
-    assert h.processor.stalled(0) == {}  # ticks in quick succession: they may be on their way
-    h.wall += 0.1
-    assert h.processor.stalled(0) == {"orders": 3}
-    assert h.processor.stalled(0) == {}  # asked once per STALL_SECONDS
-    h.handle(3)
-    h.wall += STALL_SECONDS
-    assert h.processor.stalled(0) == {}  # progress since: not stuck
-    h.handle(4)
-    h.wall += STALL_SECONDS
-    assert h.processor.stalled(0) == {}  # all handled
+    # The new owner fences the partition: its records carry an epoch above the one it restored.
+    assert again.processor.epoch(0) == h.processor.epoch(0) + 1
 
 
 @pytest.mark.parametrize("customer", ["\x00input-offsets/0", "c\n1", "c\x7f", "c\x85"])

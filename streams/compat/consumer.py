@@ -1,0 +1,101 @@
+"""The worker's Kafka consumer: Faust's aiokafka driver, with what fairwatch needs of it.
+
+Each override names the private attribute it relies on; ``tests/compat`` checks
+that each still exists in the pinned versions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from streams.highwater import true_end_offsets
+
+__all__ = ["FairwatchTransport", "VERSIONS_CHECKED", "ResumeHook", "PartitionPosition"]
+
+log = logging.getLogger("fairwatch")
+
+VERSIONS_CHECKED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
+
+#: Given the assigned input partitions, their committed offsets and their log start offsets, the offsets to seek
+#: them to (only those that must move).
+ResumeHook = Callable[[Iterable[TP], Mapping[TP, int | None], Mapping[TP, int]], Awaitable[Mapping[TP, int]]]
+
+#: (position, high-water mark, last stable offset) of a partition, each None while unknown.
+PartitionPosition = tuple[int | None, int | None, int | None]
+
+
+class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Both read by AIOKafkaConsumer.start() when it builds its Fetcher. Faust fixes the fetch wait at 1500 ms
+        # (the embedded broker waits it out on every multi-partition fetch), and reads committed data only under
+        # its exactly-once guarantee: an aborted transaction on an input topic must never be applied.
+        consumer._fetch_max_wait_ms = self.app.fairwatch_config.fetch_max_wait_ms
+        consumer._isolation_level = "read_committed"
+        return consumer
+
+    async def _highwaters(self, partitions: Any) -> Any:
+        # Recovery reads changelogs up to these offsets: see streams.highwater.
+        listed = await super()._highwaters(partitions)
+        if self.consumer.in_transaction:
+            return listed
+        return await true_end_offsets(self._ensure_consumer(), listed)
+
+    def group_coordinator_known(self) -> bool:
+        """False while the group coordinator is lost (the broker is gone): membership is in doubt.
+
+        aiokafka forgets the coordinator on the first failed heartbeat and finds it
+        again when a broker answers; it does not revoke partitions meanwhile, so
+        without this the worker would keep saying ready with no broker at all.
+        """
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        return coordinator is None or getattr(coordinator, "coordinator_id", 0) is not None
+
+    def partition_position(self, tp: TP) -> PartitionPosition:
+        """Where the consumer is on ``tp`` and where the partition ends, read without a request.
+
+        The position is the next offset the consumer will hand over; it moves past
+        control records (a transaction's commit marker), which no message carries.
+        """
+        consumer = self._consumer
+        subscription = getattr(consumer, "_subscription", None)
+        assignment = getattr(getattr(subscription, "subscription", None), "assignment", None)
+        state = assignment.state_value(tp) if assignment is not None else None
+        if state is None:
+            return None, None, None
+        position = state._position
+        return position, state.highwater, state.lso
+
+
+class Consumer(faust_aiokafka.Consumer):
+    fairwatch_thread: ConsumerThread | None = None
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        self.fairwatch_thread = ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        return self.fairwatch_thread
+
+    async def perform_seek(self) -> None:
+        """After Faust's seek to the committed offsets (recovery is complete by now), the table's input offsets
+        decide where each input partition resumes: the one seek fairwatch makes, before the stream is resumed,
+        so it cannot race the fetch of a running stream."""
+        await super().perform_seek()
+        hook: ResumeHook | None = getattr(self.app, "fairwatch_resume", None)
+        if hook is None:
+            return
+        assigned = sorted(self.assignment())
+        inputs = [tp for tp in assigned if tp.topic in self.app.fairwatch_input_topics]
+        if not inputs:
+            return
+        earliest = await self.earliest_offsets(*inputs)
+        committed = {tp: self._committed_offset.get(tp) for tp in inputs}
+        for tp, offset in (await hook(inputs, committed, earliest)).items():
+            await self.seek(tp, offset)
+
+
+class FairwatchTransport(faust_aiokafka.Transport):
+    Consumer = Consumer
