@@ -252,7 +252,7 @@ def _exit_now(reason: str) -> None:
     log.critical(line)
     for handler in logging.getLogger().handlers:
         handler.flush()
-    print(line, file=sys.stderr, flush=True)
+    sys.stderr.flush()
     os._exit(EXIT_PROCESSING_FAILED)
 
 
