@@ -127,10 +127,12 @@ def run_report_command(argv: list[str]) -> int:
     from streams.report import run_report
 
     try:
-        bootstrap = load_config().bootstrap_servers
+        config = load_config()
     except ConfigError as exc:
         return _fail(str(exc))
-    return run_report(bootstrap, options.since, options.until, options.out, options.timeout)
+    return run_report(
+        config.bootstrap_servers, options.since, options.until, options.out, options.timeout, config.topics.alerts
+    )
 
 
 def run_simulate(argv: list[str]) -> int:

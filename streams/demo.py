@@ -19,10 +19,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.broker import EmbeddedBroker
+from streams.config import load_config
 from streams.generator import StoryBook
 from streams.supervisor import Counts, WorkerProcess
 from streams.tools import format_alert, publish_plans, read_plans_file
-from streams.topics import ALERTS_TOPIC, ensure_topics
+from streams.topics import ensure_topics
 
 __all__ = ["run_demo"]
 
@@ -47,10 +48,10 @@ def run_demo(seconds: float | None, customers: int) -> int:
             f"fairwatch demo: broker {address} ({'external' if external else 'embedded Tansu'}); logs in {workdir}",
             flush=True,
         )
-        asyncio.run(ensure_topics([address], PARTITIONS))
+        asyncio.run(ensure_topics([address], PARTITIONS, names=load_config().topics))
         # The plan catalog first: the worker recovers it before it is ready.
         plans, _ = read_plans_file(DEMO_CATALOG)
-        asyncio.run(publish_plans([address], plans))
+        asyncio.run(publish_plans([address], plans, load_config().topics.plans))
         print(f"fairwatch demo: published {len(plans)} plans from {DEMO_CATALOG.name} to the plans topic", flush=True)
         worker = WorkerProcess(
             address, workdir / "data", workdir / "worker.log", env=DEMO_ENV, partitions=PARTITIONS, profile=profile
@@ -106,6 +107,7 @@ async def _generate(
     address: str, customers: int, produced: list[int], stop: asyncio.Event, produced_at: dict[str, int]
 ) -> None:
     book = StoryBook()
+    names = load_config().topics
     producer = AIOKafkaProducer(bootstrap_servers=[address], linger_ms=2)
     await producer.start()
     try:
@@ -136,7 +138,7 @@ async def _generate(
             customer = ids[step % len(ids)]
             now = int(time.time() * 1000)
             for topic, key, value in story(customer, now):
-                pending.append(await producer.send(topic, value=value, key=key))
+                pending.append(await producer.send(names.input_topic(topic), value=value, key=key))
             step += 1
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
@@ -155,7 +157,7 @@ async def _generate(
 
 async def _print_alerts(address: str, alerts: dict[str, int], started: float) -> None:
     consumer = AIOKafkaConsumer(
-        ALERTS_TOPIC,
+        load_config().topics.alerts,
         bootstrap_servers=[address],
         auto_offset_reset="earliest",
         enable_auto_commit=False,

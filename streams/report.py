@@ -81,7 +81,7 @@ def parse_bound(text: str | None, *, end: bool) -> int | None:
         raise ReportError(f"{text!r}: expected YYYY-MM, YYYY-MM-DD or an RFC 3339 time") from None
 
 
-async def read_alert_documents(bootstrap: list[str], timeout: float = 60.0) -> list[Any]:
+async def read_alert_documents(bootstrap: list[str], timeout: float = 60.0, topic: str = ALERTS_TOPIC) -> list[Any]:
     """Every alert on the topic now: from the beginning up to the end offsets as of the start."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -97,10 +97,10 @@ async def read_alert_documents(bootstrap: list[str], timeout: float = 60.0) -> l
         raise ReportError(f"cannot reach the broker at {','.join(bootstrap)}: {exc}") from None
     try:
         await consumer.topics()  # fetches the cluster's metadata
-        partitions = consumer.partitions_for_topic(ALERTS_TOPIC)
+        partitions = consumer.partitions_for_topic(topic)
         if not partitions:
-            raise ReportError(f"there is no {ALERTS_TOPIC} topic at {','.join(bootstrap)}")
-        tps = [TopicPartition(ALERTS_TOPIC, p) for p in sorted(partitions)]
+            raise ReportError(f"there is no {topic} topic at {','.join(bootstrap)}")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         # The embedded broker's ListOffsets can fall short: a fetch's high-water mark corrects it.
@@ -110,7 +110,7 @@ async def read_alert_documents(bootstrap: list[str], timeout: float = 60.0) -> l
         remaining = {tp for tp in tps if (ends.get(tp) or 0) > 0}
         while remaining:
             if time.monotonic() > deadline:
-                raise ReportError(f"could not read the whole {ALERTS_TOPIC} topic within {timeout:.0f} s")
+                raise ReportError(f"could not read the whole {topic} topic within {timeout:.0f} s")
             batches = await consumer.getmany(*remaining, timeout_ms=200, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
@@ -469,13 +469,15 @@ def write_report(report: Report, out: Path) -> list[Path]:
     return paths
 
 
-def run_report(bootstrap: list[str], since: str | None, until: str | None, out: Path, timeout: float) -> int:
+def run_report(
+    bootstrap: list[str], since: str | None, until: str | None, out: Path, timeout: float, topic: str = ALERTS_TOPIC
+) -> int:
     """``fairwatch report``: read, fold, write; print where the files are and the headline figures."""
     try:
         since_ms, until_ms = parse_bound(since, end=False), parse_bound(until, end=True)
         if since_ms is not None and until_ms is not None and since_ms >= until_ms:
             raise ReportError("--since must be before --until")
-        documents = asyncio.run(read_alert_documents(bootstrap, timeout))
+        documents = asyncio.run(read_alert_documents(bootstrap, timeout, topic))
     except ReportError as exc:
         print(f"fairwatch: {exc}", file=sys.stderr)
         return 1

@@ -294,3 +294,63 @@ def test_a_failure_inside_a_batch_stops_the_worker_before_anything_is_committed(
         assert len(state["open_orders"]) == 6, state
     finally:
         again.stop()
+
+
+def test_a_deadline_on_a_quiet_topic_fires_by_the_tick_after_a_restore(embedded: str, tmp_path: Path) -> None:
+    """Orders placed and delivered, then the workers stop; a fresh worker restores from the changelog and the
+    invoices arrive, billing each line twice. The orders topic stays quiet: only the live tick can move its
+    time past the invoices, which the billing judgement waits for."""
+    asyncio.run(_create(embedded, {name: 3 for name in NAMES.values()}))
+    book = StoryBook(seed=5)
+    now = int(time.time() * 1000)
+    customers = [f"quiet-{n:03d}" for n in range(20)]
+    stories = [book.double_billed(customer, now - 60_000) for customer in customers]
+    orders = [m for story in stories for m in story if m[0] == "orders"]
+    invoices = [m for story in stories for m in story if m[0] == "billing"]
+    env = {"FAIRWATCH_POLICY_GRACE_MINUTES": "0.05"}
+    first = _worker(embedded, tmp_path, "first", env).start()
+    try:
+        first.wait_ready(60)
+        asyncio.run(_produce(embedded, orders))
+        _wait(lambda: first.counts()["processed"] >= len(orders), 30, "the orders")
+    finally:
+        first.stop()
+    fresh = _worker(embedded, tmp_path, "fresh", env).start()  # an empty data dir: restored from the changelog
+    try:
+        fresh.wait_ready(60)
+        asyncio.run(_produce(embedded, invoices))
+
+        def billed_twice() -> set[str]:
+            alerts = asyncio.run(read_topic(embedded, "fairwatch.alerts", expect=1, timeout=10, quiet=1.0))
+            found = (orjson.loads(r.value)["data"] for r in alerts)
+            return {d["customer_id"] for d in found if d["kind"] == "promise.billing_error"}
+
+        deadline = time.monotonic() + 60
+        found: set[str] = set()
+        while found != set(customers) and time.monotonic() < deadline:
+            found = billed_twice()
+        assert found == set(customers), f"{len(found)} of {len(customers)} double invoices alerted"
+    finally:
+        fresh.stop()
+
+
+def test_three_workers_on_two_partitions_the_idle_one_stays_up_and_ready(embedded: str, tmp_path: Path) -> None:
+    asyncio.run(_create(embedded, {name: 2 for name in NAMES.values()}))
+    workers = [_worker(embedded, tmp_path, f"w{n}") for n in range(3)]
+    try:
+        for worker in workers:
+            worker.start().wait_ready(60)
+        now = int(time.time() * 1000) - 3_600_000
+        messages = [("orders", f"c-{n}".encode(), _placed(f"c-{n}", n, now + n)) for n in range(40)]
+        asyncio.run(_produce(embedded, messages))
+        _wait(lambda: sum(w.counts()["processed"] for w in workers) >= len(messages), 60, "every message")
+        taking = [w.counts()["processed"] for w in workers]
+        assert sum(taking) == len(messages), taking
+        assert sorted(taking)[0] == 0 and sorted(taking)[1] > 0, f"expected one idle worker: {taking}"
+        for worker in workers:
+            assert worker.process.poll() is None
+            assert worker.get("/ready")[0] == 200
+            assert worker.get("/live")[0] == 200
+    finally:
+        for worker in workers:
+            worker.stop()

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import signal
 import threading
 import time
 from collections import Counter
@@ -415,3 +417,98 @@ def test_broker_restart_the_worker_goes_not_ready_then_ready_and_works_on(tmp_pa
         if worker is not None:
             worker.stop()
         broker.stop()
+
+
+@pytest.mark.parametrize("step", ["handled", "outputs", "state_sent", "state_delivered"])
+def test_a_crash_at_each_step_of_the_checkpoint_changes_nothing(broker, tmp_path, history, step) -> None:
+    """The worker dies at one step of its 5th batch (streams: agents.ingest's checkpoint), RocksDB store; a worker
+    restarted on the same data dir ends where the reference did, and re-sends only exact copies."""
+    messages, customers, reference = history
+    _prepare(broker)
+    env = {**ENV, "FAIRWATCH_STORE": "rocksdb"}
+    data = tmp_path / "data"
+    first = WorkerProcess(
+        broker, data, tmp_path / "first.log", env={**env, "FAIRWATCH_TEST_FAULT": f"{step}:5"}, partitions=PARTITIONS
+    ).start()
+    second = None
+    try:
+        first.wait_ready(60)
+        producer = _Producer(broker, messages).start()
+        deadline = time.monotonic() + 60
+        while first.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first.process.poll() == 70, "the injected fault did not stop the worker"
+        assert f"injected fault at step {step} of batch 5" in (tmp_path / "first.log").read_text()
+        second = WorkerProcess(broker, data, tmp_path / "second.log", env=env, partitions=PARTITIONS).start()
+        second.wait_ready(60)
+        producer.join()
+        _wait_equal(lambda: _tables([second], customers), _tables([reference.worker], customers))
+        states = _changelog_states(broker)
+        _same_states(states, _changelog_states(reference.broker.address))
+        _check_accounted(broker, messages, states)
+        _check_offsets(broker, messages)
+        repeats = _check_alerts(
+            asyncio.run(read_topic(broker, "fairwatch.alerts", expect=1, timeout=30, quiet=2.0)), reference.alerts()
+        )
+        assert second.counts().conserved
+        print(f"crash at {step}: {repeats} alerts re-sent")
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+def _epochs_out_of_order(broker: str) -> int:
+    """Changelog records written under an epoch below one written earlier on the same partition (stale writes)."""
+    records = asyncio.run(read_topic(broker, CHANGELOG, expect=1, timeout=30, quiet=2.0))
+    highest: dict[int, int] = {}
+    stale = 0
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        epoch = int(dict(record.headers)["fairwatch.epoch"])
+        if epoch < highest.get(record.partition, -1):
+            stale += 1
+        highest[record.partition] = max(epoch, highest.get(record.partition, -1))
+    return stale
+
+
+def test_a_stale_worker_resumed_after_its_partitions_moved_cannot_roll_state_back(broker, tmp_path, history) -> None:
+    """SIGSTOP past the session timeout, another worker takes over, SIGCONT: the paused worker's late writes
+    are fenced, and a fresh worker restored from the changelog ends where the reference did."""
+    messages, customers, reference = history
+    _prepare(broker)
+    first = _worker(broker, tmp_path, "first").start()
+    second = _worker(broker, tmp_path, "second")
+    fresh = None
+    try:
+        first.wait_ready(60)
+        producer = _Producer(broker, messages, chunk=10, pause=0.1).start()
+        deadline = time.monotonic() + 60
+        while first.counts()["in"] < len(messages) // 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(first.process.pid, signal.SIGSTOP)
+        try:
+            second.start()
+            second.wait_ready(60)  # the group moved on without the paused worker
+            while second.counts()["in"] < 50 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            os.kill(first.process.pid, signal.SIGCONT)
+        producer.join()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            counts = [w.counts() for w in (first, second)]
+            if sum(c["in"] - c["redelivered"] for c in counts) >= len(messages):
+                break
+            time.sleep(0.5)
+        time.sleep(3)
+        first.stop()
+        second.stop()
+        stale = _epochs_out_of_order(broker)
+        print(f"stale worker: {stale} changelog records written under a fenced epoch")
+        fresh = _worker(broker, tmp_path, "fresh").start()
+        fresh.wait_ready(60)
+        _wait_equal(lambda: _tables([fresh], customers), _tables([reference.worker], customers))
+    finally:
+        for worker in (first, second, fresh):
+            if worker is not None:
+                worker.stop()

@@ -73,6 +73,7 @@ def test_every_alert_has_a_severity_and_readable_annotations() -> None:
         "FairwatchWorkerNotReady",
         "FairwatchWorkerDown",
         "FairwatchProcessingLatencyHigh",
+        "FairwatchProcessingStalled",
     }
     for rule in rules:
         assert rule["labels"]["severity"] in SEVERITIES, rule["alert"]

@@ -1,0 +1,89 @@
+"""One test per override in streams.compat: each fails when an upgrade moves the private name it relies on.
+
+They read the installed Faust and aiokafka, not a running broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from contextvars import ContextVar
+from importlib.metadata import version
+
+import faust
+from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.consumer.subscription_state import SubscriptionState, TopicPartitionState
+from faust.tables.recovery import Recovery
+from faust.topics import Topic
+from faust.transport.consumer import Consumer as FaustConsumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams.compat import VERSIONS_CHECKED, current_event_var
+from streams.compat.consumer import Consumer, ConsumerThread
+from streams.compat.tables import CustomersTable, PlansTable
+
+
+def test_the_installed_versions_are_the_ones_the_overrides_were_checked_against() -> None:
+    assert version("faust-streaming") == VERSIONS_CHECKED["faust-streaming"]
+    assert version("aiokafka") == VERSIONS_CHECKED["aiokafka"]
+
+
+def test_the_consumer_reads_fetch_wait_and_isolation_level_from_the_attributes_set_before_start() -> None:
+    async def make() -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1500)
+
+    consumer = asyncio.run(make())
+    assert consumer._fetch_max_wait_ms == 1500 and consumer._isolation_level == "read_uncommitted"
+    start = inspect.getsource(AIOKafkaConsumer.start)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
+    assert "isolation_level=self._isolation_level" in start
+    assert "_create_worker_consumer" in vars(faust_aiokafka.AIOKafkaConsumerThread)
+    assert "_create_worker_consumer" in vars(ConsumerThread)
+
+
+def test_recovery_end_offsets_come_through_highwaters() -> None:
+    assert "_highwaters" in vars(faust_aiokafka.AIOKafkaConsumerThread)
+    assert "self._highwaters" in inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread.highwaters)
+
+
+def test_the_group_coordinator_forgets_its_coordinator_id_when_lost() -> None:
+    source = inspect.getsource(GroupCoordinator)
+    assert "self.coordinator_id = None" in source
+
+
+def test_a_partitions_position_and_ends_are_kept_in_its_subscription_state() -> None:
+    async def make() -> TopicPartitionState:
+        return TopicPartitionState(assignment=None)
+
+    state = asyncio.run(make())
+    assert state._position is None and state.highwater is None and state.lso is None
+    assert hasattr(SubscriptionState, "subscription")
+    assert "_subscription" in inspect.getsource(AIOKafkaConsumer.__init__)
+
+
+def test_faust_seeks_to_committed_offsets_through_perform_seek_after_recovery() -> None:
+    assert "perform_seek" in vars(FaustConsumer) and "perform_seek" in vars(Consumer)
+    assert "consumer.perform_seek()" in inspect.getsource(Recovery._resume_streams)
+    source = inspect.getsource(FaustConsumer.perform_seek)
+    assert "_committed_offset" in source and "_read_offset" in source
+    assert "_new_consumer_thread" in vars(faust_aiokafka.Consumer)
+
+
+def test_a_global_tables_changelog_is_named_by_changelog_topic_name() -> None:
+    assert "_changelog_topic_name" in vars(faust.tables.base.Collection)
+    assert "_changelog_topic_name" in vars(PlansTable)
+
+
+def test_the_changelog_send_takes_headers_a_callback_and_eager_partitioning() -> None:
+    parameters = inspect.signature(Topic.send_soon).parameters
+    for name in ("headers", "callback", "eager_partitioning", "key_serializer", "value_serializer", "partition"):
+        assert name in parameters
+    assert "_on_changelog_sent" in vars(faust.tables.base.Collection)
+    assert "apply_changelog_batch" in vars(faust.tables.base.Collection)
+    assert "apply_changelog_batch" in vars(CustomersTable)
+
+
+def test_the_current_event_is_the_context_variable_the_table_reads() -> None:
+    assert isinstance(current_event_var, ContextVar)
+    assert "_current_event" in inspect.getsource(faust.streams.current_event)
