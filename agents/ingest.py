@@ -45,6 +45,7 @@ from streams.app import runtime
 from streams.compat import current_event_var
 from streams.deadletter import dead_letter_headers, send_dead_letter
 from streams.health import assigned_partitions, is_ready, partition_position
+from streams.holes import LogReader
 from streams.positions import resume_position
 from streams.processor import Processor
 
@@ -55,6 +56,9 @@ __all__ = ["ingest", "processor", "handle_batch", "BATCH_MAX", "BATCH_WITHIN", "
 #: two shared cores, so a batch holds about 100: each customer it touches written once, not once per event.
 BATCH_MAX = 1000
 BATCH_WITHIN = 0.01
+#: A partition read to its end by the consumer but not by the agent, with no progress for this long: the
+#: consumer passed records it never handed over (streams.holes), and the worker reads them itself.
+TAIL_STALL_SECONDS = 5.0
 #: The exit status when a batch fails for a reason other than bad input (EX_SOFTWARE).
 EXIT_PROCESSING_FAILED = 70
 
@@ -103,6 +107,11 @@ async def _resume(
         role = _ROLES[tp.topic]
         recorded = processor.recorded_offset(role, tp.partition)
         decision = resume_position(recorded, committed.get(tp), log_start.get(tp))
+        if recorded is None:
+            # Nothing handled here yet: the first record must be the one the consumer starts at, so that
+            # records skipped before it are noticed too.
+            start = committed.get(tp)
+            processor.start_at(role, tp.partition, start if start is not None else log_start.get(tp, 0))
         resumed.append(f"{tp.topic}/{tp.partition} committed {committed.get(tp)} recorded {recorded}")
         if decision.action == "log_start":
             log.warning(
@@ -130,6 +139,50 @@ async def _resume(
 
 
 app.fairwatch_resume = _resume
+
+#: Reads what Faust's consumer skipped straight from the log (streams.holes).
+reader = LogReader(rt.config.client_options, rt.config.isolation_level, max(rt.config.fetch_max_wait_ms, 10))
+#: (topic, partition) -> (the next offset to handle, since when it has not moved) for partitions whose consumer
+#: is at the end of the log while the agent is not.
+_tails: dict[tuple[str, int], tuple[int, float]] = {}
+
+
+async def _skipped(topic: str, partition: int, start: int, stop: int) -> list[Any]:
+    """The records in [start, stop) of an input partition: none where the log has a gap, else records the
+    consumer skipped (counted, logged)."""
+    records = await reader.read(topic, partition, start, stop)
+    if records:
+        metrics.INPUT_SKIPPED_READ.labels(topic).inc(len(records))
+        log.warning(
+            "fairwatch: %s/%d: the consumer skipped %d record(s) between offsets %d and %d; read them from the log",
+            topic,
+            partition,
+            len(records),
+            start,
+            stop,
+        )
+    return records
+
+
+async def _stalled_tails(partition: int) -> list[Any]:
+    """Records past the agent's position on a partition whose consumer reached the end of the log long ago."""
+    found = []
+    now = time.monotonic()
+    for topic, role in _ROLES.items():
+        handled = processor.handled_offset(role, partition)
+        position, highwater, stable = partition_position(app, TP(topic, partition))
+        end = stable if stable is not None and stable >= 0 else highwater
+        if handled is None or position is None or end is None or not position >= end > handled:
+            _tails.pop((topic, partition), None)
+            continue
+        since = _tails.get((topic, partition))
+        if since is None or since[0] != handled:
+            _tails[topic, partition] = (handled, now)
+        elif now - since[1] >= TAIL_STALL_SECONDS:
+            _tails.pop((topic, partition), None)
+            found += await _skipped(topic, partition, handled, end)
+    return found
+
 
 _alert_counters: dict[tuple[str, str], Any] = {}
 
@@ -177,6 +230,16 @@ async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[A
     return delivered
 
 
+def _handle(message: Any, consumed_at: float, produced: list[tuple[Any, Any]]) -> None:
+    """One input record through the processor; what it produced is added to ``produced``."""
+    outcome = processor.handle(_ROLES[message.topic], message.partition, message.offset, message.key, message.value)
+    if outcome.rejected is not None:
+        produced.append((message, outcome.rejected))
+    if outcome.changes:
+        # Consumed when Faust received it (its monitor stamps time_in): the wait for the batch counts.
+        produced.append((outcome.changes, consumed_at))
+
+
 async def handle_batch(events: list[Any]) -> None:
     """One checkpoint: handle the batch in order, deliver its outputs, then its state (module docstring)."""
     global _batches
@@ -195,18 +258,18 @@ async def handle_batch(events: list[Any]) -> None:
             current_event_var.set(weakref.ref(event))
             last_of_partition[message.partition] = event
             if message.topic == _TICKS:
+                for record in await _stalled_tails(message.partition):
+                    _handle(record, started, produced)
                 changes = processor.tick(message.partition)
                 if changes:
                     produced.append((changes, None))
                 continue
-            outcome = processor.handle(
-                _ROLES[message.topic], message.partition, message.offset, message.key, message.value
-            )
-            if outcome.rejected is not None:
-                produced.append((message, outcome.rejected))
-            if outcome.changes:
-                # Consumed when Faust received it (its monitor stamps time_in): the wait for the batch counts.
-                produced.append((outcome.changes, message.time_in or started))
+            expected = processor.handled_offset(_ROLES[message.topic], message.partition)
+            if expected is not None and message.offset > expected:
+                # A gap in the log, or records the consumer dropped: the log says which.
+                for record in await _skipped(message.topic, message.partition, expected, message.offset):
+                    _handle(record, started, produced)
+            _handle(message, message.time_in or started, produced)
         processor.flush_metrics()
         metrics.BATCH_MESSAGES.observe(len(events))
         _checkpoint("handled")

@@ -259,16 +259,18 @@ async def _publish(
 ) -> None:
     from aiokafka import AIOKafkaProducer
 
+    from streams.config import load_config
     from streams.tools import publish_plans
     from streams.topics import ensure_topics
 
-    await ensure_topics(bootstrap, partitions)
-    await publish_plans(bootstrap, plans)
+    names = load_config().topics
+    await ensure_topics(bootstrap, partitions, names=names)
+    await publish_plans(bootstrap, plans, names.plans)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
-        for topic, key, value in events:
-            await producer.send(topic, value=value, key=key)
+        for role, key, value in events:
+            await producer.send(names.input_topic(role), value=value, key=key)
         await producer.flush()
     finally:
         await producer.stop()
@@ -277,10 +279,10 @@ async def _publish(
 async def _read_alerts(bootstrap: list[str], expect: int, timeout: float) -> list[dict[str, Any]]:
     from aiokafka import AIOKafkaConsumer
 
-    from streams.topics import ALERTS_TOPIC
+    from streams.config import load_config
 
     consumer = AIOKafkaConsumer(
-        ALERTS_TOPIC,
+        load_config().topics.alerts,
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

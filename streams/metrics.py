@@ -16,6 +16,7 @@ __all__ = [
     "INPUT_LAG",
     "LOG_START_MOVED",
     "FENCED_RECORDS",
+    "INPUT_SKIPPED_READ",
     "DEAD_LETTERED",
     "LATE_EVENTS",
     "ALERTS",
@@ -82,6 +83,12 @@ LOG_START_MOVED = Counter(
     "fairwatch_log_start_moved_total",
     "Times an assigned input partition's log start was past the offset recorded as next to handle (retention or "
     "DeleteRecords removed messages never handled): processing resumed from the log start.",
+    ["topic"],
+)
+INPUT_SKIPPED_READ = Counter(
+    "fairwatch_input_skipped_read_total",
+    "Input records the consumer passed without handing them to the agent (Faust drops the rest of a fetched batch "
+    "when a rebalance starts), read by the worker straight from the log and handled in order (streams.holes).",
     ["topic"],
 )
 FENCED_RECORDS = Counter(

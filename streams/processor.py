@@ -151,6 +151,9 @@ class Processor:
         self.dirty: dict[str, State] = {}
         #: Batched mode: partitions whose input offsets moved since the last take_dirty().
         self._offsets_moved: set[int] = set()
+        #: Where a partition with nothing recorded starts, per (topic, partition): set at assignment, so that
+        #: records skipped before the first one handled are noticed too.
+        self._starts: dict[tuple[str, int], int] = {}
         # Metric increments since the last flush_metrics(), and the labelled children they go to:
         # prometheus-client's labels() takes a lock and validates the labels on every call.
         self._tally: Counter[tuple[Any, tuple[str, ...]]] = Counter()
@@ -201,6 +204,13 @@ class Processor:
         """The next offset of ``topic`` the table says to handle on ``partition`` (None: nothing recorded)."""
         record = self.store.get(input_offsets_key(partition))
         return None if record is None else record[INPUT_OFFSETS].get(topic)
+
+    def start_at(self, topic: str, partition: int, offset: int) -> None:
+        """Nothing recorded for ``topic`` on ``partition``: its first offset to handle is ``offset``."""
+        self._starts[topic, partition] = offset
+        owned = self.partitions.get(partition)
+        if owned is not None:
+            owned.next_offsets.setdefault(topic, offset)
 
     def epoch(self, partition: int) -> int:
         """The fencing epoch this worker writes ``partition``'s records under."""
@@ -377,8 +387,11 @@ class Processor:
             record = self.store.get(input_offsets_key(partition))
             if record is not None:
                 owned.next_offsets = dict(record[INPUT_OFFSETS])
-                # A quiet topic's clock knows how far it was handled, so the tick can move it after a restart.
-                owned.clock.next_offset.update(owned.next_offsets)
+            for (topic, number), offset in self._starts.items():
+                if number == partition:
+                    owned.next_offsets.setdefault(topic, offset)
+            # A quiet topic's clock knows how far it was handled, so the tick can move it after a restart.
+            owned.clock.next_offset.update(owned.next_offsets)
             # Fence: this worker writes the partition under an epoch above any restored, starting with the
             # input-offsets record of its first batch.
             owned.epoch = (record or {}).get(EPOCH, 0) + 1

@@ -34,9 +34,10 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # Both read by AIOKafkaConsumer.start() when it builds its Fetcher. Faust fixes the fetch wait at 1500 ms
         # (the embedded broker waits it out on every multi-partition fetch), and reads committed data only under
-        # its exactly-once guarantee: an aborted transaction on an input topic must never be applied.
+        # its exactly-once guarantee: an aborted transaction on an input topic must never be applied, so
+        # read_committed is the default (streams.config: the embedded broker's profile reads uncommitted).
         consumer._fetch_max_wait_ms = self.app.fairwatch_config.fetch_max_wait_ms
-        consumer._isolation_level = "read_committed"
+        consumer._isolation_level = self.app.fairwatch_config.isolation_level
         return consumer
 
     async def _highwaters(self, partitions: Any) -> Any:
