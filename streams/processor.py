@@ -217,11 +217,8 @@ class Processor:
         return self._partition(partition).epoch
 
     def handled_offset(self, topic: str, partition: int) -> int | None:
-        """The next offset of ``topic`` to handle on ``partition``, as this worker knows it now."""
-        owned = self.partitions.get(partition)
-        if owned is not None and topic in owned.next_offsets:
-            return owned.next_offsets[topic]
-        return self.recorded_offset(topic, partition)
+        """The next offset of ``topic`` to handle on ``partition``, as this worker knows it now (None: any)."""
+        return self._partition(partition).next_offsets.get(topic)
 
     @staticmethod
     def _offsets_record(partition: int, owned: _Partition) -> State:

@@ -121,3 +121,13 @@ def test_no_customer_id_can_take_a_reserved_key(customer: str) -> None:
     h = Harness()
     assert h.handle(0, customer) == "dead_letter"
     assert is_input_offsets_key(input_offsets_key(3)) and not is_input_offsets_key("c-1")
+
+
+def test_a_partition_with_nothing_recorded_starts_where_the_consumer_starts() -> None:
+    h = Harness()
+    h.processor.start_at("orders", 0, 5)
+    assert h.processor.handled_offset("orders", 0) == 5
+    assert h.handle(3) == "duplicate"  # before where the consumer starts: not for this worker to handle
+    assert h.handle(5) == "processed"
+    h.processor.start_at("orders", 0, 0)  # a record exists now: the start no longer applies
+    assert h.processor.handled_offset("orders", 0) == 6
