@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from models.alerts import AlertChange
 from models.catalog import CatalogView
-from models.detectors import deadline_topics
+from models.detectors import DEADLINE_CLOCKS
 from models.engine import advance_to, apply_event
 from models.errors import Rejected
 from models.events import INPUT_TOPICS, decode_event
@@ -53,6 +53,10 @@ INPUT_OFFSETS_PREFIX = "\x00input-offsets/"
 #: What marks the input-offsets record among the customer states (``{"p": partition, "input_offsets": {...}}``).
 INPUT_OFFSETS = "input_offsets"
 
+
+#: Saved states waiting to be counted (open orders and alerts) are counted at the latest when this many wait:
+#: the web timer's reading of the counts usually does it first, once a second.
+_SETTLE_AFTER = 10_000
 
 #: No input handled for this long (wall clock) while the topic holds more: the tick reads it again.
 STALL_SECONDS = 5.0
@@ -80,6 +84,9 @@ class _Partition:
     #: What each customer's saved state adds to the counts above (open orders, kinds of its open alerts):
     #: taking it back out needs no second walk over the customer's orders and alerts.
     counted: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
+    #: States saved since the counts above were last brought up to date (customer_id -> its newest state):
+    #: a customer saved many times between two readings of the counts is counted once.
+    uncounted: dict[str, State] = field(default_factory=dict)
     #: The next offset to handle, per input topic (absent: none handled, take what comes).
     next_offsets: dict[str, int] = field(default_factory=dict)
     #: Input topics with more to read than handled: (the next offset, since when it has not moved).
@@ -318,6 +325,7 @@ class Processor:
         """Open orders, and open alerts by kind, over the partitions this worker owns."""
         alerts: Counter[str] = Counter()
         for owned in self.partitions.values():
+            self._settle(owned)
             alerts.update(owned.open_alerts)
         return sum(owned.open_orders for owned in self.partitions.values()), alerts
 
@@ -327,34 +335,60 @@ class Processor:
         """Fire the deadlines that the stream time of ``topics`` has passed."""
         changes: list[AlertChange] = []
         times = owned.clock.times
-        moved = set(topics)
-        for clocks, index in list(owned.deadlines.items()):
-            if moved.isdisjoint(clocks) or any(topic not in times for topic in clocks):
+        moved = topics if isinstance(topics, (set, frozenset)) else set(topics)
+        # A copy: saving below may add an index. (Their order is the order they were made in: it decides
+        # which customers' alerts come first when several indexes fire at once.)
+        for clocks, index in tuple(owned.deadlines.items()):
+            heap = index.heap
+            if not heap or moved.isdisjoint(clocks):
                 continue
-            now = min(times[topic] for topic in clocks)
-            for customer_id in index.pop_due(now):
-                state = self._get(customer_id)
-                if state is None:
+            now = None
+            for topic in clocks:
+                time = times.get(topic)
+                if time is None:
+                    break
+                if now is None or time < now:
+                    now = time
+            else:
+                if now is None or heap[0][0] > now:
                     continue
-                due = _next_deadlines(state).get(clocks)
-                if due is None or due > now:
-                    if due is not None:
-                        index.add(due, customer_id)
-                    continue
-                changes.extend(advance_to(state, times, self.policy, catalog=self.catalog))
-                self._save(owned, state)
-                self.touched.add(customer_id)
+                for customer_id in index.pop_due(now):
+                    state = self._get(customer_id)
+                    if state is None:
+                        continue
+                    due = _next_deadline(state, clocks)
+                    if due is None or due > now:
+                        if due is not None:
+                            index.add(due, customer_id)
+                        continue
+                    changes.extend(advance_to(state, times, self.policy, catalog=self.catalog))
+                    self._save(owned, state)
+                    self.touched.add(customer_id)
         return changes
 
     def _save(self, owned: _Partition, state: State) -> None:
+        customer_id = state["id"]
         if self.batched:
-            self.dirty[state["id"]] = state
+            self.dirty[customer_id] = state
         else:
-            self.persist(state["id"], state)
-        owned.count(state)
-        self._note_plans(owned, state)
+            self.persist(customer_id, state)
+        uncounted = owned.uncounted
+        uncounted[customer_id] = state
+        if len(uncounted) >= _SETTLE_AFTER:
+            self._settle(owned)
+        deadlines = owned.deadlines
         for clocks, due in _next_deadlines(state).items():
-            owned.deadlines.setdefault(clocks, DeadlineIndex()).add(due, state["id"])
+            index = deadlines.get(clocks)
+            if index is None:
+                index = deadlines[clocks] = DeadlineIndex()
+            index.add(due, customer_id)
+
+    def _settle(self, owned: _Partition) -> None:
+        """Bring the partition's counts (open orders and alerts, plans missing) up to date with its saved states."""
+        uncounted, owned.uncounted = owned.uncounted, {}
+        for state in uncounted.values():
+            owned.count(state)
+            self._note_plans(owned, state)
 
     def _partition(self, partition: int) -> _Partition:
         owned = self.partitions.get(partition)
@@ -402,6 +436,7 @@ class Processor:
         self._catalog_published = now
         metrics.CATALOG_PLANS.set(len(self.catalog))
         for owned in self.partitions.values():
+            self._settle(owned)
             for customer_id in list(owned.plans_missing):
                 state = self.store.get(customer_id)
                 if state is None or not plans_missing(state, self.catalog):
@@ -413,10 +448,19 @@ def _next_deadlines(state: State) -> dict[tuple[str, ...], int]:
     """The customer's earliest deadline per set of driving topics."""
     earliest: dict[tuple[str, ...], int] = {}
     for name, due in state["deadlines"].items():
-        clocks = deadline_topics(name)
+        clocks = DEADLINE_CLOCKS[name.partition("|")[0]]
         if due < earliest.get(clocks, due + 1):
             earliest[clocks] = due
     return earliest
+
+
+def _next_deadline(state: State, clocks: tuple[str, ...]) -> int | None:
+    """The customer's earliest deadline driven by ``clocks``."""
+    found = None
+    for name, due in state["deadlines"].items():
+        if (found is None or due < found) and DEADLINE_CLOCKS[name.partition("|")[0]] == clocks:
+            found = due
+    return found
 
 
 def _plan_invalid(plan_id: str, rejected: Rejected) -> None:
