@@ -64,7 +64,6 @@ for _module in DETECTORS.values():
         BY_EVENT_TYPE[_type] = (*BY_EVENT_TYPE.get(_type, ()), _module)
 
 
-
 def _clocks(module: ModuleType) -> tuple[str, ...]:
     clock = getattr(module, "CLOCK", "billing")
     return (clock,) if isinstance(clock, str) else tuple(clock)
