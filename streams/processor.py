@@ -54,9 +54,8 @@ INPUT_OFFSETS_PREFIX = "\x00input-offsets/"
 INPUT_OFFSETS = "input_offsets"
 
 
-#: Saved states waiting to be counted (open orders and alerts) are counted at the latest when this many wait:
-#: the web timer's reading of the counts usually does it first, once a second.
-_SETTLE_AFTER = 10_000
+#: Order statuses that count as an open promise.
+_OPEN_ORDER = frozenset(("open", "shipped"))
 
 #: No input handled for this long (wall clock) while the topic holds more: the tick reads it again.
 STALL_SECONDS = 5.0
@@ -84,9 +83,6 @@ class _Partition:
     #: What each customer's saved state adds to the counts above (open orders, kinds of its open alerts):
     #: taking it back out needs no second walk over the customer's orders and alerts.
     counted: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
-    #: States saved since the counts above were last brought up to date (customer_id -> its newest state):
-    #: a customer saved many times between two readings of the counts is counted once.
-    uncounted: dict[str, State] = field(default_factory=dict)
     #: The next offset to handle, per input topic (absent: none handled, take what comes).
     next_offsets: dict[str, int] = field(default_factory=dict)
     #: Input topics with more to read than handled: (the next offset, since when it has not moved).
@@ -94,9 +90,14 @@ class _Partition:
 
     def count(self, state: State) -> None:
         """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
+        orders = 0
+        for order in state["orders"].values():
+            if order["status"] in _OPEN_ORDER:
+                orders += 1
+        kinds = tuple([record["k"] for record in state["alerts"].values() if record["o"]])
+        if self.counted.get(state["id"]) == (orders, kinds):
+            return  # saved again with the same open items (most saves): nothing to move
         self.uncount(state)
-        orders = sum(1 for o in state["orders"].values() if o["status"] in ("open", "shipped"))
-        kinds = tuple(record["k"] for record in state["alerts"].values() if record["o"])
         self.open_orders += orders
         for kind in kinds:
             self.open_alerts[kind] += 1
@@ -325,7 +326,6 @@ class Processor:
         """Open orders, and open alerts by kind, over the partitions this worker owns."""
         alerts: Counter[str] = Counter()
         for owned in self.partitions.values():
-            self._settle(owned)
             alerts.update(owned.open_alerts)
         return sum(owned.open_orders for owned in self.partitions.values()), alerts
 
@@ -372,23 +372,14 @@ class Processor:
             self.dirty[customer_id] = state
         else:
             self.persist(customer_id, state)
-        uncounted = owned.uncounted
-        uncounted[customer_id] = state
-        if len(uncounted) >= _SETTLE_AFTER:
-            self._settle(owned)
+        owned.count(state)
+        self._note_plans(owned, state)
         deadlines = owned.deadlines
         for clocks, due in _next_deadlines(state).items():
             index = deadlines.get(clocks)
             if index is None:
                 index = deadlines[clocks] = DeadlineIndex()
             index.add(due, customer_id)
-
-    def _settle(self, owned: _Partition) -> None:
-        """Bring the partition's counts (open orders and alerts, plans missing) up to date with its saved states."""
-        uncounted, owned.uncounted = owned.uncounted, {}
-        for state in uncounted.values():
-            owned.count(state)
-            self._note_plans(owned, state)
 
     def _partition(self, partition: int) -> _Partition:
         owned = self.partitions.get(partition)
@@ -436,7 +427,6 @@ class Processor:
         self._catalog_published = now
         metrics.CATALOG_PLANS.set(len(self.catalog))
         for owned in self.partitions.values():
-            self._settle(owned)
             for customer_id in list(owned.plans_missing):
                 state = self.store.get(customer_id)
                 if state is None or not plans_missing(state, self.catalog):
