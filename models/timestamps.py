@@ -6,6 +6,7 @@ cheap to compare, exact, and JSON-friendly in state.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -113,12 +114,15 @@ def month_index(epoch_ms: int) -> int:
     return t.tm_year * 12 + t.tm_mon - 1
 
 
+# Periods are few (a customer's last months) and asked for at every usage judgment: remembered.
+@functools.lru_cache(maxsize=1024)
 def period_start(period: str) -> int:
     """Epoch ms at which the period ``YYYY-MM`` begins (UTC)."""
     year, month = int(period[:4]), int(period[5:7])
     return (datetime(year, month, 1, tzinfo=UTC) - _EPOCH) // _ONE_MS
 
 
+@functools.lru_cache(maxsize=1024)
 def period_end(period: str) -> int:
     """Epoch ms at which the period ``YYYY-MM`` ends: the start of the next one."""
     return add_months(period_start(period), 1)
