@@ -17,6 +17,7 @@ the end of the run.
 from __future__ import annotations
 
 import cProfile
+import gc
 import time
 import zlib
 from collections.abc import Iterator, Mapping
@@ -93,6 +94,10 @@ def run_rules(
     alerts: list[bytes] = []
     alert_count = alert_bytes = 0
     profiler = cProfile.Profile() if profile is not None else None
+    # The harness's own input (a tuple per message) is not what a worker holds: out of the collector's sight,
+    # so that its size does not make every full collection of the timed part slower.
+    gc.collect()
+    gc.freeze()
     cpu_started = time.process_time()
     started = time.perf_counter()
     if profiler is not None:
@@ -123,6 +128,7 @@ def run_rules(
         alerts += out
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
+    gc.unfreeze()
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))

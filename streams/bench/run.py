@@ -1,6 +1,9 @@
 """``fairwatch bench``: one run, one broker, the same pre-produced events for every contender.
 
 1. A realistic mixed stream (streams.bench.workload) is produced to the input topics before any timing.
+   Before that, the rules alone (streams.bench.rules) run over the same stream in this process, with no
+   broker, then over a "busy year" (50 events per customer): ``rules_eps``, state bytes per customer.
+   ``--rules-only`` runs just that.
 2. Baselines read all of it: a raw aiokafka consumer (``getmany`` + ``orjson.loads``), a bare Faust agent
    (streams.bench.bare_faust) and Quix Streams with a stateful step (streams.bench.quix).
 3. fairwatch: a real worker process (its own consumer group, so it starts from the beginning) processes it
@@ -126,7 +129,8 @@ def parse_args(argv: list[str]) -> Options:
         "--busy-customers",
         type=int,
         default=BUSY_CUSTOMERS,
-        help=f"customers of the rules phase's busy year, {BUSY_EVENTS_PER_CUSTOMER} events each (0: skip it)",
+        help=f"customers of the rules phase's busy year, {BUSY_EVENTS_PER_CUSTOMER} events each, at most --events "
+        f"in all (default {BUSY_CUSTOMERS}; 0: skip it)",
     )
     a = parser.parse_args(argv)
     if a.events < 100 or a.customers < 1 or a.partitions < 1 or a.workers < 1 or a.busy_customers < 0:
@@ -629,10 +633,12 @@ def rules_phase(opts: Options, stream: list[Message]) -> dict[str, Any]:
     }
     if opts.profile_rules is not None:
         results["rules_profile"] = str(opts.profile_rules)
+    # Never more events than the workload itself: a small (smoke) run stays small.
+    customers = min(opts.busy_customers, max(1, len(stream) // BUSY_EVENTS_PER_CUSTOMER))
     if opts.busy_customers:
-        events = opts.busy_customers * BUSY_EVENTS_PER_CUSTOMER
-        _say(f"rules alone on a busy year: {opts.busy_customers:,} customers x {BUSY_EVENTS_PER_CUSTOMER} events ...")
-        busy = run_rules(mixed_stream(events, opts.busy_customers, seed=11), opts.partitions)
+        events = customers * BUSY_EVENTS_PER_CUSTOMER
+        _say(f"rules alone on a busy year: {customers:,} customers x {BUSY_EVENTS_PER_CUSTOMER} events ...")
+        busy = run_rules(mixed_stream(events, customers, seed=11), opts.partitions)
         results.update(
             rules_busy_eps=busy["eps"],
             rules_busy_state_bytes_per_customer=busy["state_bytes_per_customer"],
