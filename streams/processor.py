@@ -342,28 +342,21 @@ class Processor:
             heap = index.heap
             if not heap or moved.isdisjoint(clocks):
                 continue
-            now = None
-            for topic in clocks:
-                time = times.get(topic)
-                if time is None:
-                    break
-                if now is None or time < now:
-                    now = time
-            else:
-                if now is None or heap[0][0] > now:
+            now = _time_of(times, clocks)
+            if now is None or heap[0][0] > now:
+                continue  # nothing due: the common case, decided without popping
+            for customer_id in index.pop_due(now):
+                state = self._get(customer_id)
+                if state is None:
                     continue
-                for customer_id in index.pop_due(now):
-                    state = self._get(customer_id)
-                    if state is None:
-                        continue
-                    due = _next_deadline(state, clocks)
-                    if due is None or due > now:
-                        if due is not None:
-                            index.add(due, customer_id)
-                        continue
-                    changes.extend(advance_to(state, times, self.policy, catalog=self.catalog))
-                    self._save(owned, state)
-                    self.touched.add(customer_id)
+                due = _next_deadline(state, clocks)
+                if due is None or due > now:
+                    if due is not None:
+                        index.add(due, customer_id)
+                    continue
+                changes.extend(advance_to(state, times, self.policy, catalog=self.catalog))
+                self._save(owned, state)
+                self.touched.add(customer_id)
         return changes
 
     def _save(self, owned: _Partition, state: State) -> None:
@@ -442,6 +435,18 @@ def _next_deadlines(state: State) -> dict[tuple[str, ...], int]:
         if due < earliest.get(clocks, due + 1):
             earliest[clocks] = due
     return earliest
+
+
+def _time_of(times: dict[str, int], clocks: tuple[str, ...]) -> int | None:
+    """The stream time of deadlines driven by ``clocks``: the earliest of theirs (None: one has none yet)."""
+    now = None
+    for topic in clocks:
+        time = times.get(topic)
+        if time is None:
+            return None
+        if now is None or time < now:
+            now = time
+    return now
 
 
 def _next_deadline(state: State, clocks: tuple[str, ...]) -> int | None:
