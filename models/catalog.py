@@ -189,6 +189,16 @@ class CatalogView(Mapping[str, Plan]):
             raise KeyError(plan_id)
         return plan
 
+    def get(self, plan_id: str, default: Any = None) -> Any:
+        record = self._records.get(plan_id)
+        plan = None if record is None else self._plan(plan_id, record)
+        return default if plan is None else plan
+
+    def __contains__(self, plan_id: object) -> bool:
+        # Mapping's own goes through __getitem__ and a KeyError: this is asked for every saved customer.
+        record = self._records.get(plan_id)  # type: ignore[call-overload]
+        return record is not None and self._plan(plan_id, record) is not None  # type: ignore[arg-type]
+
     def __iter__(self) -> Iterator[str]:
         for plan_id, _ in self._valid():
             yield plan_id

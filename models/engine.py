@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from models.alerts import AlertChange, prune_alerts
-from models.detectors import BY_EVENT_TYPE, DETECTORS, complaint_unresolved, deadline_topics, repeated_broken_promises
+from models.detectors import (
+    BY_EVENT_TYPE,
+    DEADLINE_CLOCKS,
+    DETECTORS,
+    complaint_unresolved,
+    repeated_broken_promises,
+)
 from models.events import INPUT_TOPICS, Event
 from models.policy import Policy
 from models.state import apply_order_event, hold_early, prune, take_early
@@ -81,19 +87,11 @@ def advance_to(
     """
     changes: list[AlertChange] = []
     deadlines = state["deadlines"]
-    by_topic = now if isinstance(now, Mapping) else None
-
-    def reached(name: str, due: int) -> bool:
-        if by_topic is None:
-            return due <= now  # type: ignore[operator]
-        for topic in deadline_topics(name):
-            time = by_topic.get(topic)
-            if time is None or due > time:
-                return False
-        return True
-
-    while True:
-        ready = [(due, name) for name, due in deadlines.items() if reached(name, due)]
+    while deadlines:
+        if isinstance(now, Mapping):
+            ready = [(due, name) for name, due in deadlines.items() if _reached(name, due, now)]
+        else:
+            ready = [(due, name) for name, due in deadlines.items() if due <= now]
         if not ready:
             break
         due, name = min(ready)
@@ -111,6 +109,15 @@ def advance_to(
             state, horizon, int(policy.alert_retention_days * MS_PER_DAY), policy.max_alerts_per_customer
         )
     return changes
+
+
+def _reached(name: str, due: int, by_topic: Mapping[str, int]) -> bool:
+    """Every topic that drives the deadline ``name`` has passed ``due``."""
+    for topic in DEADLINE_CLOCKS[name.partition("|")[0]]:
+        time = by_topic.get(topic)
+        if time is None or due > time:
+            return False
+    return True
 
 
 def _retention_horizon(now: int | Mapping[str, int]) -> int | None:

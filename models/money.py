@@ -8,6 +8,7 @@ Floats appear only at the output edge, rounded to cents.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 __all__ = ["MICROS", "to_micros", "to_amount", "format_money", "share", "policy_money"]
@@ -19,12 +20,22 @@ _MICRO = Decimal("0.000001")
 _LIMIT = 10**12 * MICROS
 
 
+# Plain decimals (the shortest repr of most floats, and most strings): integer arithmetic gives what Decimal
+# gives, several times cheaper. Anything else (exponents, signs, spaces, underscores) takes the Decimal path.
+_PLAIN = re.compile(r"(-?)(\d{1,16})(?:\.(\d{1,6}))?\Z")
+
+
 def to_micros(value: object) -> int:
     """Parse a JSON number or decimal string into micro-units; ValueError if it is not money."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("must be a decimal number")
     if isinstance(value, int):
         return _bounded(value * MICROS)
+    plain = _PLAIN.match(str(value) if isinstance(value, float) else value)
+    if plain is not None:
+        sign, whole, fraction = plain.groups()
+        micros = int(whole) * MICROS + (int(fraction.ljust(6, "0")) if fraction else 0)
+        return _bounded(-micros if sign else micros)
     try:
         # str() of a float is its shortest repr, so 12.34 becomes exactly 12.34.
         amount = Decimal(str(value) if isinstance(value, float) else value)

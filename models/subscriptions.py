@@ -34,7 +34,7 @@ from typing import Any
 
 from models.events import Event
 from models.policy import Policy
-from models.timestamps import MS_PER_DAY, add_months, period_end, period_of, period_start
+from models.timestamps import MS_PER_DAY, add_months, month_index, period_end, period_of, period_start
 
 __all__ = [
     "SUBSCRIPTION_EVENT_TYPES",
@@ -324,8 +324,10 @@ def announced_fee(sub: dict[str, Any], at: int, notice_ms: int) -> tuple[int | N
 
 def ends_at(sub: dict[str, Any]) -> int | None:
     """When the subscription stops (its cancellation takes effect, or it ended), if it does."""
-    ends = [t for t in (sub["cancel_at"], sub["ended"]) if t is not None]
-    return min(ends) if ends else None
+    cancel_at, ended = sub["cancel_at"], sub["ended"]
+    if cancel_at is None:
+        return ended
+    return cancel_at if ended is None or cancel_at < ended else ended
 
 
 def is_active(sub: dict[str, Any], at: int) -> bool:
@@ -364,10 +366,10 @@ def tenure_months(sub: dict[str, Any], at: int) -> int | None:
     start = sub["start"]
     if start is None or at < start:
         return None
-    months = 0
-    while add_months(start, months + 1) <= at:
-        months += 1
-    return months
+    # The months between the two calendar months; one fewer if the anniversary in at's month is still ahead.
+    # (add_months clamps to the month's end, so that anniversary lies in at's month.)
+    months = month_index(at) - month_index(start)
+    return months if add_months(start, months) <= at else months - 1
 
 
 def plans_missing(state: dict[str, Any], catalog: Mapping[str, Any], at: int | None = None) -> bool:

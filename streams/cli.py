@@ -24,6 +24,8 @@ commands:
                                   "coming clean" report from the alert topic: DIR/report.html and CSV files
   bench [--events N] [--customers N] [--workers N]
                                   throughput against raw aiokafka, bare Faust and Quix Streams; bench-results.json
+  bench --rules-only [--events N] [--customers N]
+                                  the rules alone, in-process (no broker): events/s against the 50,000 target
   simulate --customers N --months M --seed S --out DIR [--end WHEN]
                                   generate a world: DIR/events.jsonl, plans.toml and truth.jsonl (planted conditions)
   evaluate DIR [--partitions N] [--in-process]

@@ -64,25 +64,43 @@ class DeadlineIndex:
 
     The customer's state is the truth (its ``deadlines``); an entry here is only
     a hint to look at that customer, checked against the state when it pops.
+    An entry is added only if it comes before the customer's earliest one still
+    in the heap (``earliest``): that one makes the customer pop first anyway,
+    and the check then puts back the deadline the state holds. So a customer
+    saved many times adds one entry, not one per save.
     """
 
     heap: list[tuple[int, str]] = field(default_factory=list)
+    #: customer_id -> its earliest entry in the heap.
+    earliest: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, entries: Iterable[tuple[int, str]]) -> DeadlineIndex:
-        heap = list(entries)
+        earliest: dict[str, int] = {}
+        for due, customer_id in entries:
+            if due < earliest.get(customer_id, due + 1):
+                earliest[customer_id] = due
+        heap = [(due, customer_id) for customer_id, due in earliest.items()]
         heapq.heapify(heap)
-        return cls(heap)
+        return cls(heap, earliest)
 
     def add(self, due: int, customer_id: str) -> None:
-        heapq.heappush(self.heap, (due, customer_id))
+        known = self.earliest.get(customer_id)
+        if known is None or due < known:
+            self.earliest[customer_id] = due
+            heapq.heappush(self.heap, (due, customer_id))
 
     def pop_due(self, now: int) -> list[str]:
         """Customers with an entry at or before ``now`` (each once), in deadline order."""
-        due: list[str] = []
         heap = self.heap
+        if not heap or heap[0][0] > now:
+            return []
+        due: dict[str, None] = {}
+        earliest = self.earliest
         while heap and heap[0][0] <= now:
             customer_id = heapq.heappop(heap)[1]
             if customer_id not in due:
-                due.append(customer_id)
-        return due
+                due[customer_id] = None
+                if earliest.get(customer_id, now + 1) <= now:
+                    del earliest[customer_id]
+        return list(due)

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from models.alerts import AlertChange
 from models.catalog import CatalogView
-from models.detectors import deadline_topics
+from models.detectors import DEADLINE_CLOCKS
 from models.engine import advance_to, apply_event
 from models.errors import Rejected
 from models.events import INPUT_TOPICS, decode_event
@@ -60,6 +60,9 @@ INPUT_OFFSETS_PREFIX = "\x00input-offsets/"
 #: (``{"p": partition, "input_offsets": {topic role: next offset}, "epoch": fencing epoch}``).
 INPUT_OFFSETS = "input_offsets"
 EPOCH = "epoch"
+
+#: Order statuses that count as an open promise.
+_OPEN_ORDER = frozenset(("open", "shipped"))
 
 
 def input_offsets_key(partition: int) -> str:
@@ -91,9 +94,14 @@ class _Partition:
 
     def count(self, state: State) -> None:
         """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
+        orders = 0
+        for order in state["orders"].values():
+            if order["status"] in _OPEN_ORDER:
+                orders += 1
+        kinds = tuple([record["k"] for record in state["alerts"].values() if record["o"]])
+        if self.counted.get(state["id"]) == (orders, kinds):
+            return  # saved again with the same open items (most saves): nothing to move
         self.uncount(state)
-        orders = sum(1 for o in state["orders"].values() if o["status"] in ("open", "shipped"))
-        kinds = tuple(record["k"] for record in state["alerts"].values() if record["o"])
         self.open_orders += orders
         for kind in kinds:
             self.open_alerts[kind] += 1
@@ -332,16 +340,21 @@ class Processor:
         """Fire the deadlines that the stream time of ``topics`` has passed."""
         changes: list[AlertChange] = []
         times = owned.clock.times
-        moved = set(topics)
-        for clocks, index in list(owned.deadlines.items()):
-            if moved.isdisjoint(clocks) or any(topic not in times for topic in clocks):
+        moved = topics if isinstance(topics, (set, frozenset)) else set(topics)
+        # A copy: saving below may add an index. (Their order is the order they were made in: it decides
+        # which customers' alerts come first when several indexes fire at once.)
+        for clocks, index in tuple(owned.deadlines.items()):
+            heap = index.heap
+            if not heap or moved.isdisjoint(clocks):
                 continue
-            now = min(times[topic] for topic in clocks)
+            now = _time_of(times, clocks)
+            if now is None or heap[0][0] > now:
+                continue  # nothing due: the common case, decided without popping
             for customer_id in index.pop_due(now):
                 state = self._get(customer_id)
                 if state is None:
                     continue
-                due = _next_deadlines(state).get(clocks)
+                due = _next_deadline(state, clocks)
                 if due is None or due > now:
                     if due is not None:
                         index.add(due, customer_id)
@@ -352,14 +365,19 @@ class Processor:
         return changes
 
     def _save(self, owned: _Partition, state: State) -> None:
+        customer_id = state["id"]
         if self.batched:
-            self.dirty[state["id"]] = state
+            self.dirty[customer_id] = state
         else:
-            self.persist(state["id"], state)
+            self.persist(customer_id, state)
         owned.count(state)
         self._note_plans(owned, state)
+        deadlines = owned.deadlines
         for clocks, due in _next_deadlines(state).items():
-            owned.deadlines.setdefault(clocks, DeadlineIndex()).add(due, state["id"])
+            index = deadlines.get(clocks)
+            if index is None:
+                index = deadlines[clocks] = DeadlineIndex()
+            index.add(due, customer_id)
 
     def _partition(self, partition: int) -> _Partition:
         owned = self.partitions.get(partition)
@@ -427,10 +445,31 @@ def _next_deadlines(state: State) -> dict[tuple[str, ...], int]:
     """The customer's earliest deadline per set of driving topics."""
     earliest: dict[tuple[str, ...], int] = {}
     for name, due in state["deadlines"].items():
-        clocks = deadline_topics(name)
+        clocks = DEADLINE_CLOCKS[name.partition("|")[0]]
         if due < earliest.get(clocks, due + 1):
             earliest[clocks] = due
     return earliest
+
+
+def _time_of(times: dict[str, int], clocks: tuple[str, ...]) -> int | None:
+    """The stream time of deadlines driven by ``clocks``: the earliest of theirs (None: one has none yet)."""
+    now = None
+    for topic in clocks:
+        time = times.get(topic)
+        if time is None:
+            return None
+        if now is None or time < now:
+            now = time
+    return now
+
+
+def _next_deadline(state: State, clocks: tuple[str, ...]) -> int | None:
+    """The customer's earliest deadline driven by ``clocks``."""
+    found = None
+    for name, due in state["deadlines"].items():
+        if (found is None or due < found) and DEADLINE_CLOCKS[name.partition("|")[0]] == clocks:
+            found = due
+    return found
 
 
 def _plan_invalid(plan_id: str, rejected: Rejected) -> None:

@@ -37,7 +37,7 @@ from models.detectors import (
     wrong_delivery,
 )
 
-__all__ = ["DETECTORS", "BY_EVENT_TYPE", "deadline_topics"]
+__all__ = ["DETECTORS", "BY_EVENT_TYPE", "DEADLINE_CLOCKS", "deadline_topics"]
 
 DETECTORS: dict[str, ModuleType] = {
     module.NAME: module
@@ -64,7 +64,16 @@ for _module in DETECTORS.values():
         BY_EVENT_TYPE[_type] = (*BY_EVENT_TYPE.get(_type, ()), _module)
 
 
+def _clocks(module: ModuleType) -> tuple[str, ...]:
+    clock = getattr(module, "CLOCK", "billing")
+    return (clock,) if isinstance(clock, str) else tuple(clock)
+
+
+#: Detector name -> the input topics whose stream time drives its deadlines (looked up once per deadline
+#: on the hot path: a dict, not a getattr).
+DEADLINE_CLOCKS: dict[str, tuple[str, ...]] = {name: _clocks(module) for name, module in DETECTORS.items()}
+
+
 def deadline_topics(name: str) -> tuple[str, ...]:
     """The input topics whose stream time drives the deadline ``<detector>|<key>``."""
-    clock = getattr(DETECTORS[name.partition("|")[0]], "CLOCK", "billing")
-    return (clock,) if isinstance(clock, str) else clock
+    return DEADLINE_CLOCKS[name.partition("|")[0]]

@@ -1,6 +1,9 @@
 """``fairwatch bench``: one run, one broker, the same pre-produced events for every contender.
 
 1. A realistic mixed stream (streams.bench.workload) is produced to the input topics before any timing.
+   Before that, the rules alone (streams.bench.rules) run over the same stream in this process, with no
+   broker, then over a "busy year" (50 events per customer): ``rules_eps``, state bytes per customer.
+   ``--rules-only`` runs just that.
 2. Baselines read all of it: a raw aiokafka consumer (``getmany`` + ``orjson.loads``), a bare Faust agent
    (streams.bench.bare_faust) and Quix Streams with a stateful step (streams.bench.quix).
 3. fairwatch: a real worker process (its own consumer group, so it starts from the beginning) processes it
@@ -37,6 +40,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from models.events import INPUT_TOPICS
+from streams.bench.rules import RULES_TARGET_EPS, run_rules
 from streams.bench.workload import Message, live_stories, mixed_stream
 from streams.broker import EmbeddedBroker, child_preexec
 from streams.supervisor import Counts, WorkerProcess, read_counts
@@ -61,10 +65,14 @@ REQUIRED_KEYS = (
     "processed",
     "duplicates",
     "dead_lettered",
+    "rules_eps",
 )
 CATALOG = Path(__file__).resolve().parent.parent / "data" / "plans.toml"
 ROOT = Path(__file__).resolve().parent.parent.parent
 LATENCY_HISTOGRAM = "fairwatch_processing_latency_seconds"
+#: The busy year of the rules phase (issue 14, target 4): a year of a real customer's events each.
+BUSY_CUSTOMERS = 2_000
+BUSY_EVENTS_PER_CUSTOMER = 50
 
 
 @dataclass
@@ -81,6 +89,9 @@ class Options:
     bare_faust: bool = True
     timeout: float = 1800.0
     profile_worker: bool = False
+    rules_only: bool = False
+    profile_rules: Path | None = None
+    busy_customers: int = BUSY_CUSTOMERS
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -106,9 +117,24 @@ def parse_args(argv: list[str]) -> Options:
         action="store_true",
         help="record a py-spy profile of the single worker's throughput phase (needs py-spy)",
     )
+    parser.add_argument(
+        "--rules-only",
+        action="store_true",
+        help="only the rules phase (in-process, no broker) on the workload and on a busy year",
+    )
+    parser.add_argument(
+        "--profile-rules", type=Path, metavar="FILE", help="cProfile the rules phase on the workload into FILE"
+    )
+    parser.add_argument(
+        "--busy-customers",
+        type=int,
+        default=BUSY_CUSTOMERS,
+        help=f"customers of the rules phase's busy year, {BUSY_EVENTS_PER_CUSTOMER} events each, at most --events "
+        f"in all (default {BUSY_CUSTOMERS}; 0: skip it)",
+    )
     a = parser.parse_args(argv)
-    if a.events < 100 or a.customers < 1 or a.partitions < 1 or a.workers < 1:
-        parser.error("--events >= 100, --customers, --partitions and --workers >= 1")
+    if a.events < 100 or a.customers < 1 or a.partitions < 1 or a.workers < 1 or a.busy_customers < 0:
+        parser.error("--events >= 100, --customers, --partitions and --workers >= 1, --busy-customers >= 0")
     return Options(
         a.events,
         a.customers,
@@ -122,6 +148,9 @@ def parse_args(argv: list[str]) -> Options:
         not a.no_bare_faust,
         a.timeout,
         a.profile_worker,
+        a.rules_only,
+        a.profile_rules,
+        a.busy_customers,
     )
 
 
@@ -586,6 +615,82 @@ def _latency(address: str, worker: WorkerProcess, opts: Options, expect: int) ->
     }
 
 
+# --- the rules alone ------------------------------------------------------------------------------
+
+
+def rules_phase(opts: Options, stream: list[Message]) -> dict[str, Any]:
+    """The rules in this process on the bench's stream, then on a busy year (streams.bench.rules)."""
+    _say(f"rules alone, in-process, on the {len(stream):,} events ...")
+    found = run_rules(stream, opts.partitions, profile=opts.profile_rules)
+    results: dict[str, Any] = {
+        "rules_eps": found["eps"],
+        "rules_cpu_seconds": found["cpu_seconds"],
+        "ratio_rules_target": _ratio(found["eps"], RULES_TARGET_EPS),
+        "rules_alerts": found["alerts"],
+        "rules_state_bytes_per_customer": found["state_bytes_per_customer"],
+        "rules_state_customers": found["customers"],
+        "rules_events_per_customer": len(stream) / max(1, found["customers"]),
+    }
+    if opts.profile_rules is not None:
+        results["rules_profile"] = str(opts.profile_rules)
+    # Never more events than the workload itself: a small (smoke) run stays small.
+    customers = min(opts.busy_customers, max(1, len(stream) // BUSY_EVENTS_PER_CUSTOMER))
+    if opts.busy_customers:
+        events = customers * BUSY_EVENTS_PER_CUSTOMER
+        _say(f"rules alone on a busy year: {customers:,} customers x {BUSY_EVENTS_PER_CUSTOMER} events ...")
+        busy = run_rules(mixed_stream(events, customers, seed=11), opts.partitions)
+        results.update(
+            rules_busy_eps=busy["eps"],
+            rules_busy_state_bytes_per_customer=busy["state_bytes_per_customer"],
+            rules_busy_state_bytes_max=busy["state_bytes_max"],
+            rules_busy_customers=busy["customers"],
+            ratio_rules_busy=_ratio(busy["eps"], found["eps"]),
+        )
+    return results
+
+
+def print_rules(r: dict[str, Any]) -> None:
+    rows = [
+        (
+            "rules alone, in-process",
+            f"{_fmt(r['rules_eps'], ' ev/s')} ({_fmt(r['ratio_rules_target'], '', 2)} x the "
+            f"{RULES_TARGET_EPS:,} ev/s target; {_fmt(r['rules_events_per_customer'], '', 1)} events per customer)",
+        ),
+        (
+            "  state per customer",
+            f"{_fmt(r['rules_state_bytes_per_customer'], ' B')} ({_fmt(r['rules_state_customers'])} customers)",
+        ),
+    ]
+    if "rules_busy_eps" in r:
+        rows += [
+            (
+                f"rules alone, busy year ({BUSY_EVENTS_PER_CUSTOMER}/customer)",
+                f"{_fmt(r['rules_busy_eps'], ' ev/s')} ({_fmt(r['ratio_rules_busy'], '', 2)} x the workload's)",
+            ),
+            (
+                "  state per customer",
+                f"{_fmt(r['rules_busy_state_bytes_per_customer'], ' B')} (largest "
+                f"{_fmt(r['rules_busy_state_bytes_max'], ' B')}; target <= 2,048 B)",
+            ),
+        ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+
+
+def run_rules_only(opts: Options) -> dict[str, Any]:
+    _say(f"generating {opts.events} events for {opts.customers} customers ...")
+    stream = mixed_stream(opts.events, opts.customers)
+    results: dict[str, Any] = {
+        "events": opts.events,
+        "customers": opts.customers,
+        "partitions": opts.partitions,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
+    results.update(rules_phase(opts, stream))
+    return results
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -615,6 +720,7 @@ def run_bench(opts: Options) -> dict[str, Any]:
         started = time.perf_counter()
         stream = mixed_stream(opts.events, opts.customers)
         results["generate_seconds"] = round(time.perf_counter() - started, 2)
+        results.update(rules_phase(opts, stream))
         started = time.perf_counter()
         asyncio.run(_produce(address, stream))
         results["produce_eps"] = opts.events / (time.perf_counter() - started)
@@ -774,9 +880,16 @@ def print_table(r: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
+    if opts.rules_only:
+        results = run_rules_only(opts)
+        opts.output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        print_rules(results)
+        print(f"fairwatch bench: figures in {opts.output}")
+        return 0
     results = run_bench(opts)
     opts.output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     print_table(results)
+    print_rules(results)
     print(f"fairwatch bench: figures in {opts.output}")
     if not results["fairwatch_complete"]:
         print(

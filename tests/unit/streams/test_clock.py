@@ -119,11 +119,24 @@ def test_pop_due_in_deadline_order_each_customer_once() -> None:
 def test_pop_due_is_inclusive_and_leaves_later_entries() -> None:
     index = DeadlineIndex()
     index.add(100, "c-1")
-    index.add(101, "c-1")
-    index.add(100, "c-2")
+    index.add(101, "c-2")
     assert index.pop_due(99) == []
-    assert index.pop_due(100) == ["c-1", "c-2"]
+    assert index.pop_due(100) == ["c-1"]
+    assert index.pop_due(101) == ["c-2"]
+
+
+def test_a_customer_has_one_entry_for_its_earliest_deadline() -> None:
+    index = DeadlineIndex()
+    index.add(100, "c-1")
+    index.add(101, "c-1")  # covered: c-1 pops at 100 and its state says what comes next
+    index.add(90, "c-1")  # earlier: it must pop then
+    assert index.heap == [(90, "c-1"), (100, "c-1")]
+    assert index.pop_due(95) == ["c-1"]
+    index.add(101, "c-1")  # its entry at 90 is gone; the one at 100 is still there
+    assert index.earliest == {"c-1": 101}
     assert index.pop_due(101) == ["c-1"]
+    assert index.heap == []
+    assert index.earliest == {}
 
 
 def test_equal_deadlines_pop_in_customer_order() -> None:
