@@ -25,6 +25,7 @@ they are never read back, since the open alerts come from the whole topic.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -185,7 +186,8 @@ class _Target:
 
     url: str
     name: str
-    auth: aiohttp.BasicAuth | None
+    #: The request headers: ``Authorization: Basic`` when the URL carries a user and password.
+    headers: dict[str, str]
     dirty: set[str] = field(default_factory=set)
     endings: list[Ending] = field(default_factory=list)
     needs_full: bool = True
@@ -197,8 +199,11 @@ class _Target:
     @classmethod
     def of(cls, url: str) -> _Target:
         parsed = URL(url)
-        auth = aiohttp.BasicAuth(parsed.user or "", parsed.password or "") if parsed.user else None
-        return cls(str(parsed.with_user(None)), redact(url), auth)
+        headers = {"Content-Type": "application/json"}
+        if parsed.user:
+            pair = f"{parsed.user}:{parsed.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return cls(str(parsed.with_user(None)), redact(url), headers)
 
     def pending(self) -> int:
         return len(self.dirty) + len(self.endings)
@@ -409,8 +414,7 @@ class AlertmanagerBridge:
             async with session.post(
                 f"{target.url}/api/v2/alerts",
                 data=orjson.dumps(alerts),
-                headers={"Content-Type": "application/json"},
-                auth=target.auth,
+                headers=target.headers,
             ) as response:
                 if response.status < 300:
                     return

@@ -20,8 +20,8 @@ import pytest
 from models.notifications import ROLLUP_KIND
 from tests.integration.alertmanager_parts import (
     PUBLIC_URL,
-    Alerts,
     AlertmanagerProcess,
+    Alerts,
     BridgeProcess,
     Webhook,
     alert_states,

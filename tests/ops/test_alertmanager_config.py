@@ -99,7 +99,7 @@ def test_matchers_name_labels_and_values_the_bridge_posts(config: dict) -> None:
         matchers += rule["source_matchers"] + rule["target_matchers"]
     assert matchers
     for matcher in matchers:
-        name, operator, value = re.fullmatch(r'(\w+)(=~|!=|!~|=)"(.*)"', matcher).groups()
+        name, _, value = re.fullmatch(r'(\w+)(=~|!=|!~|=)"(.*)"', matcher).groups()
         assert name in posted, f"{matcher}: the bridge posts no label {name}"
         if name == "family":
             assert set(value.split("|")) <= set(FAMILIES), matcher
