@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -33,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from models.alerts import AlertChange, alert_id_for, to_cloudevent
 from models.timestamps import parse_rfc3339
+from streams import supervisor
 from streams.broker import child_preexec, free_port
 from streams.topics import ALERTS_TOPIC
 
@@ -176,35 +175,20 @@ class AlertmanagerProcess:
         return self.api("GET", "/api/v2/alerts" + (f"?{query}" if query else ""))
 
 
-class BridgeProcess:
-    """``fairwatch alertmanager`` as a child process, with its metrics port."""
+class BridgeProcess(supervisor.BridgeProcess):
+    """``fairwatch alertmanager`` on the test's broker and Alertmanager, re-posting every ``interval`` s."""
 
     def __init__(self, broker: str, alertmanager_url: str, log_path: Path, interval: float = 1.0) -> None:
-        self.metrics_port = free_port()
-        self.log_path = log_path
-        self.env = {
-            **os.environ,
-            "FAIRWATCH_BROKER": broker,
-            "FAIRWATCH_BROKER_PROFILE": os.environ.get("FAIRWATCH_BROKER_PROFILE", "tansu"),
-            "FAIRWATCH_ALERTMANAGER_URL": alertmanager_url,
-            "FAIRWATCH_ALERTMANAGER_INTERVAL": str(interval),
-            "FAIRWATCH_ALERTMANAGER_METRICS_PORT": str(self.metrics_port),
-            "FAIRWATCH_PUBLIC_URL": PUBLIC_URL,
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> BridgeProcess:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "alertmanager"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                preexec_fn=child_preexec,
-                cwd=ROOT,
-            )
-        return self
+        super().__init__(
+            broker,
+            log_path,
+            env={
+                "FAIRWATCH_BROKER_PROFILE": os.environ.get("FAIRWATCH_BROKER_PROFILE", "tansu"),
+                "FAIRWATCH_ALERTMANAGER_URL": alertmanager_url,
+                "FAIRWATCH_ALERTMANAGER_INTERVAL": str(interval),
+                "FAIRWATCH_PUBLIC_URL": PUBLIC_URL,
+            },
+        )
 
     def wait_caught_up(self, timeout: float = 30.0) -> None:
         wait_for(lambda: self.metric("fairwatch_alertmanager_caught_up") == 1, timeout, "bridge caught up")
@@ -214,9 +198,8 @@ class BridgeProcess:
         if self.process is None or self.process.poll() is not None:
             raise AssertionError(f"the bridge exited:\n{self.log_path.read_text(errors='replace')[-3000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=1) as response:
-                text = response.read().decode()
-        except (OSError, urllib.error.URLError):
+            text = self.metrics()
+        except OSError:
             return None
         samples = [
             sample.value
@@ -225,19 +208,6 @@ class BridgeProcess:
             if sample.name == name
         ]
         return sum(samples) if samples else None
-
-    def stop(self) -> int | None:
-        process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        return process.returncode
 
 
 def wait_for(check: Callable[[], T], timeout: float, what: str) -> T:

@@ -11,13 +11,19 @@ each test says exactly which alerts exist, in which order.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from models.ledger import Ledger
 from models.notifications import ROLLUP_KIND
+from streams.report import read_alert_documents
 from tests.integration.alertmanager_parts import (
     PUBLIC_URL,
     AlertmanagerProcess,
@@ -276,3 +282,51 @@ def test_alertmanager_down_then_back_and_a_bridge_restart_lose_nothing_and_repea
     # Each finding notified firing exactly once, through two Alertmanager restarts and a bridge restart.
     for customer, alert_id in (("c-f", f_id), ("c-g", g_id), ("c-h", h_id)):
         assert firing_in(webhook.received("crm", customer), alert_id) == 1, webhook.received("crm", customer)
+
+
+def test_the_demo_with_alertmanager_set_notifies_through_it_and_a_new_bridge_tells_it_exactly_whats_open(
+    broker: str, alertmanager: AlertmanagerProcess, webhook: Webhook, tmp_path: Path, bridges: list
+) -> None:
+    """The worker's own alerts (the demo's stories, every detector) through the bridge, then a bridge restart."""
+    env = {
+        **os.environ,
+        "FAIRWATCH_BROKER": broker,  # the test's broker, so the alert topic outlives the demo
+        "FAIRWATCH_BROKER_PROFILE": "tansu",
+        "FAIRWATCH_ALERTMANAGER_URL": alertmanager.url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "demo", "--seconds", "15", "--customers", "8"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"alerts posted to Alertmanager at {alertmanager.url}" in done.stdout
+    worker_url = re.search(r"worker on (http://127\.0\.0\.1:\d+)", done.stdout).group(1)
+
+    notified = wait_for(lambda: webhook.received("crm"), WAIT, "the demo's alerts notified")
+    for notification in notified:  # one customer per notification
+        assert {a["labels"]["customer_id"] for a in notification["alerts"]} == {
+            notification["groupLabels"]["customer_id"]
+        }
+        for alert in notification["alerts"]:
+            assert alert["generatorURL"] == f"{worker_url}/customers/{alert['labels']['customer_id']}"
+            assert alert["labels"].get("rolled_up") != "true"  # inhibited, every one
+    held = alertmanager.alerts()
+    assert {a["labels"]["family"] for a in held} == {"overpaying", "promise", "relationship"}
+    for alert in held:
+        if alert["labels"].get("rolled_up") == "true":
+            assert alert["status"]["state"] == "suppressed" and alert["status"]["inhibitedBy"], alert
+
+    # The demo stopped its bridge before its worker: the topic may hold a few emissions more. A new bridge
+    # reads the whole topic and leaves Alertmanager holding exactly the findings open on it.
+    ledger = Ledger()
+    for document in run(read_alert_documents([broker], timeout=30)):
+        ledger.add_document(document)
+    open_on_topic = {alert_id for alert_id, finding in ledger.findings.items() if finding.open}
+    assert open_on_topic
+    bridge = start_bridge(broker, alertmanager, tmp_path, bridges)
+    wait_for(lambda: (bridge.metric("fairwatch_alertmanager_alerts_posted_total") or 0) > 0, WAIT, "a post")
+    wait_for(lambda: bridge.metric("fairwatch_alertmanager_pending_changes") == 0, WAIT, "nothing pending")
+    assert {a["labels"]["alert_id"] for a in alertmanager.alerts()} == open_on_topic
