@@ -230,6 +230,7 @@ class AlertmanagerBridge:
         self.targets = [_Target.of(url) for url in settings.urls]
         self.consumer: AIOKafkaConsumer | None = None
         self._catch_up: dict[TopicPartition, int] = {}
+        self._ends_unknown: set[TopicPartition] = set()
         self._delivered_up_to: dict[TopicPartition, int] = {}
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -245,6 +246,7 @@ class AlertmanagerBridge:
             target.endings = [ending for ending in target.endings if ending.partition not in numbers]
         for tp in partitions:
             self._catch_up.pop(tp, None)
+            self._ends_unknown.discard(tp)
             self._delivered_up_to.pop(tp, None)
 
     async def assigned(self, partitions: Any) -> None:
@@ -253,21 +255,37 @@ class AlertmanagerBridge:
         tps = sorted(partitions)
         if not tps:
             return
-        # Read every partition given to us from its beginning: the open alerts are the whole topic's story.
-        await consumer.seek_to_beginning(*tps)
-        # The embedded broker's ListOffsets can fall short: a fetch's high-water mark corrects it.
-        ends = await true_end_offsets(consumer, await consumer.end_offsets(tps))
-        for tp in tps:
-            if (ends.get(tp) or 0) > 0:
-                self._catch_up[tp] = ends[tp]
+        # Nothing is posted until these are read up to their end (found by the reading loop: an error
+        # raised in here would be logged and swallowed by aiokafka, and the hold with it).
+        self._ends_unknown.update(tps)
         for target in self.targets:
             target.needs_full = True
-        CAUGHT_UP.set(0 if self._catch_up else 1)
+        CAUGHT_UP.set(0)
+        # Read every partition given to us from its beginning: the open alerts are the whole topic's story.
+        # (The reset is requested at once; the wait for it may time out without harm.)
+        await consumer.seek_to_beginning(*tps)
         log.info(
             "alertmanager bridge: reading %s partitions %s from the beginning",
             ALERTS_TOPIC,
             ",".join(str(tp.partition) for tp in tps),
         )
+
+    async def _find_ends(self, consumer: AIOKafkaConsumer) -> None:
+        """Where the newly assigned partitions end now: what must be read before anything is posted."""
+        tps = sorted(self._ends_unknown & consumer.assignment())
+        self._ends_unknown.clear()
+        if not tps:
+            return
+        try:
+            # The embedded broker's ListOffsets can fall short: a fetch's high-water mark corrects it.
+            ends = await true_end_offsets(consumer, await consumer.end_offsets(tps))
+        except KafkaError as exc:
+            self._ends_unknown.update(tps)
+            log.warning("alertmanager bridge: end offsets not known yet (%s); asking again", exc)
+            return
+        for tp in tps:
+            if (ends.get(tp) or 0) > 0:
+                self._catch_up[tp] = ends[tp]
 
     def read(self, record: ConsumerRecord) -> None:
         """Fold one record of the alert topic; bad ones are counted and skipped, never fatal."""
@@ -304,14 +322,17 @@ class AlertmanagerBridge:
                 for record in records:
                     self.read(record)
             just_caught_up = False
+            if self._ends_unknown:
+                await self._find_ends(consumer)
+                just_caught_up = not (self._ends_unknown or self._catch_up)
             if self._catch_up:
                 for tp, end in list(self._catch_up.items()):
                     if tp not in consumer.assignment() or await consumer.position(tp) >= end:
                         del self._catch_up[tp]
-                if not self._catch_up:
-                    just_caught_up = True
-                    CAUGHT_UP.set(1)
-                    log.info("alertmanager bridge: caught up, %d open alerts", len(self.alerts.open))
+                just_caught_up = not (self._ends_unknown or self._catch_up)
+            if just_caught_up:
+                CAUGHT_UP.set(1)
+                log.info("alertmanager bridge: caught up, %d open alerts", len(self.alerts.open))
             if batches:
                 for tp in batches:
                     self._delivered_up_to[tp] = await consumer.position(tp)
@@ -323,7 +344,7 @@ class AlertmanagerBridge:
 
     async def _deliver(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            if not self._catch_up:
+            if not (self._catch_up or self._ends_unknown):
                 upto = dict(self._delivered_up_to)
                 await asyncio.gather(*(self._attempt(target) for target in self.targets))
                 if all(target.pending() == 0 and target.failures == 0 for target in self.targets):
