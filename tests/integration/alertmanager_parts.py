@@ -72,14 +72,18 @@ class Webhook:
         self.server.shutdown()
         self.server.server_close()
 
-    def received(self, receiver: str = "crm", customer: str | None = None) -> list[dict[str, Any]]:
-        """The notifications to ``receiver`` (for one customer's group), in arrival order."""
+    def received(
+        self, receiver: str = "crm", customer: str | None = None, alert_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The notifications to ``receiver`` (for one customer's group; with one alert), in arrival order."""
         with self._lock:
             found = list(self.notifications)
         return [
             n
             for n in found
-            if n["receiver"] == receiver and (customer is None or n["groupLabels"].get("customer_id") == customer)
+            if n["receiver"] == receiver
+            and (customer is None or n["groupLabels"].get("customer_id") == customer)
+            and (alert_id is None or any(a["labels"]["alert_id"] == alert_id for a in n["alerts"]))
         ]
 
 

@@ -11,6 +11,7 @@ each test says exactly which alerts exist, in which order.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -330,3 +331,57 @@ def test_the_demo_with_alertmanager_set_notifies_through_it_and_a_new_bridge_tel
     wait_for(lambda: (bridge.metric("fairwatch_alertmanager_alerts_posted_total") or 0) > 0, WAIT, "a post")
     wait_for(lambda: bridge.metric("fairwatch_alertmanager_pending_changes") == 0, WAIT, "nothing pending")
     assert {a["labels"]["alert_id"] for a in alertmanager.alerts()} == open_on_topic
+
+
+def test_two_bridges_share_the_partitions_and_hand_them_over_without_loss_or_repeats(
+    broker: str, alertmanager: AlertmanagerProcess, webhook: Webhook, tmp_path: Path, bridges: list
+) -> None:
+    alerts = Alerts()
+    first = [alerts.emit("promise.late_delivery", f"c-{n}", "order-1") for n in range(8)]
+    bridge_a = start_bridge(broker, alertmanager, tmp_path, bridges)
+    run(publish(broker, first))
+    ids = {doc["data"]["customer_id"]: doc["data"]["alert_id"] for doc in first}
+    for customer, alert_id in ids.items():
+        wait_for(lambda c=customer, a=alert_id: firing_in(webhook.received("crm", c), a), WAIT, f"{customer} notified")
+
+    # A second bridge joins the group: the partitions are split, each reads its share from the beginning.
+    bridge_b = BridgeProcess(broker, alertmanager.url, tmp_path / "bridge.log").start()
+    bridges.append(bridge_b)
+    bridge_b.wait_caught_up()
+    wait_for(lambda: (bridge_b.metric("fairwatch_alertmanager_open_alerts") or 0) > 0, WAIT, "b owning alerts")
+    assert 0 < bridge_b.metric("fairwatch_alertmanager_open_alerts") < len(ids)
+    second = [alerts.emit("promise.wrong_delivery", f"c-{n}", "order-2") for n in range(8)]
+    run(publish(broker, [alerts.emit("promise.late_delivery", f"c-{n}", "order-1", "resolved") for n in range(8)]))
+    run(publish(broker, second))
+    later = {doc["data"]["customer_id"]: doc["data"]["alert_id"] for doc in second}
+    for customer in ids:
+
+        def moved(c: str = customer) -> bool:
+            states: dict[str, str] = {}
+            for notification in webhook.received("crm", c):
+                states |= alert_states(notification)
+            return states == {ids[c]: "resolved", later[c]: "firing"}
+
+        wait_for(moved, WAIT, f"{customer}: the first resolved, the second firing")
+
+    # The first bridge leaves: the second takes every partition over and carries on.
+    bridge_a.stop()
+    wait_for(lambda: bridge_b.metric("fairwatch_alertmanager_open_alerts") == len(later), WAIT, "b owning all")
+    run(publish(broker, [alerts.emit("promise.wrong_delivery", f"c-{n}", "order-2", "resolved") for n in range(8)]))
+    for customer, alert_id in later.items():
+        wait_for(
+            lambda c=customer, a=alert_id: any(alert_states(n)[a] == "resolved" for n in webhook.received("crm", c, a)),
+            WAIT,
+            f"{customer}: the second resolved",
+        )
+    assert [a for a in alertmanager.alerts() if a["status"]["state"] != "resolved"] == []
+    # No notification repeats the one before it (the repeat interval is an hour): the re-posts, the
+    # handovers and the rebuilds were all Alertmanager's to de-duplicate.
+    for customer in ids:
+        seen = [alert_states(n) for n in webhook.received("crm", customer)]
+        assert all(before != after for before, after in itertools.pairwise(seen)), seen
+        assert seen[0] == {ids[customer]: "firing"}
+        assert seen[-1] == {later[customer]: "resolved"} or seen[-1] == {
+            ids[customer]: "resolved",
+            later[customer]: "resolved",
+        }
