@@ -137,6 +137,7 @@ def to_alertmanager(
 class _Seen:
     revision: int
     at: int  # event time of that revision
+    partition: int = -1
 
 
 @dataclass(slots=True)
@@ -199,6 +200,10 @@ class OpenAlerts:
             self._counts.pop(alert_id, None)
         self._rolled_into = {part: whole for part, whole in self._rolled_into.items() if whole in self.open}
         self.endings = [ending for ending in self.endings if ending.partition not in gone]
+        # Read again from the beginning, their resolutions make their endings again (one still undelivered
+        # when the partition left must not be lost).
+        for alert_id in [aid for aid, seen in self._resolved.items() if seen.partition in gone]:
+            del self._resolved[alert_id]
 
     def _is_new(self, emission: Emission) -> bool:
         held = self.open.get(emission.alert_id)
@@ -223,7 +228,7 @@ class OpenAlerts:
     def _resolve(self, emission: Emission, partition: int, received_at: int) -> None:
         alert_id = emission.alert_id
         current = self.open.pop(alert_id, None)
-        self._resolved[alert_id] = _Seen(emission.revision, emission.at)
+        self._resolved[alert_id] = _Seen(emission.revision, emission.at, partition)
         self._resolved.move_to_end(alert_id)
         while len(self._resolved) > self.max_resolved:
             self._resolved.popitem(last=False)

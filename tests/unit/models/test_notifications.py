@@ -291,3 +291,15 @@ def test_a_lifecycle_without_notification_keeps_the_alert_as_it_was() -> None:
     assert alerts.take_changes() == (set(), [])
     assert not alerts.apply(emission(revision=2, lifecycle="updated"), 0, NOW + 2)
     assert set(alerts.open) == {"late-1"}
+
+
+def test_a_partition_read_again_after_it_came_back_makes_its_endings_again() -> None:
+    alerts = OpenAlerts(PAGE)
+    raised, resolved = emission("b", customer="c-b"), emission("b", 2, "resolved", customer="c-b")
+    alerts.apply(raised, 2, NOW)
+    alerts.apply(resolved, 2, NOW + 1)
+    alerts.take_changes()
+    alerts.forget_partitions([2])
+    assert alerts.apply(raised, 2, NOW + 5) and alerts.apply(resolved, 2, NOW + 5)
+    _, (ending,) = alerts.take_changes()
+    assert (ending.alert_id, ending.ends_at) == ("b", NOW + 5)
