@@ -506,7 +506,15 @@ def run_bridge(environ: Mapping[str, str] | None = None) -> int:
         print(f"fairwatch: {exc}", file=sys.stderr)
         return 2
     if settings.metrics_port is not None:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        try:
+            start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        except OSError as exc:
+            print(
+                f"fairwatch: cannot serve the bridge's metrics on {settings.metrics_host}:{settings.metrics_port} "
+                f"({exc.strerror or exc}); set FAIRWATCH_ALERTMANAGER_METRICS_PORT",
+                file=sys.stderr,
+            )
+            return 2
 
     async def main() -> None:
         stop = asyncio.Event()
