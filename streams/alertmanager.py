@@ -372,9 +372,9 @@ class AlertmanagerBridge:
         ends_at = int((now + self.settings.ttl) * 1000)
         # Endings first: an alert that resolved and came back under the same labels ends, then fires again.
         resolved = [ending.payload() for ending in endings]
-        firing = self.alerts.firing(ends_at, None if full else dirty)
+        firing_ids = list(self.alerts.open) if full else sorted(dirty)
         try:
-            await self._post_all(target, [*resolved, *firing])
+            firing = await self._post_all(target, resolved, firing_ids, ends_at)
         except _DeliveryError as exc:
             target.dirty |= dirty
             target.endings[:0] = endings
@@ -402,31 +402,51 @@ class AlertmanagerBridge:
             target.needs_full = False
             target.next_full = now + self.settings.interval
         POSTED.labels(target.name, "resolved").inc(len(resolved))
-        POSTED.labels(target.name, "firing").inc(len(firing))
+        POSTED.labels(target.name, "firing").inc(firing)
         LAST_SUCCESS.labels(target.name).set(self.clock())
 
-    async def _post_all(self, target: _Target, payloads: list[dict[str, Any]]) -> None:
-        for start in range(0, len(payloads), CHUNK):
-            chunk = payloads[start : start + CHUNK]
-            try:
-                await self._post(target, chunk)
-            except _DeliveryError as exc:
-                if exc.reason != "rejected":
-                    raise
-                # One bad alert must not hold back the others: post them one by one, drop the refused.
-                for payload in chunk:
-                    try:
-                        await self._post(target, [payload])
-                    except _DeliveryError as single:
-                        if single.reason != "rejected":
-                            raise
-                        REJECTED.labels(target.name).inc()
-                        log.error(
-                            "alertmanager %s refused alert %s: %s",
-                            target.name,
-                            payload["labels"].get("alert_id"),
-                            single,
-                        )
+    async def _post_all(
+        self, target: _Target, resolved: list[dict[str, Any]], firing_ids: list[str], ends_at: int
+    ) -> int:
+        """Post the endings, then the firing alerts, a chunk at a time; return how many firing were posted.
+
+        Each chunk of firing alerts is built just before it is posted, so a full re-post of many open
+        alerts leaves the event loop (and the reading of the topic) a turn between chunks.
+        """
+        for start in range(0, len(resolved), CHUNK):
+            await self._post_chunk(target, resolved[start : start + CHUNK])
+        posted = 0
+        for start in range(0, len(firing_ids), CHUNK):
+            chunk = self.alerts.firing(ends_at, firing_ids[start : start + CHUNK])
+            if chunk:
+                await self._post_chunk(target, chunk)
+                posted += len(chunk)
+        if not resolved and not firing_ids:
+            # Nothing open: an empty post still tells whether Alertmanager answers (the failure metric).
+            await self._post_chunk(target, [])
+        return posted
+
+    async def _post_chunk(self, target: _Target, chunk: list[dict[str, Any]]) -> None:
+        try:
+            await self._post(target, chunk)
+        except _DeliveryError as exc:
+            if exc.reason != "rejected" or not chunk:
+                raise
+            if len(chunk) == 1:
+                self._refused(target, chunk[0], exc)
+                return
+            # One bad alert must not hold back the others: post them one by one, drop the refused.
+            for payload in chunk:
+                try:
+                    await self._post(target, [payload])
+                except _DeliveryError as single:
+                    if single.reason != "rejected":
+                        raise
+                    self._refused(target, payload, single)
+
+    def _refused(self, target: _Target, payload: dict[str, Any], exc: _DeliveryError) -> None:
+        REJECTED.labels(target.name).inc()
+        log.error("alertmanager %s refused alert %s: %s", target.name, payload["labels"].get("alert_id"), exc)
 
     async def _post(self, target: _Target, alerts: list[dict[str, Any]]) -> None:
         session = self._session
