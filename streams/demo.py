@@ -70,8 +70,9 @@ def run_demo(seconds: float | None, customers: int) -> int:
                 workdir / "alertmanager-bridge.log",
                 env={"FAIRWATCH_BROKER_PROFILE": profile, "FAIRWATCH_PUBLIC_URL": worker.url},
             ).start()
+            named = ", ".join(redact(url.strip()) for url in os.environ["FAIRWATCH_ALERTMANAGER_URL"].split(","))
             print(
-                f"fairwatch demo: alerts posted to Alertmanager at {redact(os.environ['FAIRWATCH_ALERTMANAGER_URL'])} "
+                f"fairwatch demo: alerts posted to Alertmanager at {named} "
                 f"(bridge metrics on 127.0.0.1:{bridge.metrics_port}/metrics)",
                 flush=True,
             )
