@@ -24,6 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	bash scripts/ensure-prometheus.sh
+	bash scripts/ensure-alertmanager.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest tests -q
 
@@ -40,6 +41,7 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	bash scripts/ensure-prometheus.sh
+	bash scripts/ensure-alertmanager.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest tests/integration -q
 

@@ -1,4 +1,4 @@
-"""The ``fairwatch`` command: worker, demo, produce, alerts."""
+"""The ``fairwatch`` command: worker, demo, produce, alerts, alertmanager and the tools."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ commands:
   produce --plans CATALOG [FILE]  publish a plan catalog (JSON or TOML), validated first; then FILE's events
   alerts [--from-beginning] [--json]
                                   follow the alert topic
+  alertmanager                    post the alerts to Prometheus Alertmanager (FAIRWATCH_ALERTMANAGER_URL)
   policy                          print the effective policy (defaults, FAIRWATCH_POLICY file, environment)
   report [--since WHEN] [--until WHEN] [--out DIR]
                                   "coming clean" report from the alert topic: DIR/report.html and CSV files
@@ -216,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(produce_file(options.file, skip_bad=options.skip_bad))
     if command == "policy":
         return print_policy()
+    if command == "alertmanager":
+        from streams.alertmanager import run_bridge
+
+        return run_bridge()
     if command == "simulate":
         return run_simulate(rest)
     if command == "evaluate":

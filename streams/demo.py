@@ -18,10 +18,11 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.alertmanager import redact
 from streams.broker import EmbeddedBroker
 from streams.config import load_config
 from streams.generator import StoryBook
-from streams.supervisor import Counts, WorkerProcess
+from streams.supervisor import BridgeProcess, Counts, WorkerProcess
 from streams.tools import format_alert, publish_plans, read_plans_file
 from streams.topics import ensure_topics
 
@@ -41,6 +42,7 @@ def run_demo(seconds: float | None, customers: int) -> int:
     external = os.environ.get("FAIRWATCH_BROKER")
     broker = None if external else EmbeddedBroker(log_path=workdir / "broker.log")
     worker: WorkerProcess | None = None
+    bridge: BridgeProcess | None = None
     try:
         address = external or broker.start().address  # type: ignore[union-attr]
         profile = os.environ.get("FAIRWATCH_BROKER_PROFILE", "kafka" if external else "tansu")
@@ -62,8 +64,23 @@ def run_demo(seconds: float | None, customers: int) -> int:
             f"FAIRWATCH_BROKER={address} fairwatch report --out DIR writes the report",
             flush=True,
         )
+        if os.environ.get("FAIRWATCH_ALERTMANAGER_URL"):
+            # Notifications too: the bridge posts the demo's alerts to the Alertmanager named.
+            bridge = BridgeProcess(
+                address,
+                workdir / "alertmanager-bridge.log",
+                env={"FAIRWATCH_BROKER_PROFILE": profile, "FAIRWATCH_PUBLIC_URL": worker.url},
+            ).start()
+            named = ", ".join(redact(url.strip()) for url in os.environ["FAIRWATCH_ALERTMANAGER_URL"].split(","))
+            print(
+                f"fairwatch demo: alerts posted to Alertmanager at {named} "
+                f"(bridge metrics on 127.0.0.1:{bridge.metrics_port}/metrics)",
+                flush=True,
+            )
         return asyncio.run(_demo(worker, address, seconds, customers, started))
     finally:
+        if bridge is not None:
+            bridge.stop()
         if worker is not None:
             worker.stop()
         if broker is not None:

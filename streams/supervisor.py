@@ -1,4 +1,4 @@
-"""Runs a fairwatch worker as a child process and watches it: for the demo and the tests.
+"""Runs a fairwatch worker (or the Alertmanager bridge) as a child process and watches it: for the demo and the tests.
 
 The child is started with the embedded broker's fast timing profile, in its own
 process group and with PR_SET_PDEATHSIG (see streams.broker), and is always
@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.broker import child_preexec, free_port
 
-__all__ = ["WorkerProcess", "Counts", "read_counts"]
+__all__ = ["WorkerProcess", "BridgeProcess", "Counts", "read_counts"]
 
 
 class WorkerProcess:
@@ -115,6 +115,52 @@ class WorkerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class BridgeProcess:
+    """``fairwatch alertmanager`` as a child process (demo, tests), with its metrics on a port of its own."""
+
+    def __init__(self, broker: str, log_path: Path, *, env: Mapping[str, str] | None = None) -> None:
+        self.metrics_port = free_port()
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "FAIRWATCH_BROKER": broker,
+            "FAIRWATCH_ALERTMANAGER_METRICS_PORT": str(self.metrics_port),
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> BridgeProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "alertmanager"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                preexec_fn=child_preexec,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+        return self
+
+    def metrics(self, timeout: float = 1.0) -> str:
+        """The bridge's /metrics text (OSError while it does not answer)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=timeout) as response:
+            return response.read().decode()
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        return process.returncode
 
 
 class Counts(dict):

@@ -66,3 +66,26 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = fairwatch("frobnicate")
     assert result.returncode == 2
     assert "unknown command 'frobnicate'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "fairwatch: FAIRWATCH_ALERTMANAGER_URL is not set: name the Alertmanager(s), e.g. http://127.0.0.1:9093"),
+        (
+            {"FAIRWATCH_ALERTMANAGER_URL": "am.internal:9093"},
+            "fairwatch: FAIRWATCH_ALERTMANAGER_URL: 'am.internal:9093' is not an http(s) URL",
+        ),
+        (
+            {"FAIRWATCH_ALERTMANAGER_URL": "http://am:9093", "FAIRWATCH_POLICY_GRACE_MINUTES": "soon"},
+            "fairwatch: policy key 'grace_minutes' (from FAIRWATCH_POLICY_GRACE_MINUTES): expected float, got 'soon'",
+        ),
+    ],
+)
+def test_the_alertmanager_bridge_stops_with_one_line_when_it_is_not_configured(
+    env: dict[str, str], message: str
+) -> None:
+    result = fairwatch("alertmanager", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == message
+    assert "Traceback" not in result.stderr + result.stdout

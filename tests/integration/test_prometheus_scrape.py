@@ -169,7 +169,7 @@ def test_prometheus_scrapes_a_worker_and_evaluates_the_shipped_rules(start_worke
         assert {dict(labels)["job"] for labels in lag} == {JOB}
 
         rules = [rule for group in api(prometheus, "rules")["groups"] for rule in group["rules"]]
-        assert len(rules) == 7
+        assert len(rules) == 10  # the workers' 8 and the Alertmanager bridge's 2
         assert [(rule["name"], rule.get("lastError", "")) for rule in rules if rule["health"] != "ok"] == []
         firing = [rule["name"] for rule in rules if rule.get("state") == "firing"]
         assert firing == []

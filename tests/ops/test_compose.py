@@ -18,11 +18,13 @@ import pytest
 import yaml
 
 from streams import topics as code_topics
+from streams.alertmanager import load_bridge_settings
 from streams.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROMETHEUS_CONFIG = ROOT / "ops" / "prometheus" / "prometheus.yml"
+ALERTMANAGER_CONFIG = ROOT / "ops" / "alertmanager" / "alertmanager.yml"
 KAFKA_TOPICS = "/opt/kafka/bin/kafka-topics.sh"
 COMPACT = {"cleanup.policy": "compact"}
 #: Topic configs beyond the partition count, where the worker declares one.
@@ -41,8 +43,12 @@ def services(compose: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def workers(services: dict) -> dict[str, dict]:
-    """The fairwatch workers: the services configured with FAIRWATCH_BROKER."""
-    return {name: svc for name, svc in services.items() if "FAIRWATCH_BROKER" in svc.get("environment", {})}
+    """The fairwatch workers: the services configured with FAIRWATCH_BROKER that run the image's command."""
+    return {
+        name: svc
+        for name, svc in services.items()
+        if "FAIRWATCH_BROKER" in svc.get("environment", {}) and "command" not in svc
+    }
 
 
 def env_of(service: dict) -> dict[str, str]:
@@ -170,7 +176,7 @@ def test_prometheus_loads_the_shipped_config_and_rules(services: dict) -> None:
         assert source.is_file()
 
 
-def test_prometheus_scrapes_exactly_the_two_workers(workers: dict) -> None:
+def test_prometheus_scrapes_exactly_the_two_workers_and_the_bridge(services: dict, workers: dict) -> None:
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     targets = {
         target
@@ -178,9 +184,37 @@ def test_prometheus_scrapes_exactly_the_two_workers(workers: dict) -> None:
         for static in job.get("static_configs", [])
         for target in static["targets"]
     }
-    assert targets == {f"{name}:{env_of(worker)['FAIRWATCH_WEB_PORT']}" for name, worker in workers.items()}
-    assert [job["job_name"] for job in config["scrape_configs"]] == ["fairwatch"]
+    bridge = f"alertmanager-bridge:{env_of(services['alertmanager-bridge'])['FAIRWATCH_ALERTMANAGER_METRICS_PORT']}"
+    assert targets == {f"{name}:{env_of(worker)['FAIRWATCH_WEB_PORT']}" for name, worker in workers.items()} | {bridge}
+    assert [job["job_name"] for job in config["scrape_configs"]] == ["fairwatch", "fairwatch-alertmanager-bridge"]
     assert config["scrape_configs"][0].get("metrics_path", "/metrics") == "/metrics"
+    assert config["scrape_configs"][1]["static_configs"] == [{"targets": [bridge]}]
+
+
+def test_alertmanager_runs_the_shipped_config_with_storage_that_survives(compose: dict, services: dict) -> None:
+    alertmanager = services["alertmanager"]
+    assert alertmanager["image"].startswith("prom/alertmanager:v0.25.")  # Debian's version, which the tests run
+    flags = dict(flag.split("=", 1) for flag in alertmanager["command"])
+    assert (ROOT / mounts(alertmanager)[flags["--config.file"]]).resolve() == ALERTMANAGER_CONFIG
+    assert mounts(alertmanager)[flags["--storage.path"]] in compose["volumes"]
+    assert flags["--cluster.listen-address"] == ""
+    assert "9093:9093" in alertmanager["ports"]
+
+
+def test_the_bridge_reads_the_alerts_and_posts_to_the_compose_alertmanager(services: dict) -> None:
+    bridge = services["alertmanager-bridge"]
+    assert bridge["command"] == ["fairwatch", "alertmanager"]
+    assert bridge["build"] == "."
+    assert bridge["restart"] == "unless-stopped"
+    assert bridge["depends_on"]["topics"] == {"condition": "service_completed_successfully"}
+    assert "alertmanager" in bridge["depends_on"]
+    settings = load_bridge_settings(env_of(bridge))  # what the bridge will make of it: valid, and as intended
+    assert settings.urls == ("http://alertmanager:9093",)
+    assert settings.bootstrap == ["kafka:9092"]
+    assert settings.group_id == "fairwatch-alertmanager"
+    assert settings.metrics_host == "0.0.0.0"
+    # The image's health check asks the worker's web port; the bridge answers on its metrics port.
+    assert f"127.0.0.1:{settings.metrics_port}/metrics" in " ".join(bridge["healthcheck"]["test"])
 
 
 def docker_compose_command() -> list[str] | None:

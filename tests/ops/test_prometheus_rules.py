@@ -15,7 +15,9 @@ import pytest
 import yaml
 from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics import MetricWrapperBase
 
+from streams import alertmanager as bridge
 from streams import metrics as domain_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +76,8 @@ def test_every_alert_has_a_severity_and_readable_annotations() -> None:
         "FairwatchWorkerDown",
         "FairwatchProcessingLatencyHigh",
         "FairwatchProcessingStalled",
+        "FairwatchAlertmanagerUnreachable",
+        "FairwatchAlertmanagerBridgeDown",
     }
     for rule in rules:
         assert rule["labels"]["severity"] in SEVERITIES, rule["alert"]
@@ -100,15 +104,20 @@ def exposed_names(registry: CollectorRegistry) -> set[str]:
     return {family.name + suffix for family in registry.collect() for suffix in suffixes.get(family.type, [""])}
 
 
-def test_rules_name_only_metrics_the_worker_exposes() -> None:
-    # Faust's sensor names (prefixed with the app name) and the domain metrics;
-    # a rename on either side would otherwise leave a rule silently matching nothing.
+def test_rules_name_only_metrics_the_worker_or_the_bridge_exposes() -> None:
+    # Faust's sensor names (prefixed with the app name), the domain metrics and the
+    # Alertmanager bridge's; a rename on either side would otherwise leave a rule
+    # silently matching nothing.
     faust_registry = CollectorRegistry()
     FaustMetrics.create(faust_registry, "fairwatch")
     domain_registry = CollectorRegistry()
     for name in domain_metrics.__all__:
         domain_registry.register(getattr(domain_metrics, name))
-    known = exposed_names(faust_registry) | exposed_names(domain_registry)
+    bridge_registry = CollectorRegistry()
+    for metric in vars(bridge).values():
+        if isinstance(metric, MetricWrapperBase):
+            bridge_registry.register(metric)
+    known = exposed_names(faust_registry) | exposed_names(domain_registry) | exposed_names(bridge_registry)
 
     exprs = [rule["expr"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
     used = {name for expr in exprs for name in re.findall(r"\bfairwatch_[a-z0-9_]+\b", expr)}
@@ -119,5 +128,5 @@ def test_rules_name_only_metrics_the_worker_exposes() -> None:
 def test_rules_select_the_job_the_config_scrapes() -> None:
     jobs = {job["job_name"] for job in yaml.safe_load(CONFIG.read_text())["scrape_configs"]}
     selected = set(re.findall(r'job="([^"]+)"', RULES.read_text()))
-    assert selected == {"fairwatch"}
+    assert selected == {"fairwatch", "fairwatch-alertmanager-bridge"}
     assert selected <= jobs
