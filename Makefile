@@ -25,6 +25,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	bash scripts/ensure-prometheus.sh
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-stunnel.sh
 	$(BIN)/python -m pytest tests -q
 
 $(BENCH_STAMP): $(STAMP)
@@ -41,6 +42,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	bash scripts/ensure-prometheus.sh
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-stunnel.sh
 	$(BIN)/python -m pytest tests/integration -q
 
 lint: $(STAMP)

@@ -49,6 +49,7 @@ from models.timestamps import format_ms
 from streams.app import app, config, customers, policy
 from streams.processor import is_input_offsets_key
 from streams.report import KIND_COLOURS
+from streams.security import aiokafka_kwargs
 from streams.topics import ALERTS_TOPIC
 
 __all__ = ["ledger", "wants_html", "customer_page", "summary", "feed_entry", "finding_json"]
@@ -215,6 +216,7 @@ async def _follow_alerts() -> None:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             fetch_max_wait_ms=max(config.fetch_max_wait_ms, 50),
+            **aiokafka_kwargs(config.kafka_security),
         )
         try:
             await consumer.start()

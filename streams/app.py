@@ -23,6 +23,7 @@ from streams import codecs, metrics
 from streams.config import Config, load_config
 from streams.deadletter import DEAD_LETTER_TOPIC
 from streams.highwater import true_end_offsets
+from streams.security import faust_credentials
 from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, TICKS_TOPIC
 
 __all__ = [
@@ -146,6 +147,7 @@ def create_app(cfg: Config, pol: Policy) -> FairwatchApp:
     fw = FairwatchApp(
         cfg.app_id,
         broker=cfg.broker_url,
+        broker_credentials=faust_credentials(cfg.kafka_security),
         store="rocksdb://" if cfg.store == "rocksdb" else "memory://",
         datadir=str(cfg.data_dir),
         autodiscover=False,

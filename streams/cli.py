@@ -31,6 +31,10 @@ commands:
 """
 
 
+#: How long the worker's start-up check waits for a broker that refuses connections (one still starting).
+KAFKA_CHECK_WAIT_SECONDS = 30.0
+
+
 def _fail(message: str) -> int:
     print(f"fairwatch: {message}", file=sys.stderr)
     return 2
@@ -44,9 +48,15 @@ def run_worker(argv: list[str]) -> int:
         import agents.ingest
         import agents.page
         import agents.web  # noqa: F401  (registers /metrics, /health, /ready; agents.page: /, the customer page)
-        from streams.app import app, use_uvloop
+        from streams.app import app, config, use_uvloop
     except (ConfigError, PolicyError) as exc:
         return _fail(str(exc))
+    from streams.security import check_connection_now
+
+    # Before anything starts: a wrong CA, protocol or password is one line here, not "unable to bootstrap".
+    problem = check_connection_now(config.bootstrap_servers, config.kafka_security, wait=KAFKA_CHECK_WAIT_SECONDS)
+    if problem is not None:
+        return _fail(problem)
     use_uvloop()
     sys.argv = ["fairwatch", "worker", *argv]
     app.main()

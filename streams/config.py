@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.security import KafkaSecurity, load_kafka_security
+
 __all__ = ["Config", "ConfigError", "load_config"]
 
 
@@ -53,6 +55,8 @@ class Config:
     #: The live page's memory: at most this many alerts (about 3 KB each), the ones resolved longest ago
     #: forgotten first.
     page_max_alerts: int = 50_000
+    #: How every Kafka client authenticates and encrypts (FAIRWATCH_KAFKA_*): streams.security.
+    kafka_security: KafkaSecurity = KafkaSecurity()  # noqa: RUF009 (frozen: one shared default is safe)
 
     @property
     def broker_url(self) -> str:
@@ -116,4 +120,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         canonical_url=env.get("FAIRWATCH_CANONICAL_URL") or None,
         max_message_bytes=int(_number(env, "FAIRWATCH_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int)),
         page_max_alerts=int(_number(env, "FAIRWATCH_PAGE_MAX_ALERTS", 50_000, int)),
+        kafka_security=load_kafka_security(env),
     )

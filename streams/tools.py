@@ -16,6 +16,7 @@ from models.catalog import read_catalog_file
 from models.errors import CatalogError, Rejected
 from models.events import TOPIC_OF_TYPE, validate_event
 from streams.config import load_config
+from streams.security import aiokafka_kwargs, client_kwargs
 from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, ensure_topics
 
 __all__ = [
@@ -67,8 +68,9 @@ async def produce_file(path: Path, *, skip_bad: bool = False) -> int:
         )
         return 1
     config = load_config()
-    await ensure_topics(config.bootstrap_servers, config.partitions)
-    producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap_servers, linger_ms=5)
+    client = aiokafka_kwargs(config.kafka_security)
+    await ensure_topics(config.bootstrap_servers, config.partitions, client=client)
+    producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap_servers, linger_ms=5, **client)
     await producer.start()
     try:
         for topic, key, value in good:
@@ -100,6 +102,7 @@ async def follow_alerts(*, from_beginning: bool, as_json: bool) -> int:
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
         fetch_max_wait_ms=config.fetch_max_wait_ms,
+        **aiokafka_kwargs(config.kafka_security),
     )
     # Ctrl-C and SIGTERM end the loop between fetches, so the consumer always closes cleanly.
     stop = asyncio.Event()
@@ -131,9 +134,15 @@ def read_plans_file(path: Path) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     return [(plan.plan_id.encode(), orjson.dumps(document)) for plan, document in plans], problems
 
 
-async def publish_plans(bootstrap: list[str], messages: list[tuple[bytes, bytes]]) -> None:
-    """Publish plan records to the compacted plans topic (the worker's global table follows it)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+async def publish_plans(
+    bootstrap: list[str], messages: list[tuple[bytes, bytes]], *, client: dict[str, Any] | None = None
+) -> None:
+    """Publish plan records to the compacted plans topic (the worker's global table follows it).
+
+    ``client``: aiokafka security settings (streams.security); None reads them from the environment.
+    """
+    settings = client_kwargs() if client is None else client
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, **settings)
     await producer.start()
     try:
         for key, value in messages:
@@ -152,7 +161,8 @@ async def produce_plans(path: Path) -> int:
         print("fairwatch: the catalog has problems; no plan published", file=sys.stderr)
         return 1
     config = load_config()
-    await ensure_topics(config.bootstrap_servers, config.partitions)
-    await publish_plans(config.bootstrap_servers, messages)
+    client = aiokafka_kwargs(config.kafka_security)
+    await ensure_topics(config.bootstrap_servers, config.partitions, client=client)
+    await publish_plans(config.bootstrap_servers, messages, client=client)
     print(f"published {len(messages)} plan(s) to {PLANS_TOPIC}")
     return 0

@@ -6,6 +6,9 @@ and let a broker auto-create an input topic with the wrong partition count.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from models.events import INPUT_TOPICS
@@ -24,9 +27,16 @@ TICKS_TOPIC = "fairwatch.ticks"
 PLANS_TOPIC = "plans"
 
 
-async def ensure_topics(bootstrap: list[str], partitions: int, replication: int = 1) -> None:
-    """Create the input, alert and dead-letter topics that do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def ensure_topics(
+    bootstrap: list[str], partitions: int, replication: int = 1, *, client: Mapping[str, Any] | None = None
+) -> None:
+    """Create the input, alert and dead-letter topics that do not exist yet.
+
+    ``client``: aiokafka security settings (streams.security); None reads them from the environment.
+    """
+    from streams.security import client_kwargs
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(client_kwargs() if client is None else client))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
