@@ -289,7 +289,6 @@ class _Transient(str):
 async def _probe(server: str, security: KafkaSecurity, timeout: float) -> str | None:
     """None when ``server`` answers a metadata request with these settings; else the cause, in a few words."""
     from aiokafka.conn import create_conn
-    from aiokafka.errors import KafkaError
     from aiokafka.protocol.metadata import MetadataRequest
 
     try:
@@ -344,18 +343,20 @@ async def _probe(server: str, security: KafkaSecurity, timeout: float) -> str | 
             create_conn(host, port, request_timeout_ms=int(timeout * 1000), **aiokafka_kwargs(security)), timeout
         )
         await asyncio.wait_for(conn.send(MetadataRequest([])), timeout)
-    except (TimeoutError, KafkaError, OSError, ValueError) as exc:
+    except Exception as exc:  # aiokafka's SCRAM code raises KeyError on a server's refusal: any failure counts
         if not security.uses_ssl and await _speaks_tls(host, port, min(timeout, 3.0)):
             return f"{where}: wrong protocol: the broker speaks TLS there (set {PROTOCOL_VAR}=SSL or SASL_SSL)"
-        text = str(exc) or type(exc).__name__
+        text = _scrub(str(exc) or type(exc).__name__, security)
+        if security.uses_sasl and isinstance(exc, KeyError):
+            # The server's final SCRAM message carried an error instead of its signature.
+            text = "the broker refused the login: wrong user name or password?"
         if security.uses_sasl:
             return (
-                f"{where}: SASL {security.sasl_mechanism} authentication as {security.sasl_username!r} "
-                f"failed ({_scrub(text, security)})"
+                f"{where}: SASL {security.sasl_mechanism} authentication as {security.sasl_username!r} failed ({text})"
             )
         if isinstance(exc, asyncio.TimeoutError):
             return f"{where}: no Kafka answer within {timeout:g} s (wrong protocol? the broker may require SASL)"
-        return f"{where}: the broker did not answer a Kafka request ({_scrub(text, security)}; does it require SASL?)"
+        return f"{where}: the broker did not answer a Kafka request ({text}; does it require SASL?)"
     finally:
         if conn is not None:
             conn.close()
