@@ -45,18 +45,23 @@ def run_worker(argv: list[str]) -> int:
     from streams.config import ConfigError
 
     try:
+        import agents.auth
         import agents.ingest
         import agents.page
         import agents.web  # noqa: F401  (registers /metrics, /health, /ready; agents.page: /, the customer page)
         from streams.app import app, config, use_uvloop
     except (ConfigError, PolicyError) as exc:
         return _fail(str(exc))
+    refused = config.web_access.bind_problem(config.web_host)
+    if refused is not None:
+        return _fail(refused)
     from streams.security import check_connection_now
 
     # Before anything starts: a wrong CA, protocol or password is one line here, not "unable to bootstrap".
     problem = check_connection_now(config.bootstrap_servers, config.kafka_security, wait=KAFKA_CHECK_WAIT_SECONDS)
     if problem is not None:
         return _fail(problem)
+    print(f"fairwatch: {config.web_access.describe(config.web_host, config.web_port)}", file=sys.stderr)
     use_uvloop()
     sys.argv = ["fairwatch", "worker", *argv]
     app.main()

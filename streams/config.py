@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.security import KafkaSecurity, load_kafka_security
+from streams.security import KafkaSecurity, WebAccess, load_kafka_security, load_web_access
 
 __all__ = ["Config", "ConfigError", "load_config"]
 
@@ -57,6 +57,8 @@ class Config:
     page_max_alerts: int = 50_000
     #: How every Kafka client authenticates and encrypts (FAIRWATCH_KAFKA_*): streams.security.
     kafka_security: KafkaSecurity = KafkaSecurity()  # noqa: RUF009 (frozen: one shared default is safe)
+    #: Who may use the web port (FAIRWATCH_WEB_TOKEN...): streams.security.
+    web_access: WebAccess = WebAccess()  # noqa: RUF009 (frozen: one shared default is safe)
 
     @property
     def broker_url(self) -> str:
@@ -121,4 +123,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         max_message_bytes=int(_number(env, "FAIRWATCH_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int)),
         page_max_alerts=int(_number(env, "FAIRWATCH_PAGE_MAX_ALERTS", 50_000, int)),
         kafka_security=load_kafka_security(env),
+        web_access=load_web_access(env),
     )

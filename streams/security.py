@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import ipaddress
 import os
 import socket
 import ssl
@@ -38,6 +41,10 @@ __all__ = [
     "check_connection",
     "check_connection_now",
     "EMBEDDED_ENV",
+    "WebAccess",
+    "load_web_access",
+    "is_loopback",
+    "OPEN_PATHS",
 ]
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -398,3 +405,96 @@ def check_connection_now(bootstrap: list[str], security: KafkaSecurity, *, wait:
         return loop.run_until_complete(check_connection(bootstrap, security, wait=wait))
     finally:
         loop.close()
+
+
+# -- the web port ------------------------------------------------------------------------------------------------
+
+WEB_TOKEN_VAR = "FAIRWATCH_WEB_TOKEN"
+WEB_TOKEN_FILE_VAR = "FAIRWATCH_WEB_TOKEN_FILE"
+WEB_ALLOW_OPEN_VAR = "FAIRWATCH_WEB_ALLOW_OPEN"
+#: A token shorter than this is refused: it could be guessed.
+WEB_TOKEN_MIN_LENGTH = 16
+#: Served to anyone: probes and the Prometheus scrape (no customer data there).
+OPEN_PATHS = frozenset({"/health", "/ready", "/live", "/metrics"})
+
+
+@dataclass(frozen=True, slots=True)
+class WebAccess:
+    """Who may use the worker's web port: holders of the token (never shown), or anyone on loopback without one."""
+
+    token: str | None = field(default=None, repr=False, compare=False)
+    allow_open: bool = False
+
+    @property
+    def protected(self) -> bool:
+        return self.token is not None
+
+    def accepts(self, presented: str | None) -> bool:
+        """The presented token is the token (constant time: its length alone leaks through timing)."""
+        if self.token is None or presented is None:
+            return False
+        return hmac.compare_digest(presented.encode(), self.token.encode())
+
+    def session_value(self) -> str:
+        """The login cookie's value: derived from the token, so the cookie never holds the token itself,
+        and every worker with the same token accepts it (a request one forwards to another carries it)."""
+        assert self.token is not None
+        return hmac.new(self.token.encode(), b"fairwatch web session v1", hashlib.sha256).hexdigest()
+
+    def accepts_session(self, presented: str | None) -> bool:
+        if self.token is None or presented is None:
+            return False
+        return hmac.compare_digest(presented.encode(), self.session_value().encode())
+
+    def bind_problem(self, host: str) -> str | None:
+        """Why the worker must not serve on ``host`` as configured (one line), or None."""
+        if self.protected or self.allow_open or is_loopback(host):
+            return None
+        return (
+            f"FAIRWATCH_WEB_HOST={host} serves customer data beyond this machine and {WEB_TOKEN_VAR} is not set: "
+            f"set {WEB_TOKEN_VAR} (or {WEB_TOKEN_FILE_VAR}), bind 127.0.0.1, or set {WEB_ALLOW_OPEN_VAR}=1 deliberately"
+        )
+
+    def describe(self, host: str, port: int) -> str:
+        """What the worker says at start about its web port."""
+        where = f"{host}:{port}"
+        if self.protected:
+            return (
+                f"web port {where}: every page and API needs {WEB_TOKEN_VAR} (except {', '.join(sorted(OPEN_PATHS))})"
+            )
+        if is_loopback(host):
+            return f"web port {where}: no {WEB_TOKEN_VAR}, so it serves this machine only (loopback)"
+        return f"web port {where}: OPEN to anyone who can reach it ({WEB_ALLOW_OPEN_VAR}=1, no {WEB_TOKEN_VAR})"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def load_web_access(environ: Mapping[str, str] | None = None) -> WebAccess:
+    """FAIRWATCH_WEB_TOKEN or FAIRWATCH_WEB_TOKEN_FILE, and FAIRWATCH_WEB_ALLOW_OPEN; ConfigError names the variable."""
+    env = os.environ if environ is None else environ
+    direct = env.get(WEB_TOKEN_VAR) or None
+    file_name = env.get(WEB_TOKEN_FILE_VAR) or None
+    if direct is not None and file_name is not None:
+        raise _config_error(f"{WEB_TOKEN_VAR} and {WEB_TOKEN_FILE_VAR} are both set: set one")
+    token, source = direct, WEB_TOKEN_VAR
+    if file_name is not None:
+        path = _path(env, WEB_TOKEN_FILE_VAR)
+        assert path is not None
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _config_error(f"{WEB_TOKEN_FILE_VAR}={file_name}: cannot be read ({type(exc).__name__})") from None
+        source = f"{WEB_TOKEN_FILE_VAR}={file_name}"
+    if token is not None and len(token) < WEB_TOKEN_MIN_LENGTH:
+        raise _config_error(f"{source}: the token must be at least {WEB_TOKEN_MIN_LENGTH} characters")
+    open_text = (env.get(WEB_ALLOW_OPEN_VAR) or "0").strip().lower()
+    if open_text not in ("0", "1", "true", "false", "yes", "no"):
+        raise _config_error(f"{WEB_ALLOW_OPEN_VAR}={env.get(WEB_ALLOW_OPEN_VAR)!r}: expected 1 or 0")
+    return WebAccess(token=token, allow_open=open_text in ("1", "true", "yes"))
