@@ -18,10 +18,12 @@ from streams.config import ConfigError, load_config
 from streams.security import (
     EMBEDDED_ENV,
     KafkaSecurity,
+    WebAccess,
     aiokafka_kwargs,
     check_connection,
     faust_credentials,
     load_kafka_security,
+    load_web_access,
 )
 
 SECRET = "s3cr3t-Pa55word"
@@ -233,3 +235,63 @@ def test_check_connection_names_a_refused_connection_at_once_without_wait() -> N
     assert (
         line == f"cannot reach Kafka with PLAINTEXT: 127.0.0.1:{port}: connection refused (no broker listening there)"
     )
+
+
+# -- the web port -------------------------------------------------------------------------------------------------
+
+WEB_TOKEN = "a-web-token-of-some-length"
+
+
+def test_web_access_from_the_environment(tmp_path: Path) -> None:
+    assert load_web_access({}) == WebAccess() and not WebAccess().protected
+    direct = load_web_access({"FAIRWATCH_WEB_TOKEN": WEB_TOKEN})
+    assert direct.protected and direct.token == WEB_TOKEN
+    token_file = tmp_path / "token"
+    token_file.write_text(WEB_TOKEN + "\n")
+    assert load_web_access({"FAIRWATCH_WEB_TOKEN_FILE": str(token_file)}).token == WEB_TOKEN
+    assert load_web_access({"FAIRWATCH_WEB_ALLOW_OPEN": "1"}).allow_open
+    config = load_config({"FAIRWATCH_WEB_TOKEN": WEB_TOKEN})
+    for text in (repr(direct), str(direct), repr(config)):
+        assert WEB_TOKEN not in text
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"FAIRWATCH_WEB_TOKEN": "short"}, "FAIRWATCH_WEB_TOKEN: the token must be at least 16 characters"),
+        (
+            {"FAIRWATCH_WEB_TOKEN": WEB_TOKEN, "FAIRWATCH_WEB_TOKEN_FILE": "/etc/hosts"},
+            "FAIRWATCH_WEB_TOKEN and FAIRWATCH_WEB_TOKEN_FILE are both set",
+        ),
+        ({"FAIRWATCH_WEB_TOKEN_FILE": "/no/token"}, "FAIRWATCH_WEB_TOKEN_FILE=/no/token: no such file"),
+        ({"FAIRWATCH_WEB_ALLOW_OPEN": "sure"}, "FAIRWATCH_WEB_ALLOW_OPEN='sure'"),
+    ],
+)
+def test_web_access_errors_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(env)
+    assert named in str(caught.value)
+
+
+def test_tokens_and_sessions_compare_exactly() -> None:
+    access = WebAccess(token=WEB_TOKEN)
+    assert access.accepts(WEB_TOKEN)
+    for wrong in (None, "", WEB_TOKEN[:-1], WEB_TOKEN + "x", WEB_TOKEN.upper()):
+        assert not access.accepts(wrong)
+    session = access.session_value()
+    assert WEB_TOKEN not in session and access.accepts_session(session)
+    assert not access.accepts_session(WebAccess(token=WEB_TOKEN + "-other").session_value())
+    assert not WebAccess().accepts(WEB_TOKEN) and not WebAccess().accepts_session(session)
+
+
+def test_binding_rules() -> None:
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert WebAccess().bind_problem(host) is None
+        assert "this machine only (loopback)" in WebAccess().describe(host, 6066)
+    problem = WebAccess().bind_problem("0.0.0.0")
+    assert problem is not None and problem.startswith("FAIRWATCH_WEB_HOST=0.0.0.0 serves customer data beyond")
+    assert "FAIRWATCH_WEB_ALLOW_OPEN=1" in problem
+    assert WebAccess(allow_open=True).bind_problem("0.0.0.0") is None
+    assert "OPEN to anyone" in WebAccess(allow_open=True).describe("0.0.0.0", 6066)
+    assert WebAccess(token=WEB_TOKEN).bind_problem("10.1.2.3") is None
+    assert "every page and API needs FAIRWATCH_WEB_TOKEN" in WebAccess(token=WEB_TOKEN).describe("0.0.0.0", 6066)
