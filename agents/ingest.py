@@ -30,7 +30,7 @@ import orjson
 from faust import streams as faust_streams
 from faust.types import TP
 
-from models.alerts import AlertChange, to_cloudevent
+from models.alerts import AlertChange, forgotten_cloudevent, to_cloudevent
 from streams import metrics
 from streams.app import alerts_topic, app, customers, dead_letter_topic, inputs, plans, policy, ticks_topic
 from streams.deadletter import dead_letter_headers, send_dead_letter
@@ -95,6 +95,39 @@ async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[A
     return delivered
 
 
+def _forget(message: Any, customer_id: str, reason: str) -> dict[str, Any]:
+    """Forget a customer of the message's partition, now (under that partition's current event): the table
+    entry goes (a tombstone in the changelog, so compaction drops it), then the processor's memory of them.
+    Returns the notice for the alert topic, which makes every live page drop them too."""
+    held = processor.forget_customer(message.partition, customer_id)
+    # Only a state of this partition: the store and the changelog take the partition from the current event.
+    if held and customer_id in customers.data:
+        del customers[customer_id]
+    metrics.CUSTOMERS_FORGOTTEN.labels(reason).inc()
+    # The customer_id is not logged: the point is to stop keeping it.
+    log.info(
+        "fairwatch: a customer forgotten (%s) on partition %d%s",
+        reason,
+        message.partition,
+        "" if held else ": nothing was held for them here",
+    )
+    return forgotten_cloudevent(customer_id, int(time.time() * 1000), reason)
+
+
+def _forget_request(message: Any) -> list[dict[str, Any]]:
+    """A ``fairwatch forget`` request: a tick message carrying ``{"forget": customer_id}``."""
+    try:
+        customer_id = orjson.loads(message.value)["forget"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        customer_id = None
+    if not isinstance(customer_id, str) or not customer_id:
+        log.warning(
+            "fairwatch: a control message on %s/%d is not a forget request: ignored", TICKS_TOPIC, message.partition
+        )
+        return []
+    return [_forget(message, customer_id, "request")]
+
+
 async def handle_batch(events: list[Any]) -> None:
     """Handle a batch in order; send what it produced; then write each touched customer once.
 
@@ -110,6 +143,7 @@ async def handle_batch(events: list[Any]) -> None:
     produced: list[tuple[Any, Any]] = []
     last_of_partition: dict[int, Any] = {}
     rewinds: dict[TP, tuple[int, int | None]] = {}  # -> (offset to read again from, offset that came instead)
+    notices: list[dict[str, Any]] = []  # customers forgotten: for the alert topic
     previous = _CURRENT_EVENT.get(None)
     try:
         for event in events:
@@ -118,9 +152,14 @@ async def handle_batch(events: list[Any]) -> None:
             _CURRENT_EVENT.set(weakref.ref(event))
             last_of_partition[message.partition] = event
             if message.topic == TICKS_TOPIC:
+                if message.value:
+                    notices += _forget_request(message)
+                    continue
                 changes = processor.tick(message.partition)
                 if changes:
                     produced.append((changes, None))
+                for customer_id in processor.inactive_customers(message.partition):
+                    notices.append(_forget(message, customer_id, "inactive"))
                 for topic, offset in processor.stalled(message.partition).items():
                     rewinds.setdefault(TP(topic, message.partition), (offset, None))
                 continue
@@ -148,6 +187,13 @@ async def handle_batch(events: list[Any]) -> None:
                         dead_letter_headers(second.reason, second.code, first.topic, first.partition, first.offset),
                     )
                 )
+        for notice in notices:
+            customer_id = notice["data"]["customer_id"]
+            delivered.append(
+                await alerts_topic.send(
+                    key=customer_id.encode(), value=orjson.dumps(notice), headers=_CLOUDEVENTS_HEADERS
+                )
+            )
         if delivered:
             await asyncio.gather(*delivered)
         # Each customer once, then each partition's input offsets, written under an event of its own

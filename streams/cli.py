@@ -19,6 +19,7 @@ commands:
   produce --plans CATALOG [FILE]  publish a plan catalog (JSON or TOML), validated first; then FILE's events
   alerts [--from-beginning] [--json]
                                   follow the alert topic
+  forget CUSTOMER_ID              forget a customer: their state (a changelog tombstone) and the page's memory
   policy                          print the effective policy (defaults, FAIRWATCH_POLICY file, environment)
   report [--since WHEN] [--until WHEN] [--out DIR]
                                   "coming clean" report from the alert topic: DIR/report.html and CSV files
@@ -183,6 +184,17 @@ def main(argv: list[str] | None = None) -> int:
             if status or options.file is None:
                 return status
         return asyncio.run(produce_file(options.file, skip_bad=options.skip_bad))
+    if command == "forget":
+        parser = argparse.ArgumentParser(prog="fairwatch forget")
+        parser.add_argument("customer_id")
+        options = parser.parse_args(rest)
+        from streams.config import ConfigError
+        from streams.tools import forget_customer
+
+        try:
+            return asyncio.run(forget_customer(options.customer_id))
+        except ConfigError as exc:
+            return _fail(str(exc))
     if command == "policy":
         return print_policy()
     if command == "simulate":

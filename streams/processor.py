@@ -56,6 +56,8 @@ INPUT_OFFSETS = "input_offsets"
 
 #: No input handled for this long (wall clock) while the topic holds more: the tick reads it again.
 STALL_SECONDS = 5.0
+#: How often (wall clock) a partition is looked over for customers inactive past inactive_customer_days.
+SWEEP_SECONDS = 60.0
 
 
 def input_offsets_key(partition: int) -> str:
@@ -84,6 +86,10 @@ class _Partition:
     next_offsets: dict[str, int] = field(default_factory=dict)
     #: Input topics with more to read than handled: (the next offset, since when it has not moved).
     waiting: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: Each customer's newest event time (stream time, ms): who has been inactive how long.
+    last_event: dict[str, int] = field(default_factory=dict)
+    #: When (wall clock) the partition was last looked over for inactive customers.
+    swept_at: float = float("-inf")
 
     def count(self, state: State) -> None:
         """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
@@ -94,9 +100,13 @@ class _Partition:
         for kind in kinds:
             self.open_alerts[kind] += 1
         self.counted[state["id"]] = (orders, kinds)
+        newest = state.get("lt")
+        if newest:  # a state without event times (none yet) is not judged inactive
+            self.last_event[state["id"]] = max(newest.values())
 
     def uncount(self, state: State) -> None:
         """Take out what the customer's last saved state added."""
+        self.last_event.pop(state["id"], None)
         added = self.counted.pop(state["id"], None)
         if added is not None:
             self.open_orders -= added[0]
@@ -381,6 +391,43 @@ class Processor:
                 owned.next_offsets = dict(record[INPUT_OFFSETS])
             self.partitions[partition] = owned
         return owned
+
+    # --- forgetting customers ---------------------------------------------
+
+    def forget_customer(self, partition: int, customer_id: str) -> bool:
+        """Drop what the processor holds for the customer; the caller deletes their table entry (a tombstone).
+
+        False when the partition holds nothing for them. A later event starts a fresh state: nothing of
+        the old one, not even the event ids seen, is kept. Deadline index entries left behind are skipped
+        when due (the state is gone) or re-checked against the new state.
+        """
+        if is_input_offsets_key(customer_id):
+            return False
+        owned = self._partition(partition)
+        state = self.dirty.pop(customer_id, None) or self.store.get(customer_id)
+        if state is None or state.get("p") != partition:
+            return False
+        owned.uncount(state)
+        owned.plans_missing.discard(customer_id)
+        self.touched.discard(customer_id)
+        return True
+
+    def inactive_customers(self, partition: int) -> list[str]:
+        """Customers of the partition with no event for ``inactive_customer_days`` of stream time.
+
+        Looked over at most every SWEEP_SECONDS of wall time, from memory (each customer's newest event
+        time), not from the table. Stream time is the partition's newest, so a replayed backlog forgets as
+        a live run would have.
+        """
+        days = self.policy.inactive_customer_days
+        owned = self._partition(partition)
+        now = self.wall_clock()
+        # Not before the partition holds customers: the first look comes as soon as it does.
+        if days <= 0 or not owned.last_event or not owned.clock.times or now - owned.swept_at < SWEEP_SECONDS:
+            return []
+        owned.swept_at = now
+        cutoff = max(owned.clock.times.values()) - int(days * 86_400_000)
+        return [customer_id for customer_id, at in owned.last_event.items() if at < cutoff]
 
     # --- the plan catalog --------------------------------------------------
 

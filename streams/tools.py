@@ -12,12 +12,13 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from models.alerts import FORGOTTEN_TYPE
 from models.catalog import read_catalog_file
 from models.errors import CatalogError, Rejected
 from models.events import TOPIC_OF_TYPE, validate_event
 from streams.config import load_config
 from streams.security import aiokafka_kwargs, client_kwargs
-from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, ensure_topics
+from streams.topics import ALERTS_TOPIC, PLANS_TOPIC, TICKS_TOPIC, ensure_topics
 
 __all__ = [
     "produce_file",
@@ -27,6 +28,7 @@ __all__ = [
     "read_plans_file",
     "publish_plans",
     "produce_plans",
+    "forget_customer",
 ]
 
 
@@ -83,8 +85,11 @@ async def produce_file(path: Path, *, skip_bad: bool = False) -> int:
 
 
 def format_alert(document: dict[str, Any]) -> str:
-    """One readable line for a CloudEvents alert."""
+    """One readable line for a CloudEvents alert (or a notice that a customer was forgotten)."""
     data = document.get("data", {})
+    if document.get("type") == FORGOTTEN_TYPE:
+        customer, reason = data.get("customer_id", ""), data.get("reason", "")
+        return f"{document.get('time', ''):<20} forgotten customer {customer} ({reason})"
     impact = data.get("impact", {})
     lifecycle = document.get("type", "").rsplit(".", 1)[-1]
     money = f"{impact.get('currency', '')} {impact.get('amount', 0):,.2f}/{impact.get('per', '')}"
@@ -165,4 +170,45 @@ async def produce_plans(path: Path) -> int:
     await ensure_topics(config.bootstrap_servers, config.partitions, client=client)
     await publish_plans(config.bootstrap_servers, messages, client=client)
     print(f"published {len(messages)} plan(s) to {PLANS_TOPIC}")
+    return 0
+
+
+async def forget_customer(customer_id: str) -> int:
+    """``fairwatch forget CUSTOMER_ID``: ask the worker that owns the customer to forget them.
+
+    The request is a message on the tick topic, on the customer's partition (the one the default
+    partitioner gives their key on the input topics), so the worker handles it in order with the
+    customer's events, inside the stream, as every state change is. The worker deletes their state
+    (a tombstone in the changelog), and puts a notice on the alert topic that makes every live page
+    drop them. Their alerts already on the alert topic stay: they are the company's, under its retention.
+    """
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from models.events import INPUT_TOPICS
+
+    if not customer_id or not customer_id.strip():
+        print("fairwatch: give the customer_id to forget", file=sys.stderr)
+        return 2
+    config = load_config()
+    client = aiokafka_kwargs(config.kafka_security)
+    await ensure_topics(config.bootstrap_servers, config.partitions, client=client)
+    producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap_servers, **client)
+    await producer.start()
+    try:
+        inputs = sorted(await producer.partitions_for(INPUT_TOPICS[0]))
+        ticks = await producer.partitions_for(TICKS_TOPIC)
+        if len(ticks) != len(inputs):
+            print(
+                f"fairwatch: {TICKS_TOPIC} has {len(ticks)} partitions and {INPUT_TOPICS[0]} {len(inputs)}: "
+                "they must match (co-partitioned)",
+                file=sys.stderr,
+            )
+            return 1
+        key = customer_id.encode()
+        partition = DefaultPartitioner()(key, inputs, inputs)
+        value = orjson.dumps({"forget": customer_id})
+        await (await producer.send(TICKS_TOPIC, value=value, key=key, partition=partition))
+    finally:
+        await producer.stop()
+    print(f"asked the worker owning partition {partition} to forget {customer_id}")
     return 0
