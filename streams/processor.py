@@ -420,10 +420,12 @@ class Processor:
         a live run would have.
         """
         days = self.policy.inactive_customer_days
+        if days <= 0:
+            return []
         owned = self._partition(partition)
         now = self.wall_clock()
         # Not before the partition holds customers: the first look comes as soon as it does.
-        if days <= 0 or not owned.last_event or not owned.clock.times or now - owned.swept_at < SWEEP_SECONDS:
+        if not owned.last_event or not owned.clock.times or now - owned.swept_at < SWEEP_SECONDS:
             return []
         owned.swept_at = now
         cutoff = max(owned.clock.times.values()) - int(days * 86_400_000)
