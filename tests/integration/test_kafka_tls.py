@@ -1,7 +1,8 @@
 """Kafka over TLS, for real: stunnel (with a CA and certificate made by openssl) in front of the embedded broker.
 
 A worker and ``fairwatch produce`` / ``fairwatch alerts`` configured for SSL
-with the test's CA process events and give their alerts; with a CA that did not
+with the test's CA process events and give their alerts, and ``fairwatch demo``
+pointed at the TLS broker plays its stories; with a CA that did not
 sign the broker's certificate, with plaintext against the TLS port, or with a
 SASL login the broker refuses, the worker exits 2 before it starts, with one
 line naming the cause (and never the password).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -193,3 +195,22 @@ def test_a_refused_sasl_login_is_one_line_without_the_password(tls_kafka: TlsKaf
         worker.stop()
     assert "SASL SCRAM-SHA-512 authentication as 'fairwatch' failed" in line
     assert PASSWORD not in worker.log_path.read_text(errors="replace")
+
+
+def test_the_demo_stories_over_tls(tls_kafka: TlsKafka) -> None:
+    """``fairwatch demo`` pointed at the TLS broker: its producer, alert printer and worker all go through TLS."""
+    before = tls_kafka.connections()
+    env = {**os.environ, **tls_kafka.env(), "FAIRWATCH_BROKER_PROFILE": "tansu", "FAIRWATCH_PARTITIONS": "4"}
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "demo", "--customers", "6", "--seconds", "10"],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        env=env,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert f"broker {tls_kafka.address} (external)" in out
+    assert "promise.late_delivery (raised)" in out and "promise.wrong_delivery (raised)" in out
+    assert re.search(r"(\d+) == (\d+) \+ (\d+) \+ (\d+) \(holds\)", out), out
+    assert tls_kafka.connections() > before + 4
