@@ -149,6 +149,11 @@ def test_worker_produce_and_alerts_over_tls(tls_kafka: TlsKafka, tmp_path: Path)
         assert body["seq"] >= len(expected["alerts"])
         counts = worker.counts()
         assert counts["in"] == len(expected["good"]) and counts.conserved, counts
+        # fairwatch report reads the alert topic with them too.
+        report = fairwatch(env, "report", "--out", str(tmp_path / "report"), "--timeout", "30")
+        out, err = report.communicate(timeout=90)
+        assert report.returncode == 0, err
+        assert (tmp_path / "report" / "report.html").is_file()
         # Everything went through stunnel: the worker's clients, produce's and alerts' (several each).
         assert tls_kafka.connections() >= 6
     finally:
