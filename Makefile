@@ -26,6 +26,7 @@ test: $(STAMP)
 	bash scripts/ensure-prometheus.sh
 	bash scripts/ensure-alertmanager.sh
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-stunnel.sh
 	$(BIN)/python -m pytest tests -q
 
 $(BENCH_STAMP): $(STAMP)
@@ -43,6 +44,7 @@ integration: $(STAMP)
 	bash scripts/ensure-prometheus.sh
 	bash scripts/ensure-alertmanager.sh
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-stunnel.sh
 	$(BIN)/python -m pytest tests/integration -q
 
 lint: $(STAMP)

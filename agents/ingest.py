@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 from faust.types import TP
 
-from models.alerts import AlertChange, to_cloudevent
+from models.alerts import AlertChange, forgotten_cloudevent, to_cloudevent
 from streams import metrics
 from streams.app import runtime
 from streams.compat import current_event_var
@@ -240,6 +240,36 @@ def _handle(message: Any, consumed_at: float, produced: list[tuple[Any, Any]]) -
         produced.append((outcome.changes, consumed_at))
 
 
+def _forget(partition: int, customer_id: str, reason: str, forgotten: list[tuple[int, str]]) -> dict[str, Any]:
+    """Forget a customer of ``partition``: the processor's memory of them now, their table entry with the
+    batch's state (a tombstone in the changelog, so compaction drops it: ``forgotten``). Returns the notice for
+    the alert topic, which makes every live page drop them too."""
+    held = processor.forget_customer(partition, customer_id)
+    if held:
+        forgotten.append((partition, customer_id))
+    metrics.CUSTOMERS_FORGOTTEN.labels(reason).inc()
+    # The customer_id is not logged: the point is to stop keeping it.
+    log.info(
+        "fairwatch: a customer forgotten (%s) on partition %d%s",
+        reason,
+        partition,
+        "" if held else ": nothing was held for them here",
+    )
+    return forgotten_cloudevent(customer_id, int(time.time() * 1000), reason)
+
+
+def _forget_request(message: Any, forgotten: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """A ``fairwatch forget`` request: a tick message carrying ``{"forget": customer_id}``."""
+    try:
+        customer_id = orjson.loads(message.value)["forget"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        customer_id = None
+    if not isinstance(customer_id, str) or not customer_id:
+        log.warning("fairwatch: a control message on %s/%d is not a forget request: ignored", _TICKS, message.partition)
+        return []
+    return [_forget(message.partition, customer_id, "request", forgotten)]
+
+
 async def handle_batch(events: list[Any]) -> None:
     """One checkpoint: handle the batch in order, deliver its outputs, then its state (module docstring)."""
     global _batches
@@ -250,6 +280,8 @@ async def handle_batch(events: list[Any]) -> None:
     # (changes, consumed_at) or (dead-letter message, rejection), in the order the messages came.
     produced: list[tuple[Any, Any]] = []
     last_of_partition: dict[int, Any] = {}
+    notices: list[dict[str, Any]] = []  # customers forgotten: for the alert topic
+    forgotten: list[tuple[int, str]] = []  # (partition, customer_id) whose table entries go with the state
     previous = current_event_var.get(None)
     try:
         for event in events:
@@ -258,11 +290,16 @@ async def handle_batch(events: list[Any]) -> None:
             current_event_var.set(weakref.ref(event))
             last_of_partition[message.partition] = event
             if message.topic == _TICKS:
+                if message.value:
+                    notices += _forget_request(message, forgotten)
+                    continue
                 for record in await _stalled_tails(message.partition):
                     _handle(record, started, produced)
                 changes = processor.tick(message.partition)
                 if changes:
                     produced.append((changes, None))
+                for customer_id in processor.inactive_customers(message.partition):
+                    notices.append(_forget(message.partition, customer_id, "inactive", forgotten))
                 continue
             expected = processor.handled_offset(_ROLES[message.topic], message.partition)
             if expected is not None and message.offset > expected:
@@ -286,13 +323,24 @@ async def handle_batch(events: list[Any]) -> None:
                         dead_letter_headers(second.reason, second.code, first.topic, first.partition, first.offset),
                     )
                 )
+        for notice in notices:
+            customer_id = notice["data"]["customer_id"]
+            delivered.append(
+                await rt.alerts.send(key=customer_id.encode(), value=orjson.dumps(notice), headers=_CLOUDEVENTS_HEADERS)
+            )
         if delivered:
             await asyncio.gather(*delivered)
         _checkpoint("outputs")
         # Each customer once, then each partition's input-offsets record (after the customers it covers), on
         # the customer's partition, under this worker's fencing epoch for it.
-        dirty = processor.take_dirty()
         sends = []
+        # The forgotten first: an event after the forget in this batch starts a fresh state, written below.
+        for partition, customer_id in forgotten:
+            current_event_var.set(weakref.ref(last_of_partition[partition]))
+            tombstone = customers.remove(partition, customer_id, processor.epoch(partition))
+            if tombstone is not None:
+                sends.append(tombstone)
+        dirty = processor.take_dirty()
         for key, state in dirty.items():
             partition = state["p"]
             current_event_var.set(weakref.ref(last_of_partition[partition]))

@@ -146,6 +146,7 @@ def _status() -> dict[str, Any]:
         "stale": ledger.stale,
         "malformed": ledger.malformed,
         "forgotten": ledger.forgotten,
+        "forgotten_customers": ledger.forgotten_customers,
         "reader": dict(_reader),
         "currency": policy.currency,
     }

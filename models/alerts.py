@@ -189,3 +189,27 @@ def to_cloudevent(change: AlertChange, currency: str) -> dict[str, Any]:
             "details": change.details,
         },
     }
+
+
+#: The CloudEvents type of the notice that a customer was forgotten (``fairwatch forget``, or inactivity).
+FORGOTTEN_TYPE = "fairwatch.customer.forgotten"
+
+
+def forgotten_cloudevent(customer_id: str, at: int, reason: str) -> dict[str, Any]:
+    """The notice on the alert topic that fairwatch forgot a customer.
+
+    Every live page drops what it shows of them when it reads this (on a re-read
+    from the beginning too, since it comes after their alerts on the customer's
+    partition), and the topic's other readers learn that the customer asked to be
+    forgotten. The alerts before it stay: they are the company's, under its retention.
+    """
+    return {
+        "specversion": "1.0",
+        "id": f"forgotten-{customer_id}-{at}",
+        "source": "fairwatch/forget",
+        "type": FORGOTTEN_TYPE,
+        "subject": f"customer/{customer_id}",
+        "time": format_ms(at),
+        "datacontenttype": "application/json",
+        "data": {"customer_id": customer_id, "reason": reason},
+    }

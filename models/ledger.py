@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from models.alerts import FORGOTTEN_TYPE
 from models.money import to_micros
 from models.timestamps import parse_rfc3339, period_of
 
@@ -218,9 +219,21 @@ class Ledger:
         self.seq = 0  # emissions folded (the feed's sequence numbers)
         self.stale = 0  # re-sent or out-of-date emissions ignored
         self.malformed = 0  # documents that were not alerts
+        self.forgotten_customers = 0  # customers dropped on a forget notice
 
     def add_document(self, document: Any) -> bool:
-        """Fold a decoded alert document; False if it was malformed, a re-send or stale."""
+        """Fold a decoded alert document; False if it was malformed, a re-send or stale.
+
+        A forget notice (``fairwatch.customer.forgotten``) drops everything held of that customer.
+        """
+        if isinstance(document, Mapping) and document.get("type") == FORGOTTEN_TYPE:
+            data = document.get("data")
+            customer_id = data.get("customer_id") if isinstance(data, Mapping) else None
+            if not isinstance(customer_id, str):
+                self.malformed += 1
+                return False
+            self.forget_customer(customer_id)
+            return True
         try:
             emission = read_emission(document)
         except LedgerError:
@@ -283,6 +296,17 @@ class Ledger:
             if not alert_ids:
                 del self.by_customer[finding.customer_id]
         self.forgotten += count
+
+    def forget_customer(self, customer_id: str) -> None:
+        """Drop the customer's findings and feed entries (the page then shows nothing of them)."""
+        for alert_id in self.by_customer.pop(customer_id, set()):
+            self.findings.pop(alert_id, None)
+        kept = [entry for entry in self.feed if entry.emission.customer_id != customer_id]
+        if len(kept) != len(self.feed):
+            self.feed = deque(kept, maxlen=self.feed.maxlen)
+        self.forgotten_customers += 1
+        # A new sequence number, so cached summaries are recomputed without them.
+        self.seq += 1
 
     def after(self, seq: int, limit: int = 200) -> list[FeedEntry]:
         """Feed entries newer than ``seq``, newest first, at most ``limit``."""

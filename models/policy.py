@@ -103,6 +103,9 @@ class Policy:
     max_subscriptions_per_customer: int = 20
     #: An alert is re-emitted as updated when its money at stake moves by this fraction.
     update_threshold: float = 0.10
+    #: A customer with no event for this many days (stream time) is forgotten, as ``fairwatch forget``
+    #: would (their state, tombstoned in the changelog, and the page's memory of them); 0 keeps everyone.
+    inactive_customer_days: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

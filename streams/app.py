@@ -18,6 +18,7 @@ from models.policy import Policy
 from streams import codecs
 from streams.compat import CustomersTable, FairwatchTransport, PlansTable
 from streams.config import Config
+from streams.security import faust_credentials
 from streams.topics import Layout
 
 __all__ = ["Runtime", "FairwatchApp", "create_app", "install", "runtime", "use_uvloop"]
@@ -79,6 +80,7 @@ def _faust_app(config: Config, layout: Layout) -> FairwatchApp:
     return FairwatchApp(
         config.app_id,
         broker=config.broker_url,
+        broker_credentials=faust_credentials(config.kafka_security),
         store="rocksdb://" if config.store == "rocksdb" else "memory://",
         datadir=str(config.data_dir),
         autodiscover=False,

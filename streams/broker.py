@@ -46,9 +46,12 @@ def child_preexec() -> None:
 class EmbeddedBroker:
     """A Tansu broker process. Use as a context manager, or call start() and stop()."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, log_path: Path | None = None, advertise: str | None = None) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        #: host:port given to clients in metadata, when they reach the broker through something in front of it
+        #: (the TLS test's stunnel); by default its own address.
+        self.advertise = advertise
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,7 +70,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                f"tcp://{self.advertise}" if self.advertise else url,
                 "--storage-engine",
                 "memory://tansu/",
             ],

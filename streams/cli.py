@@ -20,6 +20,7 @@ commands:
   alerts [--from-beginning] [--json]
                                   follow the alert topic
   alertmanager                    post the alerts to Prometheus Alertmanager (FAIRWATCH_ALERTMANAGER_URL)
+  forget CUSTOMER_ID              forget a customer: their state (a changelog tombstone) and the page's memory
   policy                          print the effective policy (defaults, FAIRWATCH_POLICY file, environment)
   report [--since WHEN] [--until WHEN] [--out DIR]
                                   "coming clean" report from the alert topic: DIR/report.html and CSV files
@@ -32,6 +33,10 @@ commands:
   evaluate DIR [--partitions N] [--in-process]
                                   run DIR's world through a real worker; precision/recall per kind; DIR/score.json
 """
+
+
+#: How long the worker's start-up check waits for a broker that refuses connections (one still starting).
+KAFKA_CHECK_WAIT_SECONDS = 30.0
 
 
 def _fail(message: str) -> int:
@@ -55,6 +60,15 @@ def run_worker(argv: list[str]) -> int:
         policy = load_policy(config.policy_path, os.environ)
     except (ConfigError, PolicyError) as exc:
         return _fail(str(exc))
+    refused = config.web_access.bind_problem(config.web_host)
+    if refused is not None:
+        return _fail(refused)
+    from streams.security import check_connection_now
+
+    # Before anything starts: a wrong CA, protocol or password is one line here, not "unable to bootstrap".
+    problem = check_connection_now(config.bootstrap_servers, config.kafka_security, wait=KAFKA_CHECK_WAIT_SECONDS)
+    if problem is not None:
+        return _fail(problem)
     import logging
 
     # Faust sets up logging when the worker starts; until then the check and the wipe speak through this.
@@ -81,10 +95,12 @@ def run_worker(argv: list[str]) -> int:
     if config.store == "rocksdb":
         wipe_if_unclean(config.data_dir, runtime.app.conf.tabledir)
     fairwatch_log.removeHandler(early)
+    import agents.auth
     import agents.ingest
     import agents.page
     import agents.web  # noqa: F401  (registers /metrics, /health, /ready, /live; agents.page: /, the customer page)
 
+    print(f"fairwatch: {config.web_access.describe(config.web_host, config.web_port)}", file=sys.stderr)
     use_uvloop()
     sys.argv = ["fairwatch", "worker", *argv]
     try:
@@ -215,6 +231,17 @@ def main(argv: list[str] | None = None) -> int:
             if status or options.file is None:
                 return status
         return asyncio.run(produce_file(options.file, skip_bad=options.skip_bad))
+    if command == "forget":
+        parser = argparse.ArgumentParser(prog="fairwatch forget")
+        parser.add_argument("customer_id")
+        options = parser.parse_args(rest)
+        from streams.config import ConfigError
+        from streams.tools import forget_customer
+
+        try:
+            return asyncio.run(forget_customer(options.customer_id))
+        except ConfigError as exc:
+            return _fail(str(exc))
     if command == "policy":
         return print_policy()
     if command == "alertmanager":

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams.security import KafkaSecurity, WebAccess, aiokafka_kwargs, load_kafka_security, load_web_access
 from streams.topics import TopicNames
 
 __all__ = ["Config", "ConfigError", "load_config"]
@@ -72,10 +73,16 @@ class Config:
     #: The consumer's isolation level (FAIRWATCH_ISOLATION_LEVEL; read_committed except on the embedded broker).
     isolation_level: str = "read_committed"
 
+    #: How every Kafka client authenticates and encrypts (FAIRWATCH_KAFKA_*): streams.security.
+    kafka_security: KafkaSecurity = KafkaSecurity()  # noqa: RUF009 (frozen: one shared default is safe)
+    #: Who may use the web port (FAIRWATCH_WEB_TOKEN...): streams.security.
+    web_access: WebAccess = WebAccess()  # noqa: RUF009 (frozen: one shared default is safe)
+
     @property
     def client_options(self) -> dict[str, Any]:
-        """What every aiokafka client fairwatch makes (producer, consumer, admin) is given to reach the cluster."""
-        return {"bootstrap_servers": self.bootstrap_servers}
+        """What every aiokafka client fairwatch makes (producer, consumer, admin) is given to reach the cluster:
+        the bootstrap servers and the security settings."""
+        return {"bootstrap_servers": self.bootstrap_servers, **aiokafka_kwargs(self.kafka_security)}
 
     @property
     def broker_url(self) -> str:
@@ -163,4 +170,6 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         create_topics=create_topics == "1",
         live_stall_seconds=_number(env, "FAIRWATCH_LIVE_STALL_SECONDS", 60.0),
         isolation_level=isolation,
+        kafka_security=load_kafka_security(env),
+        web_access=load_web_access(env),
     )

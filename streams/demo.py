@@ -14,6 +14,7 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -22,6 +23,7 @@ from streams.alertmanager import redact
 from streams.broker import EmbeddedBroker
 from streams.config import load_config
 from streams.generator import StoryBook
+from streams.security import EMBEDDED_ENV, client_kwargs
 from streams.supervisor import BridgeProcess, Counts, WorkerProcess
 from streams.tools import format_alert, publish_plans, read_plans_file
 from streams.topics import ensure_topics
@@ -50,13 +52,20 @@ def run_demo(seconds: float | None, customers: int) -> int:
             f"fairwatch demo: broker {address} ({'external' if external else 'embedded Tansu'}); logs in {workdir}",
             flush=True,
         )
-        asyncio.run(ensure_topics([address], PARTITIONS, names=load_config().topics))
+        client = client_kwargs(external=bool(external))
+        names = load_config().topics
+        asyncio.run(ensure_topics([address], PARTITIONS, names=names, client=client))
         # The plan catalog first: the worker recovers it before it is ready.
         plans, _ = read_plans_file(DEMO_CATALOG)
-        asyncio.run(publish_plans([address], plans, load_config().topics.plans))
+        asyncio.run(publish_plans([address], plans, names.plans, client=client))
         print(f"fairwatch demo: published {len(plans)} plans from {DEMO_CATALOG.name} to the plans topic", flush=True)
         worker = WorkerProcess(
-            address, workdir / "data", workdir / "worker.log", env=DEMO_ENV, partitions=PARTITIONS, profile=profile
+            address,
+            workdir / "data",
+            workdir / "worker.log",
+            env={**DEMO_ENV, **({} if external else EMBEDDED_ENV)},
+            partitions=PARTITIONS,
+            profile=profile,
         ).start()
         print(f"fairwatch demo: worker on {worker.url} (/metrics, /ready); Ctrl-C stops", flush=True)
         print(
@@ -77,7 +86,7 @@ def run_demo(seconds: float | None, customers: int) -> int:
                 f"(bridge metrics on 127.0.0.1:{bridge.metrics_port}/metrics)",
                 flush=True,
             )
-        return asyncio.run(_demo(worker, address, seconds, customers, started))
+        return asyncio.run(_demo(worker, address, client, seconds, customers, started))
     finally:
         if bridge is not None:
             bridge.stop()
@@ -87,7 +96,9 @@ def run_demo(seconds: float | None, customers: int) -> int:
             broker.stop()
 
 
-async def _demo(worker: WorkerProcess, address: str, seconds: float | None, customers: int, started: float) -> int:
+async def _demo(
+    worker: WorkerProcess, address: str, client: dict[str, Any], seconds: float | None, customers: int, started: float
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -96,9 +107,9 @@ async def _demo(worker: WorkerProcess, address: str, seconds: float | None, cust
         loop.call_later(seconds, stop.set)
     produced = [0]
     alerts: dict[str, int] = {}
-    printer = asyncio.create_task(_print_alerts(address, alerts, started))
+    printer = asyncio.create_task(_print_alerts(address, client, alerts, started))
     produced_at: dict[str, int] = {}
-    generator = asyncio.create_task(_generate(address, customers, produced, stop, produced_at))
+    generator = asyncio.create_task(_generate(address, client, customers, produced, stop, produced_at))
     await stop.wait()
     print("\nfairwatch demo: stopping; letting the worker finish what was produced ...", flush=True)
     await generator
@@ -121,11 +132,16 @@ async def _demo(worker: WorkerProcess, address: str, seconds: float | None, cust
 
 
 async def _generate(
-    address: str, customers: int, produced: list[int], stop: asyncio.Event, produced_at: dict[str, int]
+    address: str,
+    client: dict[str, Any],
+    customers: int,
+    produced: list[int],
+    stop: asyncio.Event,
+    produced_at: dict[str, int],
 ) -> None:
     book = StoryBook()
     names = load_config().topics
-    producer = AIOKafkaProducer(bootstrap_servers=[address], linger_ms=2)
+    producer = AIOKafkaProducer(bootstrap_servers=[address], linger_ms=2, **client)
     await producer.start()
     try:
         ids = [f"c-{n:04d}" for n in range(1, customers + 1)]
@@ -172,13 +188,14 @@ async def _generate(
         await producer.stop()
 
 
-async def _print_alerts(address: str, alerts: dict[str, int], started: float) -> None:
+async def _print_alerts(address: str, client: dict[str, Any], alerts: dict[str, int], started: float) -> None:
     consumer = AIOKafkaConsumer(
         load_config().topics.alerts,
         bootstrap_servers=[address],
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         fetch_max_wait_ms=20,
+        **client,
     )
     await consumer.start()
     first = True

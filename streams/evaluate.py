@@ -255,7 +255,11 @@ def run_in_process(world: Path, partitions: int = 4) -> list[dict[str, Any]]:
 
 
 async def _publish(
-    bootstrap: list[str], partitions: int, plans: list[tuple[bytes, bytes]], events: list[tuple[str, bytes, bytes]]
+    bootstrap: list[str],
+    partitions: int,
+    plans: list[tuple[bytes, bytes]],
+    events: list[tuple[str, bytes, bytes]],
+    client: dict[str, Any],
 ) -> None:
     from aiokafka import AIOKafkaProducer
 
@@ -264,9 +268,9 @@ async def _publish(
     from streams.topics import ensure_topics
 
     names = load_config().topics
-    await ensure_topics(bootstrap, partitions, names=names)
-    await publish_plans(bootstrap, plans, names.plans)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    await ensure_topics(bootstrap, partitions, names=names, client=client)
+    await publish_plans(bootstrap, plans, names.plans, client=client)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024, **client)
     await producer.start()
     try:
         for role, key, value in events:
@@ -276,7 +280,9 @@ async def _publish(
         await producer.stop()
 
 
-async def _read_alerts(bootstrap: list[str], expect: int, timeout: float) -> list[dict[str, Any]]:
+async def _read_alerts(
+    bootstrap: list[str], expect: int, timeout: float, client: dict[str, Any]
+) -> list[dict[str, Any]]:
     from aiokafka import AIOKafkaConsumer
 
     from streams.config import load_config
@@ -287,6 +293,7 @@ async def _read_alerts(bootstrap: list[str], expect: int, timeout: float) -> lis
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         fetch_max_wait_ms=50,
+        **client,
     )
     await consumer.start()
     alerts: list[dict[str, Any]] = []
@@ -325,6 +332,7 @@ def run_pipeline(
     It must hold none of the input topics' data yet.
     """
     from streams.broker import EmbeddedBroker
+    from streams.security import EMBEDDED_ENV, client_kwargs
     from streams.supervisor import WorkerProcess
 
     summary = orjson.loads((world / "world.json").read_bytes())
@@ -337,13 +345,19 @@ def run_pipeline(
     broker = None if external else EmbeddedBroker(log_path=work / "broker.log").start()
     address = external or broker.address  # type: ignore[union-attr]
     worker = None
+    client = client_kwargs(external=bool(external))
     try:
         started = time.monotonic()
-        asyncio.run(_publish(address.split(","), partitions, _plans(world), events))
+        asyncio.run(_publish(address.split(","), partitions, _plans(world), events, client))
         _log(f"published {len(events)} events in {time.monotonic() - started:.1f} s to {address}")
         profile = os.environ.get("FAIRWATCH_BROKER_PROFILE", "kafka" if os.environ.get("FAIRWATCH_BROKER") else "tansu")
         worker = WorkerProcess(
-            address, work / "worker-data", work / "worker.log", partitions=partitions, profile=profile
+            address,
+            work / "worker-data",
+            work / "worker.log",
+            env=None if external else EMBEDDED_ENV,
+            partitions=partitions,
+            profile=profile,
         )
         # The truth was planted by the default policy: a policy from the environment would judge another world.
         for name in [n for n in worker.env if n.startswith("FAIRWATCH_POLICY")]:
@@ -363,7 +377,7 @@ def run_pipeline(
         )
         _wait_past(worker, customers, end, partitions, deadline)
         expect = sum(worker.counts()["alerts"].values())
-        alerts = asyncio.run(_read_alerts(address.split(","), expect, max(30.0, deadline - time.monotonic())))
+        alerts = asyncio.run(_read_alerts(address.split(","), expect, max(30.0, deadline - time.monotonic()), client))
         _log(f"{len(alerts)} alert emissions read ({time.monotonic() - started:.1f} s)")
         return alerts
     finally:

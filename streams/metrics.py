@@ -37,6 +37,11 @@ __all__ = [
 
 EVENTS_IN = Counter("fairwatch_events_in_total", "Messages consumed from input topics.", ["topic", "type"])
 PROCESSED = Counter("fairwatch_events_processed_total", "Valid, new events applied to state.", ["topic"])
+CUSTOMERS_FORGOTTEN = Counter(
+    "fairwatch_customers_forgotten_total",
+    "Customers forgotten: on request (fairwatch forget) or after inactive_customer_days without an event.",
+    ["reason"],
+)
 DUPLICATES = Counter("fairwatch_events_duplicate_total", "Events ignored as duplicates by event_id.", ["topic"])
 DEAD_LETTERED = Counter(
     "fairwatch_events_dead_lettered_total", "Messages sent to the dead-letter topic.", ["topic", "reason"]

@@ -63,6 +63,8 @@ EPOCH = "epoch"
 
 #: Order statuses that count as an open promise.
 _OPEN_ORDER = frozenset(("open", "shipped"))
+#: How often (wall clock) a partition is looked over for customers inactive past inactive_customer_days.
+SWEEP_SECONDS = 60.0
 
 
 def input_offsets_key(partition: int) -> str:
@@ -91,6 +93,10 @@ class _Partition:
     next_offsets: dict[str, int] = field(default_factory=dict)
     #: The fencing epoch this worker writes the partition's records under (streams.compat.tables).
     epoch: int = 0
+    #: Each customer's newest event time (stream time, ms): who has been inactive how long.
+    last_event: dict[str, int] = field(default_factory=dict)
+    #: When (wall clock) the partition was last looked over for inactive customers.
+    swept_at: float = float("-inf")
 
     def count(self, state: State) -> None:
         """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
@@ -106,9 +112,13 @@ class _Partition:
         for kind in kinds:
             self.open_alerts[kind] += 1
         self.counted[state["id"]] = (orders, kinds)
+        newest = state.get("lt")
+        if newest:  # a state without event times (none yet) is not judged inactive
+            self.last_event[state["id"]] = max(newest.values())
 
     def uncount(self, state: State) -> None:
         """Take out what the customer's last saved state added."""
+        self.last_event.pop(state["id"], None)
         added = self.counted.pop(state["id"], None)
         if added is not None:
             self.open_orders -= added[0]
@@ -413,6 +423,45 @@ class Processor:
             self._offsets_moved.add(partition)
             self.partitions[partition] = owned
         return owned
+
+    # --- forgetting customers ---------------------------------------------
+
+    def forget_customer(self, partition: int, customer_id: str) -> bool:
+        """Drop what the processor holds for the customer; the caller deletes their table entry (a tombstone).
+
+        False when the partition holds nothing for them. A later event starts a fresh state: nothing of
+        the old one, not even the event ids seen, is kept. Deadline index entries left behind are skipped
+        when due (the state is gone) or re-checked against the new state.
+        """
+        if is_input_offsets_key(customer_id):
+            return False
+        owned = self._partition(partition)
+        state = self.dirty.pop(customer_id, None) or self.store.get(customer_id)
+        if state is None or state.get("p") != partition:
+            return False
+        owned.uncount(state)
+        owned.plans_missing.discard(customer_id)
+        self.touched.discard(customer_id)
+        return True
+
+    def inactive_customers(self, partition: int) -> list[str]:
+        """Customers of the partition with no event for ``inactive_customer_days`` of stream time.
+
+        Looked over at most every SWEEP_SECONDS of wall time, from memory (each customer's newest event
+        time), not from the table. Stream time is the partition's newest, so a replayed backlog forgets as
+        a live run would have.
+        """
+        days = self.policy.inactive_customer_days
+        if days <= 0:
+            return []
+        owned = self._partition(partition)
+        now = self.wall_clock()
+        # Not before the partition holds customers: the first look comes as soon as it does.
+        if not owned.last_event or not owned.clock.times or now - owned.swept_at < SWEEP_SECONDS:
+            return []
+        owned.swept_at = now
+        cutoff = max(owned.clock.times.values()) - int(days * 86_400_000)
+        return [customer_id for customer_id, at in owned.last_event.items() if at < cutoff]
 
     # --- the plan catalog --------------------------------------------------
 

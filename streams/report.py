@@ -45,6 +45,7 @@ from models.ledger import (
 )
 from models.timestamps import add_months, format_ms, parse_rfc3339, period_start
 from streams.highwater import true_end_offsets
+from streams.security import client_kwargs
 from streams.topics import ALERTS_TOPIC
 
 __all__ = [
@@ -89,6 +90,7 @@ async def read_alert_documents(bootstrap: list[str], timeout: float = 60.0, topi
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=50,
+        **client_kwargs(),
     )
     try:
         await consumer.start()

@@ -12,10 +12,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from models.alerts import FORGOTTEN_TYPE
 from models.catalog import read_catalog_file
 from models.errors import CatalogError, Rejected
 from models.events import TOPIC_OF_TYPE, validate_event
 from streams.config import Config, load_config
+from streams.security import client_kwargs
 from streams.topics import PLANS_TOPIC, TopicCheckError, check_topics
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "read_plans_file",
     "publish_plans",
     "produce_plans",
+    "forget_customer",
 ]
 
 
@@ -85,8 +88,11 @@ async def produce_file(path: Path, *, skip_bad: bool = False) -> int:
 
 
 def format_alert(document: dict[str, Any]) -> str:
-    """One readable line for a CloudEvents alert."""
+    """One readable line for a CloudEvents alert (or a notice that a customer was forgotten)."""
     data = document.get("data", {})
+    if document.get("type") == FORGOTTEN_TYPE:
+        customer, reason = data.get("customer_id", ""), data.get("reason", "")
+        return f"{document.get('time', ''):<20} forgotten customer {customer} ({reason})"
     impact = data.get("impact", {})
     lifecycle = document.get("type", "").rsplit(".", 1)[-1]
     money = f"{impact.get('currency', '')} {impact.get('amount', 0):,.2f}/{impact.get('per', '')}"
@@ -147,10 +153,21 @@ async def _check(config: Config) -> None:
 
 
 async def publish_plans(
-    bootstrap: list[str] | dict[str, Any], messages: list[tuple[bytes, bytes]], topic: str = PLANS_TOPIC
+    bootstrap: list[str] | dict[str, Any],
+    messages: list[tuple[bytes, bytes]],
+    topic: str = PLANS_TOPIC,
+    *,
+    client: dict[str, Any] | None = None,
 ) -> None:
-    """Publish plan records to the compacted plans topic (the worker's global table follows it)."""
-    options = {"bootstrap_servers": bootstrap} if isinstance(bootstrap, list) else bootstrap
+    """Publish plan records to the compacted plans topic (the worker's global table follows it).
+
+    ``bootstrap``: the servers, or a config's whole ``client_options``. ``client``: with servers, the aiokafka
+    security settings (streams.security); None reads them from the environment.
+    """
+    if isinstance(bootstrap, list):
+        options = {"bootstrap_servers": bootstrap, **(client_kwargs() if client is None else client)}
+    else:
+        options = bootstrap
     producer = AIOKafkaProducer(**options, linger_ms=5)
     await producer.start()
     try:
@@ -177,4 +194,50 @@ async def produce_plans(path: Path) -> int:
         return 2
     await publish_plans(config.client_options, messages, config.topics.plans)
     print(f"published {len(messages)} plan(s) to {config.topics.plans}")
+    return 0
+
+
+async def forget_customer(customer_id: str) -> int:
+    """``fairwatch forget CUSTOMER_ID``: ask the worker that owns the customer to forget them.
+
+    The request is a message on the tick topic, on the customer's partition (the one the default
+    partitioner gives their key on the input topics), so the worker handles it in order with the
+    customer's events, inside the stream, as every state change is. The worker deletes their state
+    (a tombstone in the changelog), and puts a notice on the alert topic that makes every live page
+    drop them. Their alerts already on the alert topic stay: they are the company's, under its retention.
+    """
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from models.events import INPUT_TOPICS
+
+    if not customer_id or not customer_id.strip():
+        print("fairwatch: give the customer_id to forget", file=sys.stderr)
+        return 2
+    config = load_config()
+    try:
+        await _check(config)
+    except TopicCheckError as exc:
+        print(f"fairwatch: {exc}", file=sys.stderr)
+        return 2
+    names = config.topics
+    orders = names.input_topic(INPUT_TOPICS[0])
+    producer = AIOKafkaProducer(**config.client_options)
+    await producer.start()
+    try:
+        inputs = sorted(await producer.partitions_for(orders))
+        ticks = await producer.partitions_for(names.ticks)
+        if len(ticks) != len(inputs):
+            print(
+                f"fairwatch: {names.ticks} has {len(ticks)} partitions and {orders} {len(inputs)}: "
+                "they must match (co-partitioned)",
+                file=sys.stderr,
+            )
+            return 1
+        key = customer_id.encode()
+        partition = DefaultPartitioner()(key, inputs, inputs)
+        value = orjson.dumps({"forget": customer_id})
+        await (await producer.send(names.ticks, value=value, key=key, partition=partition))
+    finally:
+        await producer.stop()
+    print(f"asked the worker owning partition {partition} to forget {customer_id}")
     return 0

@@ -266,7 +266,17 @@ async def ensure_topics(
     partitions: int,
     replication: int = 1,
     names: TopicNames | None = None,
+    *,
+    client: Mapping[str, Any] | None = None,
 ) -> Layout:
-    """For the tools beside a worker (produce, demo, tests): the same check and creation as the worker's."""
-    options = {"bootstrap_servers": bootstrap} if isinstance(bootstrap, list) else bootstrap
+    """For the tools beside a worker (produce, demo, tests): the same check and creation as the worker's.
+
+    ``client``: aiokafka security settings (streams.security); None reads them from the environment.
+    """
+    if isinstance(bootstrap, list):
+        from streams.security import client_kwargs
+
+        options = {"bootstrap_servers": bootstrap, **(client_kwargs() if client is None else client)}
+    else:
+        options = dict(bootstrap)
     return await check_topics(options, names or TopicNames(), partitions, replication=replication)

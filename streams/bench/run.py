@@ -43,6 +43,7 @@ from models.events import INPUT_TOPICS
 from streams.bench.rules import RULES_TARGET_EPS, run_rules
 from streams.bench.workload import Message, live_stories, mixed_stream
 from streams.broker import EmbeddedBroker, child_preexec
+from streams.security import EMBEDDED_ENV, client_kwargs
 from streams.supervisor import Counts, WorkerProcess, read_counts
 from streams.tools import publish_plans, read_plans_file
 from streams.topics import ensure_topics
@@ -157,9 +158,14 @@ def parse_args(argv: list[str]) -> Options:
 # --- broker set-up -------------------------------------------------------------------------------
 
 
+def _client() -> dict[str, Any]:
+    """aiokafka security settings: the environment's for FAIRWATCH_BROKER, none for the embedded broker."""
+    return client_kwargs(external=bool(os.environ.get("FAIRWATCH_BROKER")))
+
+
 async def _create_inputs(address: str, partitions: int) -> None:
     """Input topics with explicit retention configs: Quix Streams reads them back (Tansu reports none)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=[address])
+    admin = AIOKafkaAdminClient(bootstrap_servers=[address], **_client())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -171,9 +177,9 @@ async def _create_inputs(address: str, partitions: int) -> None:
             await admin.create_topics(missing)
     finally:
         await admin.close()
-    await ensure_topics([address], partitions)
+    await ensure_topics([address], partitions, client=_client())
     plans, _ = read_plans_file(CATALOG)
-    await publish_plans([address], plans)
+    await publish_plans([address], plans, client=_client())
 
 
 async def _produce(
@@ -181,7 +187,7 @@ async def _produce(
 ) -> int:
     """Send everything (or, with ``rate``, paced for ``seconds``); return the count acknowledged."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=[address], linger_ms=0 if rate else 20, max_batch_size=1 << 20, acks=1
+        bootstrap_servers=[address], **_client(), linger_ms=0 if rate else 20, max_batch_size=1 << 20, acks=1
     )
     await producer.start()
     sent = 0
@@ -213,6 +219,7 @@ async def raw_consume(address: str, expect: int, partitions: int, timeout: float
     """The limit: one aiokafka consumer, large batches, orjson.loads on every value, nothing else."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=[address],
+        **_client(),
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
@@ -354,7 +361,7 @@ async def _shortfall(address: str, group: str, partitions: int) -> dict[str, Any
     from aiokafka.admin import AIOKafkaAdminClient
 
     committed: dict[tuple[str, int], int] = {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=[address])
+    admin = AIOKafkaAdminClient(bootstrap_servers=[address], **_client())
     await admin.start()
     try:
         listed = await admin.list_consumer_group_offsets(group)
@@ -365,6 +372,7 @@ async def _shortfall(address: str, group: str, partitions: int) -> dict[str, Any
         await admin.close()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=[address],
+        **_client(),
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
@@ -432,6 +440,7 @@ async def _changelog_sizes(address: str, topic: str, partitions: int, skip_prefi
     """(customers, bytes): the newest changelog record of every customer, as stored (orjson)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=[address],
+        **_client(),
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
@@ -476,7 +485,7 @@ def run_fairwatch(address: str, opts: Options, workdir: Path, count: int, expect
             address,
             workdir / f"{app_id}-{n}",
             workdir / f"{app_id}-{n}.log",
-            env=env,
+            env={**env, **({} if os.environ.get("FAIRWATCH_BROKER") else EMBEDDED_ENV)},
             partitions=opts.partitions,
             profile=profile,
         )

@@ -65,6 +65,22 @@ class CustomersTable(faust.Table):
             eager_partitioning=True,
         )
 
+    def remove(self, partition: int, key: str, epoch: int) -> FutureMessage | None:
+        """Delete the key from the local store and send its tombstone; None when the store does not hold it."""
+        if key not in self.data:
+            return None
+        del self.data[key]
+        return self.changelog_topic.send_soon(
+            key=key,
+            value=None,
+            partition=partition,
+            headers=[(EPOCH_HEADER, str(epoch).encode())],
+            key_serializer=self.key_serializer,
+            value_serializer=self.value_serializer,
+            callback=self._on_changelog_sent,
+            eager_partitioning=True,
+        )
+
     def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
         kept = []
         epochs = self._restore_epochs
