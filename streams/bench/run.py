@@ -546,10 +546,13 @@ def run_fairwatch(address: str, opts: Options, workdir: Path, count: int, expect
         batches = [_gauges(t, "fairwatch_batch_messages", "fairwatch_table_writes") for t in texts]
         out["writes_per_message"] = sum(b.get("fairwatch_table_writes", 0.0) for b in batches) / max(1, counts["in"])
         out["mean_batch"] = _mean_batch(texts)
+        # Each worker's share: a worker that was assigned partitions and said ready but handled nothing shows as 0.
+        shares = [read_counts(t)["in"] for t in texts]
         out.update(
             counts=dict(counts),
             eps=counts["in"] / (last - first) if last > first else None,
             seconds=last - first,
+            shares=shares,
             complete=counts["in"] - counts["redelivered"] == expect,
         )
         if not out["complete"]:
@@ -804,7 +807,9 @@ def run_bench(opts: Options) -> dict[str, Any]:
             many = run_fairwatch(address, opts, workdir, opts.workers, opts.events)
             results[f"fairwatch_eps_{opts.workers}_workers"] = many["eps"]
             results["workers_speedup"] = _ratio(many["eps"], one["eps"])
-            results["workers_complete"] = many["complete"]
+            results["workers_each_in"] = many["shares"]
+            # Complete: every message handled, and every worker took part.
+            results["workers_complete"] = many["complete"] and all(share > 0 for share in many["shares"])
         results["ratio_raw"] = _ratio(results["fairwatch_eps"], results["raw_eps"])
         results["ratio_bare_faust"] = _ratio(results["fairwatch_eps"], results["bare_faust_eps"])
         results["ratio_quix"] = _ratio(results["fairwatch_eps"], results["quix_eps"])
