@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 import weakref
@@ -145,6 +146,8 @@ reader = LogReader(rt.config.client_options, rt.config.isolation_level, max(rt.c
 #: (topic, partition) -> (the next offset to handle, since when it has not moved) for partitions whose consumer
 #: is at the end of the log while the agent is not.
 _tails: dict[tuple[str, int], tuple[int, float]] = {}
+#: The control message on the tick topic that asks the agent to read a partition's tail from the log.
+_READ_TAIL = b'{"read_tail":true}'
 
 
 async def _skipped(topic: str, partition: int, start: int, stop: int) -> list[Any]:
@@ -164,31 +167,56 @@ async def _skipped(topic: str, partition: int, start: int, stop: int) -> list[An
     return records
 
 
-async def _stalled_tails(partition: int) -> list[Any]:
-    """Records past the agent's position on a partition whose consumer reached the end of the log long ago."""
+def _tail_behind(topic: str, partition: int) -> tuple[int, int] | None:
+    """(next offset to handle, end of the log) when the consumer has read the partition to its end and the
+    agent has not handled all of it; None otherwise. Reads without changing anything."""
+    handled = processor.peek_handled(_ROLES[topic], partition)
+    position, highwater, stable = partition_position(app, TP(topic, partition))
+    end = stable if stable is not None and stable >= 0 else highwater
+    if handled is None or position is None or end is None or not position >= end > handled:
+        return None
+    return handled, end
+
+
+async def _read_tails(partition: int) -> list[Any]:
+    """A tail-read request: the records past the agent's position on each input topic of the partition whose
+    consumer is at the end of the log (streams.holes)."""
     found = []
-    now = time.monotonic()
-    for topic, role in _ROLES.items():
-        handled = processor.handled_offset(role, partition)
-        position, highwater, stable = partition_position(app, TP(topic, partition))
-        end = stable if stable is not None and stable >= 0 else highwater
-        if handled is None or position is None or end is None or not position >= end > handled:
-            _tails.pop((topic, partition), None)
-            continue
-        since = _tails.get((topic, partition))
-        if since is None or since[0] != handled:
-            _tails[topic, partition] = (handled, now)
-        elif now - since[1] >= TAIL_STALL_SECONDS:
-            _tails.pop((topic, partition), None)
-            found += await _skipped(topic, partition, handled, end)
+    for topic in _ROLES:
+        behind = _tail_behind(topic, partition)
+        if behind is not None:
+            found += await _skipped(topic, partition, *behind)
     return found
+
+
+@app.timer(interval=1.0)
+async def _watch_tails() -> None:
+    """A record the consumer dropped at the very end of a partition has no later record to reveal it. When a
+    partition's consumer has been at the end of the log for TAIL_STALL_SECONDS while the agent is behind, ask
+    the agent (a control message on the tick topic, in order with the partition's events) to read the tail."""
+    if not is_ready(rt):
+        return
+    now = time.monotonic()
+    for partition in assigned_partitions(rt):
+        for topic in _ROLES:
+            behind = _tail_behind(topic, partition)
+            if behind is None:
+                _tails.pop((topic, partition), None)
+                continue
+            since = _tails.get((topic, partition))
+            if since is None or since[0] != behind[0]:
+                _tails[topic, partition] = (behind[0], now)
+            elif now - since[1] >= TAIL_STALL_SECONDS:
+                _tails[topic, partition] = (behind[0], now)
+                await rt.ticks.send(value=_READ_TAIL, partition=partition)
 
 
 _alert_counters: dict[tuple[str, str], Any] = {}
 
 
 def _fault_hook() -> tuple[str, int] | None:
-    """Test only: ``FAIRWATCH_TEST_FAULT=<step>:<batch>`` raises at that step of that batch (1-based)."""
+    """Test only: ``FAIRWATCH_TEST_FAULT=<step>:<batch>`` raises at that step of that batch (1-based);
+    ``pause_after_<step>:<batch>`` stops the whole process there (SIGSTOP) until it is continued."""
     spec = os.environ.get("FAIRWATCH_TEST_FAULT")
     if not spec:
         return None
@@ -201,7 +229,13 @@ _batches = 0
 
 
 def _checkpoint(step: str) -> None:
-    if _FAULT is not None and (step, _batches) == _FAULT:
+    if _FAULT is None or _FAULT[1] != _batches:
+        return
+    if _FAULT[0] == f"pause_after_{step}":
+        # Frozen whole, as a stopped VM or a long GC pause freezes it: heartbeats stop too, the group moves on,
+        # and on SIGCONT the batch goes on to write its state (the stale writer that fencing is for).
+        os.kill(os.getpid(), signal.SIGSTOP)
+    elif _FAULT[0] == step:
         raise RuntimeError(f"injected fault at step {step} of batch {_batches}")
 
 
@@ -290,11 +324,13 @@ async def handle_batch(events: list[Any]) -> None:
             current_event_var.set(weakref.ref(event))
             last_of_partition[message.partition] = event
             if message.topic == _TICKS:
+                if message.value == _READ_TAIL:
+                    for record in await _read_tails(message.partition):
+                        _handle(record, started, produced)
+                    continue
                 if message.value:
                     notices += _forget_request(message, forgotten)
                     continue
-                for record in await _stalled_tails(message.partition):
-                    _handle(record, started, produced)
                 changes = processor.tick(message.partition)
                 if changes:
                     produced.append((changes, None))

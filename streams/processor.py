@@ -333,9 +333,27 @@ class Processor:
             self.partitions.pop(partition, None)
 
     def stream_time(self, partition: int) -> dict[str, int]:
-        """Stream time of the partition, per input topic."""
+        """Stream time of the partition, per input topic (before its first message since an assignment: what
+        the recovered table says, read without building the partition)."""
         owned = self.partitions.get(partition)
-        return dict(owned.clock.times) if owned else {}
+        if owned is not None:
+            return dict(owned.clock.times)
+        newest: dict[str, int] = {}
+        for state in self.store.values():
+            if state["p"] != partition or INPUT_OFFSETS in state:
+                continue
+            for topic, at in state.get("lt", {}).items():
+                if at > newest.get(topic, at - 1):
+                    newest[topic] = at
+        return {topic: at - self.grace_ms for topic, at in newest.items()}
+
+    def peek_handled(self, topic: str, partition: int) -> int | None:
+        """``handled_offset`` read without building the partition (for timers outside the stream)."""
+        owned = self.partitions.get(partition)
+        if owned is not None:
+            return owned.next_offsets.get(topic)
+        recorded = self.recorded_offset(topic, partition)
+        return recorded if recorded is not None else self._starts.get((topic, partition))
 
     def open_counts(self) -> tuple[int, Counter[str]]:
         """Open orders, and open alerts by kind, over the partitions this worker owns."""

@@ -471,24 +471,35 @@ def _epochs_out_of_order(broker: str) -> int:
     return stale
 
 
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "T"
+
+
 def test_a_stale_worker_resumed_after_its_partitions_moved_cannot_roll_state_back(broker, tmp_path, history) -> None:
-    """SIGSTOP past the session timeout, another worker takes over, SIGCONT: the paused worker's late writes
-    are fenced, and a fresh worker restored from the changelog ends where the reference did."""
+    """A worker frozen (SIGSTOP) past its session timeout between handling a batch and writing its state;
+    another worker takes over; SIGCONT: the frozen worker writes that batch's states late. Those writes are
+    fenced, and a fresh worker restored from the changelog ends where the reference did."""
     messages, customers, reference = history
     _prepare(broker)
-    first = _worker(broker, tmp_path, "first").start()
+    first = WorkerProcess(
+        broker,
+        tmp_path / "first-data",
+        tmp_path / "first.log",
+        env={**ENV, "FAIRWATCH_TEST_FAULT": "pause_after_outputs:20"},
+        partitions=PARTITIONS,
+    ).start()
     second = _worker(broker, tmp_path, "second")
     fresh = None
     try:
         first.wait_ready(60)
         producer = _Producer(broker, messages, chunk=10, pause=0.1).start()
         deadline = time.monotonic() + 60
-        while first.counts()["in"] < len(messages) // 4 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(first.process.pid, signal.SIGSTOP)
+        while not _stopped(first.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _stopped(first.process.pid), "the worker never reached its pause"
         try:
             second.start()
-            second.wait_ready(60)  # the group moved on without the paused worker
+            second.wait_ready(60)  # the group moved on without the frozen worker
             while second.counts()["in"] < 50 and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
@@ -505,6 +516,7 @@ def test_a_stale_worker_resumed_after_its_partitions_moved_cannot_roll_state_bac
         second.stop()
         stale = _epochs_out_of_order(broker)
         print(f"stale worker: {stale} changelog records written under a fenced epoch")
+        assert stale > 0, "the frozen worker wrote nothing after the other took over: no fencing shown"
         fresh = _worker(broker, tmp_path, "fresh").start()
         fresh.wait_ready(60)
         _wait_equal(lambda: _tables([fresh], customers), _tables([reference.worker], customers))
