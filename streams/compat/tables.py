@@ -76,7 +76,8 @@ class CustomersTable(faust.Table):
             partition=partition,
             headers=[(EPOCH_HEADER, str(epoch).encode())],
             key_serializer=self.key_serializer,
-            value_serializer=self.value_serializer,
+            # As Table.on_key_del sends it: the value codec would encode None as "null", not a tombstone.
+            value_serializer="raw",
             callback=self._on_changelog_sent,
             eager_partitioning=True,
         )
