@@ -339,13 +339,15 @@ class Processor:
         if owned is not None:
             return dict(owned.clock.times)
         newest: dict[str, int] = {}
-        for state in self.store.values():
-            if state["p"] != partition or INPUT_OFFSETS in state:
-                continue
-            for topic, at in state.get("lt", {}).items():
-                if at > newest.get(topic, at - 1):
-                    newest[topic] = at
+        for state in self._states_of(partition):
+            _note_newest(newest, state)
         return {topic: at - self.grace_ms for topic, at in newest.items()}
+
+    def _states_of(self, partition: int) -> Iterable[State]:
+        """The customers' states of ``partition`` in the table (not the input-offsets record)."""
+        for state in self.store.values():
+            if state["p"] == partition and INPUT_OFFSETS not in state:
+                yield state
 
     def peek_handled(self, topic: str, partition: int) -> int | None:
         """``handled_offset`` read without building the partition (for timers outside the stream)."""
@@ -415,12 +417,8 @@ class Processor:
             owned = _Partition(PartitionClock(self.topics, self.grace_ms), {})
             newest: dict[str, int] = {}
             entries: dict[str, list[tuple[int, str]]] = {}
-            for state in self.store.values():
-                if state["p"] != partition or INPUT_OFFSETS in state:
-                    continue
-                for topic, at in state.get("lt", {}).items():
-                    if at > newest.get(topic, at - 1):
-                        newest[topic] = at
+            for state in self._states_of(partition):
+                _note_newest(newest, state)
                 for clocks, due in _next_deadlines(state).items():
                     entries.setdefault(clocks, []).append((due, state["id"]))
                 owned.count(state)
@@ -537,6 +535,13 @@ def _next_deadline(state: State, clocks: tuple[str, ...]) -> int | None:
         if (found is None or due < found) and DEADLINE_CLOCKS[name.partition("|")[0]] == clocks:
             found = due
     return found
+
+
+def _note_newest(newest: dict[str, int], state: State) -> None:
+    """Fold a customer's newest event time per topic into ``newest``: where the partition's stream time resumes."""
+    for topic, at in state.get("lt", {}).items():
+        if at > newest.get(topic, at - 1):
+            newest[topic] = at
 
 
 def _plan_invalid(plan_id: str, rejected: Rejected) -> None:
