@@ -50,7 +50,6 @@ from models.notifications import Ending, OpenAlerts
 from models.policy import load_policy
 from streams.config import ConfigError, load_config
 from streams.highwater import true_end_offsets
-from streams.topics import ALERTS_TOPIC
 
 __all__ = [
     "BridgeSettings",
@@ -111,6 +110,9 @@ class BridgeSettings:
     interval: float
     page_url: str
     bootstrap: list[str]
+    #: The consumer's connection settings, credentials included (streams.config.Config.client_options).
+    client_options: dict[str, Any]
+    alerts_topic: str
     group_id: str
     session_timeout: float
     heartbeat_interval: float
@@ -158,6 +160,8 @@ def load_bridge_settings(environ: Mapping[str, str] | None = None) -> BridgeSett
         interval=interval,
         page_url=page_url.rstrip("/"),
         bootstrap=config.bootstrap_servers,
+        client_options=config.client_options,
+        alerts_topic=config.topics.alerts,
         group_id=f"{config.app_id}-alertmanager",
         session_timeout=config.session_timeout,
         heartbeat_interval=config.heartbeat_interval,
@@ -266,7 +270,7 @@ class AlertmanagerBridge:
         await consumer.seek_to_beginning(*tps)
         log.info(
             "alertmanager bridge: reading %s partitions %s from the beginning",
-            ALERTS_TOPIC,
+            self.settings.alerts_topic,
             ",".join(str(tp.partition) for tp in tps),
         )
 
@@ -486,7 +490,7 @@ class AlertmanagerBridge:
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap,
+            **settings.client_options,
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -494,7 +498,7 @@ class AlertmanagerBridge:
             session_timeout_ms=int(settings.session_timeout * 1000),
             heartbeat_interval_ms=int(settings.heartbeat_interval * 1000),
         )
-        self.consumer.subscribe([ALERTS_TOPIC], listener=_Reassign(self))
+        self.consumer.subscribe([settings.alerts_topic], listener=_Reassign(self))
         CAUGHT_UP.set(0)
         await self.consumer.start()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=_TIMEOUT_S))
