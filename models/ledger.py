@@ -375,7 +375,8 @@ class Ledger:
             finding.amount, finding.currency, finding.per = emission.amount, emission.currency, emission.per
             finding.revision, finding.lifecycle, finding.last_at = emission.revision, emission.lifecycle, emission.at
             finding.suggested_action, finding.details = emission.suggested_action, emission.details
-        for event_id in emission.evidence:
+        # An answer's evidence is the CRM's event, not a fact the finding rests on.
+        for event_id in () if emission.lifecycle in ANSWERS else emission.evidence:
             if event_id not in finding.evidence:
                 finding.evidence.append(event_id)
         finding.history.append(emission)

@@ -63,6 +63,7 @@ def test_the_ledger_keeps_the_condition_open_and_the_answers_beside_it() -> None
     assert first.time_to("acknowledged") == 2 * HOUR and first.time_to("closed") == 8 * HOUR
     assert (second.owner, second.outcome, second.put_right) == ("bob", "disputed", False)
     assert third.owner is None and third.feedback == {}
+    assert first.evidence == customer.documents[0]["data"]["evidence"]  # the answers add none of theirs
     shown = first.feedback_json()
     assert shown["answer"] == "refunded" and shown["time_to_close_hours"] == 8.0
     assert shown["feedback"]["closed"] == {"by": "ann", "at": "2026-11-22T19:00:00Z", "outcome": "refunded"}
