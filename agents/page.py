@@ -35,6 +35,7 @@ from models.ledger import (
     Emission,
     Finding,
     Ledger,
+    answers_json,
     figures,
     group,
     headline,
@@ -168,6 +169,7 @@ def feed_entry(seq: int, emission: Emission) -> dict[str, Any]:
         "currency": emission.currency,
         "per": emission.per,
         "evidence": list(emission.evidence),
+        "feedback": answers_json(emission.feedback),
     }
 
 
@@ -183,6 +185,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "raised_at": format_ms(finding.raised_at),
         "lifecycle": finding.lifecycle,
         "details": dict(finding.details),
+        **finding.feedback_json(),
     }
 
 

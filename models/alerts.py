@@ -7,6 +7,17 @@ emits ``raised`` for a condition that is not open and ``updated`` when an open o
 materially; ``resolve_alert`` emits ``resolved`` once. So the same condition
 never produces a second ``raised`` and every emission has a fresh revision.
 
+The CRM's answers (``feedback_alert``, SPEC §1 ``fairwatch.feedback``) add who and
+when to the record, only on alerts that have them: ``"ack": {"by", "at", "note"?}``,
+``"closed": {"by", "at", "outcome"}`` or ``"disputed": {"by", "at", "reason"}``
+(closed and disputed exclude each other: the latest answer stands). Each answer is
+emitted as ``acknowledged``/``closed``/``disputed`` under the next revision. A closed
+or disputed alert is notified again only when it comes back to life: an ``updated``
+(the condition changed materially) drops ``closed``/``disputed`` and keeps the owner,
+a new ``raised`` (it resolved and came back) starts with no answers at all. Every
+emission of an alert with answers carries them (``data.feedback``), so a reader
+holds its current state from its latest emission alone.
+
 The record is forgotten after ``alert_retention_days`` without an emission, or
 beyond ``max_alerts_per_customer`` (oldest resolved first), so state stays
 bounded. The price (README): a condition that comes back after its record was
@@ -33,9 +44,20 @@ __all__ = [
     "resolve_alert",
     "to_cloudevent",
     "prune_alerts",
+    "feedback_alert",
+    "FEEDBACK_LIFECYCLES",
+    "feedback_view",
 ]
 
-Lifecycle = Literal["raised", "updated", "resolved"]
+Lifecycle = Literal["raised", "updated", "resolved", "acknowledged", "closed", "disputed"]
+#: The lifecycles the CRM's answers make, by the feedback event type that makes each.
+FEEDBACK_LIFECYCLES: dict[str, Lifecycle] = {
+    "alert.acknowledged": "acknowledged",
+    "alert.closed": "closed",
+    "alert.disputed": "disputed",
+}
+#: Free text kept in state from an answer (a note, a reason); the whole text goes out in the emission.
+_KEPT_TEXT = 200
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -63,6 +85,8 @@ class AlertChange:
     evidence: tuple[str, ...]
     suggested_action: str
     details: dict[str, Any] = field(default_factory=dict)
+    #: The CRM's answers so far (``data.feedback``), None when there are none.
+    feedback: dict[str, Any] | None = None
 
 
 def raise_alert(
@@ -93,7 +117,7 @@ def raise_alert(
     else:
         lifecycle = "raised"
     revision = (record["r"] if record else 0) + 1
-    state["alerts"][alert_id] = {
+    fresh = {
         "k": kind,
         "r": revision,
         "o": True,
@@ -103,6 +127,10 @@ def raise_alert(
         "g": stage,
         "t": at,
     }
+    if lifecycle == "updated" and "ack" in record:
+        # Changed materially: notified again, with its owner; a close or dispute no longer stands.
+        fresh["ack"] = record["ack"]
+    state["alerts"][alert_id] = fresh
     return AlertChange(
         lifecycle,
         alert_id,
@@ -117,6 +145,7 @@ def raise_alert(
         tuple(evidence),
         suggested_action,
         details,
+        feedback=feedback_view(fresh),
     )
 
 
@@ -152,7 +181,88 @@ def resolve_alert(
         tuple(evidence),
         "none: resolved",
         details or {},
+        feedback=feedback_view(record),
     )
+
+
+def feedback_alert(
+    state: dict[str, Any],
+    *,
+    lifecycle: Lifecycle,
+    alert_id: str,
+    by: str,
+    at: int,
+    event_id: str,
+    text: str | None = None,
+    outcome: str | None = None,
+) -> AlertChange | None:
+    """Record the CRM's answer on the customer's alert ``alert_id`` (which must be in state); None when the
+    record already says the same (a second answer that changes nothing is not emitted again).
+
+    ``text`` is the acknowledgement's note or the dispute's reason; ``outcome`` the closing's.
+    """
+    record = state["alerts"][alert_id]
+    if lifecycle == "acknowledged":
+        answer: dict[str, Any] = {"by": by, "at": at}
+        if text:
+            answer["note"] = text[:_KEPT_TEXT]
+        if record.get("ack", {}).get("by") == by:
+            return None
+        record["ack"] = answer
+        summary, action = f"Acknowledged by {by}.", f"in hand: {by} owns it"
+    elif lifecycle == "closed":
+        held = record.get("closed")
+        if held is not None and held["by"] == by and held["outcome"] == outcome:
+            return None
+        record.pop("disputed", None)
+        record["closed"] = {"by": by, "at": at, "outcome": outcome}
+        summary, action = f"Closed by {by}: {str(outcome).replace('_', ' ')}.", f"none: closed ({outcome})"
+    elif lifecycle == "disputed":
+        held = record.get("disputed")
+        if held is not None and held["by"] == by:
+            return None
+        record.pop("closed", None)
+        record["disputed"] = {"by": by, "at": at, "reason": (text or "")[:_KEPT_TEXT]}
+        summary, action = f"Disputed by {by}: {text}", "none: the finding is disputed"
+    else:
+        raise ValueError(f"not an answer from the CRM: {lifecycle}")
+    # Closing or disputing without acknowledging first takes ownership all the same.
+    record.setdefault("ack", {"by": by, "at": at})
+    record["r"] += 1
+    record["t"] = max(record["t"], at)
+    return AlertChange(
+        lifecycle,
+        alert_id,
+        record["r"],
+        record["k"],
+        state["id"],
+        at,
+        record["s"],
+        summary,
+        record["a"],
+        record["p"],
+        (event_id,),
+        action,
+        {},
+        feedback=_with_text(feedback_view(record), lifecycle, text),
+    )
+
+
+def _with_text(view: dict[str, Any] | None, lifecycle: str, text: str | None) -> dict[str, Any] | None:
+    # The emission carries the whole note or reason, not what state keeps of it.
+    if view is not None and text and lifecycle in ("acknowledged", "disputed"):
+        view[lifecycle]["note" if lifecycle == "acknowledged" else "reason"] = text
+    return view
+
+
+def feedback_view(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The answers on an alert record as its emissions carry them (times RFC 3339); None without any."""
+    view: dict[str, Any] = {}
+    for key, name in (("ack", "acknowledged"), ("closed", "closed"), ("disputed", "disputed")):
+        answer = record.get(key)
+        if answer is not None:
+            view[name] = {**answer, "at": format_ms(answer["at"])}
+    return view or None
 
 
 def prune_alerts(state: dict[str, Any], now: int, retention_ms: int, most: int = 100) -> None:
@@ -187,6 +297,7 @@ def to_cloudevent(change: AlertChange, currency: str) -> dict[str, Any]:
             "evidence": list(change.evidence),
             "suggested_action": change.suggested_action,
             "details": change.details,
+            **({"feedback": change.feedback} if change.feedback else {}),
         },
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from models import feedback
 from models.alerts import AlertChange, prune_alerts
 from models.detectors import (
     BY_EVENT_TYPE,
@@ -17,7 +18,7 @@ from models.detectors import (
     complaint_unresolved,
     repeated_broken_promises,
 )
-from models.events import INPUT_TOPICS, Event
+from models.events import TIME_TOPICS, Event
 from models.policy import Policy
 from models.state import apply_order_event, hold_early, prune, take_early
 from models.subscriptions import SUBSCRIPTION_EVENT_TYPES, apply_subscription_event
@@ -38,9 +39,11 @@ def apply_event(
 
 
 def _with_patterns(state: dict[str, Any], changes: list[AlertChange], policy: Policy) -> list[AlertChange]:
-    # Some conditions are made of other alerts, not of events.
+    # Some conditions are made of other alerts, not of events; and the CRM may have answered an alert
+    # before it was emitted here (models.feedback).
     if changes:
         changes.extend(repeated_broken_promises.on_alerts(state, changes, policy))
+        changes.extend(feedback.on_alerts(state, changes))
     return changes
 
 
@@ -121,7 +124,7 @@ def _reached(name: str, due: int, by_topic: Mapping[str, int]) -> bool:
 
 
 def _retention_horizon(now: int | Mapping[str, int]) -> int | None:
-    """Up to when facts may be forgotten: the time every input topic has passed (None: not yet known).
+    """Up to when facts may be forgotten: the time every topic of facts has passed (None: not yet known).
 
     Retention keeps facts that other topics still refer to (a closed order that billing may yet invoice, an
     invoice held for an order not consumed yet). A topic read ahead of the others, or moved to the wall
@@ -129,6 +132,6 @@ def _retention_horizon(now: int | Mapping[str, int]) -> int | None:
     """
     if not isinstance(now, Mapping):
         return now
-    if any(topic not in now for topic in INPUT_TOPICS):
+    if any(topic not in now for topic in TIME_TOPICS):
         return None
-    return min(now[topic] for topic in INPUT_TOPICS)
+    return min(now[topic] for topic in TIME_TOPICS)

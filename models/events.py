@@ -19,7 +19,7 @@ from models.errors import Rejected
 from models.money import to_micros
 from models.timestamps import parse_rfc3339
 
-__all__ = ["Event", "decode_event", "validate_event", "TOPIC_OF_TYPE", "INPUT_TOPICS", "MAX_EVENT_BYTES"]
+__all__ = ["Event", "decode_event", "validate_event", "TOPIC_OF_TYPE", "INPUT_TOPICS", "TIME_TOPICS", "MAX_EVENT_BYTES"]
 
 #: Larger values are rejected before decoding: no real event needs more.
 MAX_EVENT_BYTES = 256 * 1024
@@ -330,10 +330,31 @@ _SCHEMAS: dict[str, tuple[str, dict[str, tuple[Check, bool]]]] = {
         "complaints",
         {"contact_id": (_id, True), "channel": (_id, True), "handling_minutes": (_units, True)},
     ),
+    # The CRM's answer about an alert fairwatch emitted (SPEC §1, topic fairwatch.feedback).
+    "alert.acknowledged": (
+        "feedback",
+        {"alert_id": (_id, True), "by": (_id, True), "note": (_free_text, False)},
+    ),
+    "alert.closed": (
+        "feedback",
+        {
+            "alert_id": (_id, True),
+            "by": (_id, True),
+            "outcome": (_one_of("fixed", "refunded", "contacted", "no_action"), True),
+        },
+    ),
+    "alert.disputed": (
+        "feedback",
+        {"alert_id": (_id, True), "by": (_id, True), "reason": (_free_text, True)},
+    ),
 }
 
 TOPIC_OF_TYPE: dict[str, str] = {kind: topic for kind, (topic, _) in _SCHEMAS.items()}
-INPUT_TOPICS: tuple[str, ...] = ("orders", "billing", "complaints")
+#: Every input topic's role: the co-partitioned topics the worker consumes (their names are configuration).
+INPUT_TOPICS: tuple[str, ...] = ("orders", "billing", "complaints", "feedback")
+#: The inputs whose stream time judges deadlines and retention: the facts about the customer. The CRM's
+#: feedback is about fairwatch's own alerts, may be silent for days, and no deadline waits for it (README).
+TIME_TOPICS: tuple[str, ...] = ("orders", "billing", "complaints")
 _DATA_CHECKS = {kind: _record(fields) for kind, (_, fields) in _SCHEMAS.items()}
 
 

@@ -18,7 +18,15 @@ here is an exact sum of what the alerts said. Which money counts as what:
 - *one-off overcharges*: :data:`OVERCHARGE_KINDS` findings, ``per: once``,
   severity not ``info`` (an ``info`` billing error is an undercharge: the
   company's own loss, not the customer's);
-- *at stake* is what open findings say; *found* counts resolved ones too.
+- *at stake* is what open findings say; *found* counts resolved ones too;
+- *put right* is what findings the CRM closed as ``fixed`` or ``refunded`` say.
+
+The CRM's answers (``acknowledged``, ``closed``, ``disputed``: SPEC §1 feedback) are
+emissions too. They move a finding's revision and its answers, not its condition:
+it stays open until ``resolved``. Every emission of an alert with answers carries
+them all (models.alerts), so a finding's answers are its latest emission's.
+Times to acknowledge and to close are event time from the raise of the current
+episode; the share disputed, per kind, is real-world precision's complement.
 """
 
 from __future__ import annotations
@@ -32,11 +40,14 @@ from typing import Any
 
 from models.alerts import FORGOTTEN_TYPE
 from models.money import to_micros
-from models.timestamps import parse_rfc3339, period_of
+from models.timestamps import format_ms, parse_rfc3339, period_of
 
 __all__ = [
     "OVERCHARGE_KINDS",
     "LIFECYCLES",
+    "ANSWERS",
+    "Answer",
+    "answers_json",
     "Emission",
     "Finding",
     "Figures",
@@ -57,7 +68,11 @@ __all__ = [
 OVERCHARGE_KINDS = frozenset(
     {"promise.unannounced_price_rise", "promise.billed_after_cancellation", "promise.billing_error"}
 )
-LIFECYCLES = ("raised", "updated", "resolved")
+LIFECYCLES = ("raised", "updated", "resolved", "acknowledged", "closed", "disputed")
+#: The lifecycles that are the CRM's answers, not changes of the condition.
+ANSWERS = frozenset(("acknowledged", "closed", "disputed"))
+#: Closing outcomes that put the customer's money or promise right.
+PUT_RIGHT = frozenset(("fixed", "refunded"))
 #: Revisions of one finding kept for the customer's timeline (its whole story is in the topic).
 _HISTORY = 6
 _CENT = Decimal("0.01")
@@ -86,6 +101,48 @@ class Emission:
     evidence: tuple[str, ...]
     suggested_action: str
     details: Mapping[str, Any]
+    #: The CRM's answers so far: ``{"acknowledged"|"closed"|"disputed": Answer}`` (empty: none).
+    feedback: Mapping[str, Answer] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One of the CRM's answers on an alert: who, when (event time, ms), and the outcome, note or reason."""
+
+    by: str
+    at: int
+    text: str = ""
+
+
+def _answers(value: Any) -> dict[str, Answer]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise LedgerError("feedback must be an object")
+    answers = {}
+    for name in ("acknowledged", "closed", "disputed"):
+        answer = value.get(name)
+        if answer is None:
+            continue
+        if not isinstance(answer, Mapping):
+            raise LedgerError(f"feedback.{name} must be an object")
+        text = answer.get("outcome") or answer.get("reason") or answer.get("note") or ""
+        answers[name] = Answer(_text(answer, "by"), parse_rfc3339(answer.get("at")), str(text))
+    return answers
+
+
+_TEXT_FIELD = {"acknowledged": "note", "closed": "outcome", "disputed": "reason"}
+
+
+def answers_json(answers: Mapping[str, Answer]) -> dict[str, Any]:
+    """A finding's answers as the page and the story show them (times RFC 3339)."""
+    shown = {}
+    for name, answer in answers.items():
+        entry: dict[str, Any] = {"by": answer.by, "at": format_ms(answer.at)}
+        if answer.text:
+            entry[_TEXT_FIELD[name]] = answer.text
+        shown[name] = entry
+    return shown
 
 
 def read_emission(document: Any) -> Emission:
@@ -133,6 +190,7 @@ def read_emission(document: Any) -> Emission:
             evidence=tuple(str(event_id) for event_id in evidence),
             suggested_action=str(data.get("suggested_action", "")),
             details=details if isinstance(details, Mapping) else {},
+            feedback=_answers(data.get("feedback")),
         )
     except LedgerError:
         raise
@@ -168,10 +226,46 @@ class Finding:
     details: Mapping[str, Any]
     evidence: list[str] = field(default_factory=list)  # every revision's, first seen first
     history: list[Emission] = field(default_factory=list)  # the latest revisions, oldest first
+    #: The CRM's answers on the current episode (``acknowledged``, ``closed``, ``disputed``).
+    feedback: Mapping[str, Answer] = field(default_factory=dict)
 
     @property
     def open(self) -> bool:
         return self.lifecycle != "resolved"
+
+    @property
+    def owner(self) -> str | None:
+        """Who acknowledged it (closing or disputing unacknowledged takes ownership too)."""
+        answer = self.feedback.get("acknowledged")
+        return None if answer is None else answer.by
+
+    @property
+    def outcome(self) -> str | None:
+        """How the CRM closed it (fixed, refunded, contacted, no_action), or ``disputed``; None: neither."""
+        if "disputed" in self.feedback:
+            return "disputed"
+        closed = self.feedback.get("closed")
+        return None if closed is None else closed.text
+
+    @property
+    def put_right(self) -> bool:
+        return self.outcome in PUT_RIGHT
+
+    def feedback_json(self) -> dict[str, Any]:
+        """Owner, answers and the times to them, as the page, the story and the report show them."""
+        acked, closed = self.time_to("acknowledged"), self.time_to("closed")
+        return {
+            "owner": self.owner,
+            "answer": self.outcome or ("acknowledged" if self.owner else None),
+            "feedback": answers_json(self.feedback),
+            "time_to_acknowledge_hours": None if acked is None else round(acked / 3_600_000, 1),
+            "time_to_close_hours": None if closed is None else round(closed / 3_600_000, 1),
+        }
+
+    def time_to(self, answer: str) -> int | None:
+        """Event time from the raise to the answer (``acknowledged``, ``closed``); 0 when dated before it."""
+        given = self.feedback.get(answer)
+        return None if given is None else max(0, given.at - self.raised_at)
 
     @property
     def month(self) -> str:
@@ -264,10 +358,16 @@ class Ledger:
                 last_at=emission.at,
                 suggested_action=emission.suggested_action,
                 details=emission.details,
+                feedback=emission.feedback,
             )
             self.findings[emission.alert_id] = finding
             self.by_customer.setdefault(emission.customer_id, set()).add(emission.alert_id)
+        elif emission.lifecycle in ANSWERS:
+            # The CRM's answer: the condition and its words stay as the detector last said them.
+            finding.feedback = emission.feedback
+            finding.revision, finding.last_at = emission.revision, max(finding.last_at, emission.at)
         else:
+            finding.feedback = emission.feedback
             if emission.lifecycle == "raised":  # a new episode of the same condition
                 finding.raised_at = emission.at
             finding.resolved_at = emission.at if emission.lifecycle == "resolved" else None
@@ -275,7 +375,8 @@ class Ledger:
             finding.amount, finding.currency, finding.per = emission.amount, emission.currency, emission.per
             finding.revision, finding.lifecycle, finding.last_at = emission.revision, emission.lifecycle, emission.at
             finding.suggested_action, finding.details = emission.suggested_action, emission.details
-        for event_id in emission.evidence:
+        # An answer's evidence is the CRM's event, not a fact the finding rests on.
+        for event_id in () if emission.lifecycle in ANSWERS else emission.evidence:
             if event_id not in finding.evidence:
                 finding.evidence.append(event_id)
         finding.history.append(emission)
@@ -335,6 +436,21 @@ class Figures:
     open_once: int = 0
     #: Median time from raised to resolved over the resolved findings, ms (the lower middle of an even count).
     median_resolve_ms: int | None = None
+    #: The CRM's answers: findings acknowledged, closed (any outcome), disputed.
+    acknowledged: int = 0
+    closed: int = 0
+    disputed: int = 0
+    #: Medians (ms, as above) from the raise to the acknowledgement and to the closing.
+    median_ack_ms: int | None = None
+    median_close_ms: int | None = None
+    #: Money of the findings closed as fixed or refunded, yearly and one-off (micro-units).
+    put_right_year: int = 0
+    put_right_once: int = 0
+
+    @property
+    def disputed_share(self) -> float | None:
+        """Disputed findings over all findings (None: none): how often the CRM said the finding was wrong."""
+        return None if not self.alerts else self.disputed / self.alerts
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -346,17 +462,39 @@ class Figures:
             "found_once": money_text(self.found_once),
             "open_year": money_text(self.open_year),
             "open_once": money_text(self.open_once),
-            "median_resolve_hours": None
-            if self.median_resolve_ms is None
-            else round(self.median_resolve_ms / 3_600_000, 1),
+            "median_resolve_hours": _hours(self.median_resolve_ms),
+            "acknowledged": self.acknowledged,
+            "closed": self.closed,
+            "disputed": self.disputed,
+            "disputed_share": None if self.disputed_share is None else round(self.disputed_share, 4),
+            "median_ack_hours": _hours(self.median_ack_ms),
+            "median_close_hours": _hours(self.median_close_ms),
+            "put_right_year": money_text(self.put_right_year),
+            "put_right_once": money_text(self.put_right_once),
         }
+
+
+def _hours(ms: int | None) -> float | None:
+    return None if ms is None else round(ms / 3_600_000, 1)
+
+
+def _median(values: list[int]) -> int | None:
+    """The lower middle of an even count."""
+    if not values:
+        return None
+    values.sort()
+    return values[(len(values) - 1) // 2]
 
 
 def figures(findings: Iterable[Finding]) -> Figures:
     result = Figures()
     customers: set[str] = set()
     durations: list[int] = []
+    to_ack: list[int] = []
+    to_close: list[int] = []
     for finding in findings:
+        if finding.feedback:
+            _count_answers(result, finding, to_ack, to_close)
         result.alerts += 1
         customers.add(finding.customer_id)
         yearly = finding.per == "year"
@@ -374,10 +512,28 @@ def figures(findings: Iterable[Finding]) -> Figures:
             result.resolved += 1
             durations.append(finding.time_to_resolve or 0)
     result.customers = len(customers)
-    if durations:
-        durations.sort()
-        result.median_resolve_ms = durations[(len(durations) - 1) // 2]
+    result.median_resolve_ms = _median(durations)
+    result.median_ack_ms = _median(to_ack)
+    result.median_close_ms = _median(to_close)
     return result
+
+
+def _count_answers(result: Figures, finding: Finding, to_ack: list[int], to_close: list[int]) -> None:
+    acked = finding.time_to("acknowledged")
+    if acked is not None:
+        result.acknowledged += 1
+        to_ack.append(acked)
+    closed = finding.time_to("closed")
+    if closed is not None:
+        result.closed += 1
+        to_close.append(closed)
+    if "disputed" in finding.feedback:
+        result.disputed += 1
+    if finding.put_right:
+        if finding.per == "year":
+            result.put_right_year += finding.amount
+        else:
+            result.put_right_once += finding.amount
 
 
 def group(findings: Iterable[Finding], key: Callable[[Finding], Hashable]) -> dict[Any, Figures]:

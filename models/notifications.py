@@ -14,6 +14,13 @@ stays open (an update that raises the severity; a broken promise that a
 the same way, with the annotation ``superseded`` saying why, or it would stay
 firing until its ``endsAt``.
 
+The CRM's answers (SPEC §1 feedback): an alert closed or disputed is not notified
+again. Its label set is ended the same way, with the annotation ``feedback`` saying
+who closed or disputed it, and it is held like a resolved one, so only a later
+``updated`` (the condition changed materially) or ``raised`` (it resolved and came
+back) opens it again. An acknowledged alert stays firing: someone owns it, it is
+not put right yet.
+
 Which promises a pattern counts: the repeated-promises detector lists the alert
 ids it counted as its evidence (``models/detectors/repeated_broken_promises.py``),
 and a customer's alerts all share the customer's partition, so the pattern and
@@ -34,6 +41,7 @@ from models.timestamps import MS_PER_DAY, format_ms
 __all__ = [
     "ROLLUP_KIND",
     "FAMILIES",
+    "QUIETING",
     "Ending",
     "OpenAlert",
     "OpenAlerts",
@@ -46,6 +54,8 @@ __all__ = [
 #: The alert whose evidence names the broken promises it rolls up (inhibited by ops/alertmanager/alertmanager.yml).
 ROLLUP_KIND = "relationship.repeated_broken_promises"
 FAMILIES = ("overpaying", "promise", "relationship")
+#: The CRM's answers that stop an alert's notifications.
+QUIETING = frozenset(("closed", "disputed"))
 _PER_TEXT = {"year": "per year", "once": "once"}
 
 
@@ -176,11 +186,15 @@ class OpenAlerts:
             self._fire(emission, partition, received_at)
         elif emission.lifecycle == "resolved":
             self._resolve(emission, partition, received_at)
+        elif emission.lifecycle in QUIETING:
+            self._quiet(emission, partition, received_at)
         else:
-            # A lifecycle this bridge does not notify on: keep the revision, nothing to post.
+            # A lifecycle this bridge does not notify on (acknowledged): keep the revision, nothing to post.
             current = self.open.get(emission.alert_id)
             if current is not None:
                 current.emission = _with_revision(current.emission, emission)
+            elif emission.alert_id in self._resolved:
+                self._resolved[emission.alert_id].revision = emission.revision
         return True
 
     def firing(self, ends_at: int, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
@@ -253,6 +267,34 @@ class OpenAlerts:
                 alert_id,
                 payload["labels"],
                 annotations,
+                payload["generatorURL"],
+                current.since,
+                received_at,
+                partition,
+            )
+        )
+        if emission.kind == ROLLUP_KIND:
+            self._count(alert_id, (), received_at)
+        self._rolled_into.pop(alert_id, None)
+
+    def _quiet(self, emission: Emission, partition: int, received_at: int) -> None:
+        """Closed or disputed by the CRM: ended in Alertmanager and held as resolved, so not notified again."""
+        alert_id = emission.alert_id
+        current = self.open.pop(alert_id, None)
+        self._described.pop(alert_id, None)
+        self.dirty.discard(alert_id)
+        self._resolved[alert_id] = _Seen(emission.revision, emission.at, partition)
+        self._resolved.move_to_end(alert_id)
+        while len(self._resolved) > self.max_resolved:
+            self._resolved.popitem(last=False)
+        if current is None:
+            return  # resolved or quieted already: nothing firing to end
+        payload = self._payload(current, received_at)
+        self.endings.append(
+            Ending(
+                alert_id,
+                payload["labels"],
+                {**payload["annotations"], "feedback": emission.summary},
                 payload["generatorURL"],
                 current.since,
                 received_at,

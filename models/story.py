@@ -261,4 +261,5 @@ def _finding(finding: Finding, currency: str) -> dict[str, Any]:
         "resolved_at": None if finding.resolved_at is None else format_ms(finding.resolved_at),
         "evidence": list(finding.evidence),
         "suggested_action": finding.suggested_action,
+        **finding.feedback_json(),
     }

@@ -46,11 +46,29 @@ def customer_view(state: dict[str, Any], stream_time: dict[str, int], currency: 
                 "severity": record["s"],
                 "impact": {"amount": to_amount(record["a"]), "currency": currency, "per": record["p"]},
                 "last_emitted_at": format_ms(record["t"]),
+                **_answers(record),
             }
             for alert_id, record in state["alerts"].items()
         },
+        # The CRM's answers about alerts not emitted (yet): waiting, and set aside after the grace (models.feedback).
+        "held_feedback": [
+            {"event_id": event_id, "type": kind, "alert_id": data["alert_id"], "at": format_ms(at)}
+            for event_id, kind, at, data in state.get("held_feedback", [])
+        ],
+        "unmatched_feedback": [
+            {**entry, "at": format_ms(entry["at"])} for entry in state.get("unmatched_feedback", [])
+        ],
         "dedup_window": len(state["seen"]),
         "subscriptions": {sub_id: _subscription(sub) for sub_id, sub in state.get("subs", {}).items()},
+    }
+
+
+def _answers(record: dict[str, Any]) -> dict[str, Any]:
+    """The CRM's answers on an alert record (models.alerts), with readable times."""
+    return {
+        name: {**record[key], "at": format_ms(record[key]["at"])}
+        for key, name in (("ack", "acknowledged"), ("closed", "closed"), ("disputed", "disputed"))
+        if key in record
     }
 
 

@@ -389,7 +389,7 @@ def run_pipeline(
 
 def _wait_past(worker: Any, customers: list[str], end: int, partitions: int, deadline: float) -> None:
     """Until every partition's stream time, on every input topic, has passed the world's end."""
-    from models.events import INPUT_TOPICS
+    from models.events import TIME_TOPICS
 
     probes: dict[int, str] = {}
     for customer in customers:
@@ -406,7 +406,7 @@ def _wait_past(worker: Any, customers: list[str], end: int, partitions: int, dea
         for partition, customer in probes.items():
             view = orjson.loads(worker.get(f"/customers/{customer}", timeout=5)[1])
             times = view.get("stream_time", {})
-            if any(topic not in times or parse_rfc3339(times[topic]) < end for topic in INPUT_TOPICS):
+            if any(topic not in times or parse_rfc3339(times[topic]) < end for topic in TIME_TOPICS):
                 behind.append(partition)
         if not behind:
             return

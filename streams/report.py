@@ -4,8 +4,9 @@ The period is a window of event time: the report folds every alert emitted up to
 ``until`` (so it shows each finding as it stood then) and reports the findings
 whose current episode opened in ``[since, until)``. Per kind and month: how many
 alerts and customers, how much money (yearly and one-off, found and still open),
-how many were resolved and the median time it took; then the customers with the
-most bad profits at stake. The figures come from models.ledger, as the live
+how many were resolved and the median time it took; what the CRM answered (owner,
+time to acknowledge and to close, the share disputed, the money put right); then
+the customers with the most bad profits at stake. The figures come from models.ledger, as the live
 page's do. The HTML inlines its CSS and SVG charts: it opens anywhere, offline.
 """
 
@@ -204,6 +205,19 @@ _KIND_MONTH_COLUMNS = [
     "one_off_open",
     "currency",
 ]
+_FEEDBACK_COLUMNS = [
+    "kind",
+    "alerts",
+    "acknowledged",
+    "median_hours_to_acknowledge",
+    "closed",
+    "median_hours_to_close",
+    "disputed",
+    "disputed_share",
+    "yearly_put_right",
+    "one_off_put_right",
+    "currency",
+]
 _TOP_COLUMNS = [
     "rank",
     "customer_id",
@@ -237,6 +251,33 @@ def _kind_month_rows(report: Report) -> list[list[Any]]:
             report.currency,
         ]
         for (kind, month), row in report.by_kind_month.items()
+    ]
+
+
+def _hours_of(ms: int | None) -> str:
+    return "" if ms is None else f"{ms / 3_600_000:.1f}"
+
+
+def _share(row: Figures) -> str:
+    return "" if row.disputed_share is None else f"{row.disputed_share:.4f}"
+
+
+def _feedback_rows(report: Report) -> list[list[Any]]:
+    return [
+        [
+            kind,
+            row.alerts,
+            row.acknowledged,
+            _hours_of(row.median_ack_ms),
+            row.closed,
+            _hours_of(row.median_close_ms),
+            row.disputed,
+            _share(row),
+            money_text(row.put_right_year),
+            money_text(row.put_right_once),
+            report.currency,
+        ]
+        for kind, row in report.by_kind.items()
     ]
 
 
@@ -353,6 +394,39 @@ def _figures_cells(row: Figures) -> str:
     )
 
 
+def _feedback_table(report: Report) -> str:
+    """Per kind: what the CRM answered (SPEC §1 feedback), and the whole period's line."""
+
+    def cells(row: Figures) -> str:
+        share = "&ndash;" if row.disputed_share is None else f"{row.disputed_share:.0%}"
+        return (
+            f'<td class="num">{row.alerts}</td><td class="num" data-field="acknowledged">{row.acknowledged}</td>'
+            f'<td class="num" data-field="median_ack">{_hours_of(row.median_ack_ms) or "&ndash;"}</td>'
+            f'<td class="num" data-field="closed">{row.closed}</td>'
+            f'<td class="num" data-field="median_close">{_hours_of(row.median_close_ms) or "&ndash;"}</td>'
+            f'<td class="num" data-field="disputed" data-share="{_share(row)}">{row.disputed} ({share})</td>'
+            f'<td class="num" data-field="put_right_year" data-amount="{money_text(row.put_right_year)}">'
+            f"{_money(money_text(row.put_right_year))}</td>"
+            f'<td class="num" data-field="put_right_once" data-amount="{money_text(row.put_right_once)}">'
+            f"{_money(money_text(row.put_right_once))}</td>"
+        )
+
+    rows = "".join(
+        f'<tr class="kind" data-kind="{_e(kind)}"><td>{_e(kind)}</td>{cells(row)}</tr>'
+        for kind, row in report.by_kind.items()
+    )
+    owners = Counter(f.owner for f in report.findings if f.owner)
+    busiest = ", ".join(f"{_e(owner)} ({count})" for owner, count in owners.most_common(5)) or "none yet"
+    return (
+        '<table id="by-kind-feedback"><thead><tr><th>kind</th><th class=num>alerts</th>'
+        "<th class=num>acknowledged</th><th class=num>median hours to acknowledge</th><th class=num>closed</th>"
+        "<th class=num>median hours to close</th><th class=num>disputed</th><th class=num>yearly, put right</th>"
+        f"<th class=num>one-off, put right</th></tr></thead><tbody>{rows}"
+        f'<tr class="total"><td>all kinds</td>{cells(report.totals)}</tr></tbody></table>'
+        f'<p class="small" id="owners">Owners with the most findings: {busiest}.</p>'
+    )
+
+
 def render_html(report: Report) -> str:
     """The whole report as one HTML document: inline CSS and SVG, no scripts, nothing fetched."""
     c, h = report.currency, report.headline
@@ -438,6 +512,11 @@ alert emissions read.</p>
 <h2>By kind</h2>
 <table id="by-kind"><thead>{header}</thead><tbody>{kind_rows}
 <tr class="total"><td>all kinds</td><td></td>{_figures_cells(report.totals)}</tr></tbody></table>
+<h2>What the CRM answered, by kind</h2>
+<p class="small">Acknowledged, closed and disputed findings (answers on <code>fairwatch.feedback</code>); times are
+event time from the raise; put right: closed as fixed or refunded. The share disputed is how often an agent found
+the finding wrong.</p>
+{_feedback_table(report)}
 <h2>By kind and month</h2>
 <table id="by-kind-month"><thead>{header}</thead><tbody>{month_rows}</tbody></table>
 <h2>Top customers by money at stake</h2>
@@ -453,7 +532,7 @@ Made by <code>fairwatch report</code> at {_e(format_ms(int(time.time() * 1000)))
 
 
 def write_report(report: Report, out: Path) -> list[Path]:
-    """``report.html``, ``by_kind_month.csv`` and ``top_customers.csv`` in ``out``."""
+    """``report.html``, ``by_kind_month.csv``, ``top_customers.csv`` and ``feedback_by_kind.csv`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     page = out / "report.html"
     page.write_text(render_html(report), encoding="utf-8")
@@ -461,6 +540,7 @@ def write_report(report: Report, out: Path) -> list[Path]:
     for name, columns, rows in (
         ("by_kind_month.csv", _KIND_MONTH_COLUMNS, _kind_month_rows(report)),
         ("top_customers.csv", _TOP_COLUMNS, _top_rows(report)),
+        ("feedback_by_kind.csv", _FEEDBACK_COLUMNS, _feedback_rows(report)),
     ):
         path = out / name
         with path.open("w", newline="", encoding="utf-8") as handle:
@@ -496,6 +576,12 @@ def run_report(
         f"(found {_money(h['overcharges_once_found'], report.currency)})"
     )
     print(f"  open {h['open']}, resolved {report.totals.resolved}, broken promises open {h['promises_open']}")
+    totals = report.totals
+    print(
+        f"  the CRM acknowledged {totals.acknowledged}, closed {totals.closed}, disputed {totals.disputed}; "
+        f"put right {_money(money_text(totals.put_right_year), report.currency)} a year and "
+        f"{_money(money_text(totals.put_right_once), report.currency)} once"
+    )
     for path in paths:
         print(f"  wrote {path}")
     return 0

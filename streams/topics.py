@@ -35,6 +35,7 @@ __all__ = [
     "DEAD_LETTER_TOPIC",
     "TICKS_TOPIC",
     "PLANS_TOPIC",
+    "FEEDBACK_TOPIC",
     "INPUT_TOPICS",
 ]
 
@@ -46,6 +47,7 @@ DEAD_LETTER_TOPIC = "fairwatch.dead-letter"
 #: by the wall clock are processed inside the stream, in order with the
 #: partition's events, and their table writes land on the right partition.
 TICKS_TOPIC = "fairwatch.ticks"
+FEEDBACK_TOPIC = "fairwatch.feedback"
 #: Reference data (SPEC §1): the plan catalog, keyed by plan_id, compacted. Created with one partition: it is
 #: small and every worker reads all of it (a global table); an existing one is read at any count.
 PLANS_TOPIC = "plans"
@@ -55,6 +57,7 @@ TOPIC_VARIABLES = {
     "orders": "FAIRWATCH_TOPIC_ORDERS",
     "billing": "FAIRWATCH_TOPIC_BILLING",
     "complaints": "FAIRWATCH_TOPIC_COMPLAINTS",
+    "feedback": "FAIRWATCH_TOPIC_FEEDBACK",
     "plans": "FAIRWATCH_TOPIC_PLANS",
     "alerts": "FAIRWATCH_TOPIC_ALERTS",
     "dead_letter": "FAIRWATCH_TOPIC_DEAD_LETTER",
@@ -69,11 +72,13 @@ class TopicCheckError(Exception):
 @dataclass(frozen=True, slots=True)
 class TopicNames:
     """The topics' names on the company's broker. Inside fairwatch an input is known by its role
-    (``orders``, ``billing``, ``complaints``: what event validation and the rules speak of)."""
+    (``orders``, ``billing``, ``complaints``, ``feedback``: what event validation and the rules speak of)."""
 
     orders: str = "orders"
     billing: str = "billing"
     complaints: str = "complaints"
+    #: The CRM's answers about alerts (SPEC §1): an input like the others, co-partitioned with them.
+    feedback: str = FEEDBACK_TOPIC
     plans: str = PLANS_TOPIC
     alerts: str = ALERTS_TOPIC
     dead_letter: str = DEAD_LETTER_TOPIC

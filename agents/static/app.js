@@ -77,6 +77,18 @@ function renderSummary(s) {
       <td class="num money" data-field="found_once" data-amount="${r.found_once}">${fw.money(r.found_once, "")}</td>
       <td class="num">${r.resolved}</td>
       <td class="num">${r.median_resolve_hours === null ? "–" : r.median_resolve_hours + " h"}</td></tr>`).join("");
+  const hours = (value) => value === null ? "–" : value + " h";
+  $("by-kind-feedback").tBodies[0].innerHTML = s.by_kind.filter((r) => r.acknowledged || r.disputed).map((r) => `
+    <tr data-kind="${fw.escape(r.kind)}"><td><span class="swatch" style="background:${fw.colour(r.kind)}"></span>
+      ${fw.escape(r.kind)}</td><td class="num" data-field="acknowledged">${r.acknowledged}</td>
+      <td class="num" data-field="median_ack">${hours(r.median_ack_hours)}</td>
+      <td class="num" data-field="closed">${r.closed}</td>
+      <td class="num" data-field="median_close">${hours(r.median_close_hours)}</td>
+      <td class="num" data-field="disputed" data-share="${r.disputed_share}">${r.disputed}
+        (${Math.round(100 * r.disputed_share)}%)</td>
+      <td class="num money" data-field="put_right_year" data-amount="${r.put_right_year}">${fw.money(r.put_right_year, "")}</td>
+      <td class="num money" data-field="put_right_once" data-amount="${r.put_right_once}">${fw.money(r.put_right_once, "")}</td>
+      </tr>`).join("") || '<tr><td colspan="8" class="empty">no answers from the CRM yet</td></tr>';
   $("chart-year").innerHTML = fw.stackedBars(s.by_month.filter((r) => r.year !== "0.00")
     .map((r) => ({month: r.month, kind: r.kind, value: r.year})), c);
   $("chart-once").innerHTML = fw.stackedBars(s.by_month.filter((r) => r.once !== "0.00")

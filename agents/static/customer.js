@@ -30,6 +30,17 @@ function renderEntry(entry, currency) {
     <p class="ids">${ids.join(" ")}</p></li>`;
 }
 
+// The CRM's answer on a finding: closed (how, after how long) or disputed (why), else nothing yet.
+function answerText(f) {
+  const fb = f.feedback || {};
+  if (fb.disputed) return `disputed by ${fw.escape(fb.disputed.by)}: ${fw.escape(fb.disputed.reason)}`;
+  if (fb.closed) {
+    const after = f.time_to_close_hours === null ? "" : ` after ${f.time_to_close_hours} h`;
+    return `closed by ${fw.escape(fb.closed.by)}: ${fw.escape(fb.closed.outcome.replace("_", " "))}${after}`;
+  }
+  return fb.acknowledged ? "acknowledged" : "–";
+}
+
 function render(story, state) {
   const currency = story.currency;
   $("customer-title").textContent = `Customer ${story.customer_id}`;
@@ -50,13 +61,16 @@ function render(story, state) {
     <div class="card"><h2>Partition</h2><p class="big">${state ? state.partition : "–"}</p>
       <p class="small">${state ? "last event " + fw.time(state.last_event_at) : "no state held"}</p></div>`;
   $("findings").tBodies[0].innerHTML = story.findings.map((f) => `
-    <tr class="${f.open ? "open" : "resolved"}" data-kind="${fw.escape(f.kind)}"><td>${fw.escape(f.kind)}
+    <tr class="${f.open ? "open" : "resolved"}" data-kind="${fw.escape(f.kind)}" data-alert="${fw.escape(f.alert_id)}"><td>${fw.escape(f.kind)}
       <p class="summary">${fw.escape(f.summary)}</p></td><td>${f.open ? "open" : "resolved"}</td>
       <td><span class="badge sev-${f.severity}">${f.severity}</span></td>
       <td class="num money" data-amount="${f.impact.amount}">${fw.money(f.impact.amount, "")}${f.impact.per === "year" ? "/yr" : ""}</td>
       <td>${fw.time(f.raised_at)}</td>
+      <td class="owner">${f.owner ? fw.escape(f.owner) : "–"}${f.time_to_acknowledge_hours === null ? ""
+        : ` <span class="small">(${f.time_to_acknowledge_hours} h)</span>`}</td>
+      <td class="answer" data-answer="${fw.escape(f.answer || "")}">${answerText(f)}</td>
       <td>${f.evidence.map((e) => `<a class="evidence" href="#${fw.escape(anchor(e))}">${fw.escape(e)}</a>`).join(" ")}</td></tr>`)
-    .join("") || '<tr><td colspan="6" class="empty">nothing found</td></tr>';
+    .join("") || '<tr><td colspan="8" class="empty">nothing found</td></tr>';
   const subs = state ? Object.entries(state.subscriptions) : [];
   $("subscriptions").tBodies[0].innerHTML = subs.map(([id, s]) => `
     <tr><td>${fw.escape(id)}</td><td>${fw.escape(s.plan_id)}</td>

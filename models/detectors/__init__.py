@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from models import feedback
 from models.detectors import (
     best_tariff_notice,
     better_plan,
@@ -55,6 +56,8 @@ DETECTORS: dict[str, ModuleType] = {
         unannounced_price_rise,
         billed_after_cancellation,
         best_tariff_notice,
+        # Not a detector: the CRM's answers, applied and timed the same way (models.feedback).
+        feedback,
     )
 }
 

@@ -41,7 +41,7 @@ def on_alerts(state: dict[str, Any], changes: list[AlertChange], policy: Policy)
     for change in changes:
         if (
             not change.kind.startswith("promise.")
-            or change.lifecycle == "resolved"
+            or change.lifecycle not in ("raised", "updated")  # resolved, or the CRM's answer
             or change.severity == "info"
             or change.details.get("status") in _NOT_BROKEN_YET
             or change.alert_id in known

@@ -6,6 +6,8 @@ revision per alert_id. The definitions are the README's: yearly overpayment is
 ``overpaying.*`` with ``per: year``; one-off overcharges are unannounced price
 rises, billing after cancellation and billing errors with ``per: once`` and
 severity other than ``info``; "open" means the latest emission is not ``resolved``.
+The CRM's answers (``acknowledged``, ``closed``, ``disputed``) are about an alert, not
+a change of its condition or money: they are left out here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?\Z")
+ANSWERS = {"fairwatch.alert.acknowledged", "fairwatch.alert.closed", "fairwatch.alert.disputed"}
 OVERCHARGES = {"promise.unannounced_price_rise", "promise.billed_after_cancellation", "promise.billing_error"}
 
 
@@ -25,7 +28,7 @@ def latest_alerts(values: list[bytes]) -> dict[str, dict[str, Any]]:
     latest: dict[str, dict[str, Any]] = {}
     for value in values:
         document = json.loads(value, parse_float=Decimal)
-        if document["id"] in seen:
+        if document["id"] in seen or document["type"] in ANSWERS:
             continue
         seen.add(document["id"])
         data = document["data"]

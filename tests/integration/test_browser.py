@@ -24,11 +24,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import pytest
 
+from models.timestamps import format_ms
 from streams.demo import DEMO_ENV
 from tests.integration.alert_figures import expected_figures
-from tests.integration.kafka_io import read_topic, run
+from tests.integration.kafka_io import produce, read_topic, run
 from tests.integration.stories import StoryStream, publish_demo_plans
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -48,6 +50,12 @@ CHROMIUM_ARGS = [
 ]
 LATE = "promise.late_delivery"
 T = TypeVar("T")
+
+
+def answer(event_id: str, kind: str, customer: str, at: int, **data: Any) -> tuple[str, bytes, bytes]:
+    """One of the CRM's answers, on the feedback topic (SPEC §1)."""
+    document = {"event_id": event_id, "type": kind, "customer_id": customer, "occurred_at": format_ms(at), "data": data}
+    return ("fairwatch.feedback", customer.encode(), orjson.dumps(document))
 
 
 def off_loop(function: Callable[[], T], timeout: float = 60.0) -> T:
@@ -203,6 +211,35 @@ def test_live_page_customer_page_and_report_in_chromium(start_worker, broker, tm
     target = page.locator(":target")
     assert target.count() == 1 and target.text_content() == event_id
     shots(page, f"customer-{customer}")
+
+    # --- the CRM's answer on that late delivery: acknowledged, then closed, on the customer page -----------------
+    alert_id = page.locator(f'#findings tr[data-kind="{LATE}"]').first.get_attribute("data-alert")
+    now = int(time.time() * 1000)
+    answers = [
+        answer(f"ack-{alert_id}", "alert.acknowledged", customer, now, alert_id=alert_id, by="agent-7", note="calling"),
+        answer(
+            f"close-{alert_id}",
+            "alert.closed",
+            customer,
+            now + 60_000,
+            alert_id=alert_id,
+            by="agent-7",
+            outcome="refunded",
+        ),
+    ]
+    off_loop(lambda: run(produce(broker, answers)))
+    row = f'#findings tr[data-alert="{alert_id}"]'
+    deadline = time.monotonic() + 60
+    while True:  # the page polls only without a followed link in its address: load it afresh
+        page.goto(page.url.split("#", 1)[0])
+        page.wait_for_function("document.body.dataset.loaded === 'yes'")
+        if page.get_attribute(f"{row} td.answer", "data-answer") == "refunded" or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    assert page.get_attribute(f"{row} td.answer", "data-answer") == "refunded"
+    assert page.text_content(f"{row} td.owner").startswith("agent-7")
+    assert page.text_content(f"{row} td.answer").startswith("closed by agent-7: refunded after ")
+    shots(page, f"customer-{customer}-closed")
 
     # --- numbers match: the page against the topic, once the last deadlines have fired ---------------------------
     page.goto(worker.url + "/")

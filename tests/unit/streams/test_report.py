@@ -97,7 +97,7 @@ def test_the_html_is_self_contained_and_states_the_figures(tmp_path: Path) -> No
 
 def test_the_csv_has_a_row_per_kind_and_month_and_the_top_customers(tmp_path: Path) -> None:
     paths = write_report(build_report(documents(), since=None, until=None), tmp_path)
-    assert [p.name for p in paths] == ["report.html", "by_kind_month.csv", "top_customers.csv"]
+    assert [p.name for p in paths] == ["report.html", "by_kind_month.csv", "top_customers.csv", "feedback_by_kind.csv"]
     with (tmp_path / "by_kind_month.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["kind"], r["month"]) for r in rows] == [
