@@ -48,7 +48,7 @@ from models.story import customer_story
 from models.timestamps import format_ms
 from streams.app import runtime
 from streams.processor import is_input_offsets_key
-from streams.report import KIND_COLOURS
+from streams.tools.report import KIND_COLOURS
 
 __all__ = ["ledger", "wants_html", "customer_page", "summary", "feed_entry", "finding_json"]
 

@@ -13,7 +13,7 @@ import pytest
 def fairwatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FAIRWATCH_")}
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "streams.tools.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

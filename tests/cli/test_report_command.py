@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import free_port
+from streams.tools.broker import free_port
 from tests.cli.test_commands import fairwatch
 
 

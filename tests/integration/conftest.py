@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.supervisor import WorkerProcess
+from streams.tools.broker import EmbeddedBroker
+from streams.tools.supervisor import WorkerProcess
 from streams.topics import ensure_topics
 
 PARTITIONS = 4

@@ -26,10 +26,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from streams.demo import DEMO_ENV
-from tests.integration.alert_figures import expected_figures
-from tests.integration.kafka_io import read_topic, run
-from tests.integration.stories import StoryStream, publish_demo_plans
+from streams.tools.demo import DEMO_ENV
+from tests.support.alert_figures import expected_figures
+from tests.support.kafka_io import read_topic, run
+from tests.support.stories import StoryStream, publish_demo_plans
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -224,7 +224,7 @@ def test_live_page_customer_page_and_report_in_chromium(start_worker, broker, tm
     for _ in range(5):
         before = read_alerts(broker)
         result = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "report", "--out", str(out)],
+            [sys.executable, "-m", "streams.tools.cli", "report", "--out", str(out)],
             capture_output=True,
             text=True,
             timeout=90,

@@ -17,11 +17,11 @@ from urllib.parse import quote
 import pytest
 
 from models.timestamps import MS_PER_DAY, format_ms
-from tests.integration.kafka_io import produce, read_topic, run
 from tests.integration.test_browser import ARTIFACTS, browser, off_loop  # noqa: F401  (browser: a fixture)
 from tests.integration.test_pipeline import WORKER_ENV, event, line
 from tests.integration.test_state_query import _split_between
 from tests.integration.test_web_auth import TOKEN
+from tests.support.kafka_io import produce, read_topic, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -22,14 +22,14 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
 from models.timestamps import format_ms
-from streams.broker import EmbeddedBroker
-from streams.demo import DEMO_CATALOG, DEMO_ENV
-from streams.generator import StoryBook
-from streams.supervisor import WorkerProcess
-from streams.tools import publish_plans, read_plans_file
+from streams.tools.broker import EmbeddedBroker
+from streams.tools.demo import DEMO_CATALOG, DEMO_ENV
+from streams.tools.stories import StoryBook
+from streams.tools.supervisor import WorkerProcess
+from streams.tools.topic_commands import publish_plans, read_plans_file
 from streams.topics import describe
-from tests.integration.kafka_io import read_topic
-from tests.integration.raw_batches import committed_offsets, gapped_batch, send_batch
+from tests.support.kafka_io import read_topic
+from tests.support.raw_batches import committed_offsets, gapped_batch, send_batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

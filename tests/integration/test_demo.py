@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from tests.integration.processes import wait_gone
+from tests.support.processes import wait_gone
 
 pytestmark = pytest.mark.integration
 
-DEMO = [sys.executable, "-m", "streams.cli", "demo", "--customers", "6"]
+DEMO = [sys.executable, "-m", "streams.tools.cli", "demo", "--customers", "6"]
 
 
 def _env() -> dict[str, str]:

@@ -11,8 +11,8 @@ import urllib.request
 import orjson
 import pytest
 
-from tests.integration.processes import wait_gone
 from tests.integration.test_demo import DEMO, _env, _started
+from tests.support.processes import wait_gone
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

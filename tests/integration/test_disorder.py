@@ -16,10 +16,10 @@ import orjson
 import pytest
 
 from models.timestamps import MS_PER_DAY, MS_PER_HOUR, format_ms
-from streams.broker import EmbeddedBroker
-from streams.supervisor import WorkerProcess
+from streams.tools.broker import EmbeddedBroker
+from streams.tools.supervisor import WorkerProcess
 from streams.topics import ensure_topics
-from tests.integration.kafka_io import produce, read_topic, run
+from tests.support.kafka_io import produce, read_topic, run
 
 pytestmark = pytest.mark.integration
 

@@ -37,20 +37,20 @@ from models.events import decode_event
 from models.policy import load_policy
 from models.state import event_mark
 from models.timestamps import MS_PER_DAY
-from streams.broker import EmbeddedBroker
-from streams.generator import Message, StoryBook
 from streams.processor import is_input_offsets_key
-from streams.supervisor import WorkerProcess
-from streams.tools import publish_plans, read_plans_file
+from streams.tools.broker import EmbeddedBroker
+from streams.tools.stories import Message, StoryBook
+from streams.tools.supervisor import WorkerProcess
+from streams.tools.topic_commands import publish_plans, read_plans_file
 from streams.topics import ensure_topics
 from tests.integration.conftest import PARTITIONS
-from tests.integration.kafka_io import read_topic
+from tests.support.kafka_io import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 ENV = {"FAIRWATCH_TICK_SECONDS": "3600"}
 CHANGELOG = "fairwatch-customers-changelog"
-PLANS = Path(__file__).resolve().parents[2] / "streams" / "data" / "plans.toml"
+PLANS = Path(__file__).resolve().parents[2] / "streams" / "tools" / "data" / "plans.toml"
 
 
 def _history(customers: int = 120, rounds: int = 3, seed: int = 5) -> list[Message]:

@@ -24,12 +24,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.broker import EmbeddedBroker, free_port
 from streams.security import aiokafka_kwargs, load_kafka_security
-from streams.supervisor import WorkerProcess
+from streams.tools.broker import EmbeddedBroker, free_port
+from streams.tools.supervisor import WorkerProcess
 from streams.topics import ensure_topics
 from tests.integration.test_pipeline import WORKER_ENV, scenario
-from tests.integration.tls import Stunnel, make_ca, make_server_cert
+from tests.support.tls import Stunnel, make_ca, make_server_cert
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,7 @@ def worker_for(tmp_path: Path, name: str, env: dict[str, str]) -> WorkerProcess:
 
 def fairwatch(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "streams.tools.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -207,7 +207,7 @@ def test_the_demo_stories_over_tls(tls_kafka: TlsKafka) -> None:
     before = tls_kafka.connections()
     env = {**os.environ, **tls_kafka.env(), "FAIRWATCH_BROKER_PROFILE": "tansu", "FAIRWATCH_PARTITIONS": "4"}
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "demo", "--customers", "6", "--seconds", "10"],
+        [sys.executable, "-m", "streams.tools.cli", "demo", "--customers", "6", "--seconds", "10"],
         capture_output=True,
         text=True,
         timeout=150,

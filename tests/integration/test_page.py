@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.demo import DEMO_ENV
-from tests.integration.alert_figures import as_decimals, expected_figures, latest_alerts
-from tests.integration.kafka_io import read_topic, run
-from tests.integration.stories import StoryStream, publish_demo_plans
+from streams.tools.demo import DEMO_ENV
 from tests.integration.test_state_query import _split_between
+from tests.support.alert_figures import as_decimals, expected_figures, latest_alerts
+from tests.support.kafka_io import read_topic, run
+from tests.support.stories import StoryStream, publish_demo_plans
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

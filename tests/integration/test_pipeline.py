@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from models.timestamps import MS_PER_DAY, MS_PER_HOUR, format_ms
-from tests.integration.kafka_io import produce, read_topic, run
+from tests.support.kafka_io import produce, read_topic, run
 
 pytestmark = pytest.mark.integration
 

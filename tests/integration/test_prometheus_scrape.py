@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.broker import child_preexec, free_port
-from tests.integration.kafka_io import produce, run
+from streams.tools.broker import child_preexec, free_port
 from tests.integration.test_pipeline import WORKER_ENV, scenario
+from tests.support.kafka_io import produce, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

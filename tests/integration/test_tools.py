@@ -34,7 +34,11 @@ def _no_process_left_behind() -> Iterator[None]:
 def fairwatch(broker: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "FAIRWATCH_BROKER": broker, "FAIRWATCH_PARTITIONS": "4"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-m", "streams.tools.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     _started.append(process)
     return process

@@ -19,9 +19,9 @@ import orjson
 import pytest
 
 from streams.security import OPEN_PATHS
-from tests.integration.kafka_io import produce, read_topic, run
 from tests.integration.test_pipeline import WORKER_ENV, scenario
 from tests.integration.test_state_query import _split_between
+from tests.support.kafka_io import produce, read_topic, run
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +176,7 @@ def test_without_a_token_the_worker_serves_loopback_only(start_worker, tmp_path)
 
 
 def test_binding_beyond_loopback_without_a_token_is_refused_unless_allowed(broker, tmp_path) -> None:
-    from streams.supervisor import WorkerProcess
+    from streams.tools.supervisor import WorkerProcess
 
     refused = WorkerProcess(
         broker, tmp_path / "d1", tmp_path / "refused.log", env={"FAIRWATCH_WEB_HOST": "0.0.0.0"}, partitions=4
