@@ -37,26 +37,13 @@ from typing import Any
 import orjson
 
 from models.alerts import to_cloudevent
+from models.kinds import ALERT_KINDS
 from models.policy import Policy
 from models.timestamps import format_ms, parse_rfc3339
 
 __all__ = ["evaluate", "score", "format_table", "run_pipeline", "run_in_process", "load_truth"]
 
-KINDS = [
-    "overpaying.better_plan",
-    "overpaying.loyalty_penalty",
-    "overpaying.unused_subscription",
-    "promise.unannounced_price_rise",
-    "promise.billed_after_cancellation",
-    "overpaying.best_tariff_notice_due",
-    "promise.late_delivery",
-    "promise.wrong_delivery",
-    "promise.billing_error",
-    "promise.complaint_unresolved",
-    "promise.urgent_order_refused",
-    "relationship.unprofitable_service",
-    "relationship.repeated_broken_promises",
-]
+KINDS = list(ALERT_KINDS)
 
 
 def load_truth(world: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:

@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
+from models.kinds import colour
 from models.ledger import (
     Figures,
     Finding,
@@ -50,7 +51,6 @@ from streams.topics import ALERTS_TOPIC
 
 __all__ = [
     "Report",
-    "KIND_COLOURS",
     "parse_bound",
     "read_alert_documents",
     "build_report",
@@ -248,29 +248,6 @@ def _top_rows(report: Report) -> list[list[Any]]:
 
 
 # --- HTML ---------------------------------------------------------------------------------------------------------
-
-#: One colour per kind, the same on the live page (agents/page.py sends it) and in the report.
-KIND_COLOURS = {
-    "overpaying.better_plan": "#2874a6",
-    "overpaying.loyalty_penalty": "#e67e22",
-    "overpaying.unused_subscription": "#27ae60",
-    "overpaying.best_tariff_notice_due": "#8e44ad",
-    "promise.unannounced_price_rise": "#f1c40f",
-    "promise.billed_after_cancellation": "#e84393",
-    "promise.billing_error": "#16a085",
-    "promise.late_delivery": "#c0392b",
-    "promise.wrong_delivery": "#7b241c",
-    "promise.complaint_unresolved": "#00b8d4",
-    "promise.urgent_order_refused": "#2c3e50",
-    "relationship.unprofitable_service": "#7f8c8d",
-    "relationship.repeated_broken_promises": "#6d4c41",
-}
-_OTHER_COLOUR = "#95a5a6"
-
-
-def colour(kind: str) -> str:
-    return KIND_COLOURS.get(kind, _OTHER_COLOUR)
-
 
 _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c2833;margin:2em auto;max-width:1100px;
