@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from streams.tools.broker import free_port
-from tests.cli.test_commands import fairwatch
+from tests.support.cli import fairwatch
 
 
 @pytest.mark.parametrize(

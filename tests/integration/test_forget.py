@@ -21,8 +21,8 @@ import pytest
 from models.alerts import FORGOTTEN_TYPE
 from models.timestamps import MS_PER_DAY, format_ms
 from streams.tools.supervisor import WorkerProcess
-from tests.integration.test_pipeline import WORKER_ENV, event, line, scenario
 from tests.support.kafka_io import produce, read_topic, run
+from tests.support.pipeline_scenario import WORKER_ENV, event, line, scenario
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from streams.security import aiokafka_kwargs, load_kafka_security
 from streams.tools.broker import EmbeddedBroker, free_port
 from streams.tools.supervisor import WorkerProcess
 from streams.topics import ensure_topics
-from tests.integration.test_pipeline import WORKER_ENV, scenario
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
 from tests.support.tls import Stunnel, make_ca, make_server_cert
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from streams.tools.broker import child_preexec, free_port
-from tests.integration.test_pipeline import WORKER_ENV, scenario
 from tests.support.kafka_io import produce, run
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

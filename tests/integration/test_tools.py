@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.test_pipeline import WORKER_ENV, scenario
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
 
 pytestmark = pytest.mark.integration
 

@@ -19,13 +19,12 @@ import orjson
 import pytest
 
 from streams.security import OPEN_PATHS
-from tests.integration.test_pipeline import WORKER_ENV, scenario
-from tests.integration.test_state_query import _split_between
 from tests.support.kafka_io import produce, read_topic, run
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
+from tests.support.workers import TOKEN, split_between
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "test-token-0123456789-abcdef"
 AUTH_ENV = {**WORKER_ENV, "FAIRWATCH_WEB_TOKEN": TOKEN}
 #: What each path parameter is filled with when a route is requested.
 PARAMETERS = {"customer_id": "c-late", "key": "c-late"}
@@ -147,9 +146,9 @@ def test_a_request_forwarded_to_the_owner_carries_the_token(start_worker, broker
     first = start_worker(env=AUTH_ENV, name="first")
     second = start_worker(env=AUTH_ENV, name="second")
     deadline = time.monotonic() + 30
-    while not _split_between([first, second]) and time.monotonic() < deadline:
+    while not split_between([first, second]) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _split_between([first, second])
+    assert split_between([first, second])
     messages, expected = scenario(int(time.time() * 1000))
     run(produce(broker, messages))
     run(read_topic(broker, "fairwatch.alerts", expect=len(expected["alerts"]), timeout=30))

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
+#: The input topics' partition count on the broker the ``broker`` fixture starts (tests/integration/conftest.py).
+PARTITIONS = 4
 T = TypeVar("T")
 
 

@@ -12,7 +12,7 @@ from models.notifications import ROLLUP_KIND
 from streams.config import ConfigError
 from streams.tools import alertmanager as bridge_module
 from streams.tools.alertmanager import AlertmanagerBridge, _DeliveryError, _Target, load_bridge_settings, redact
-from tests.unit.models.test_notifications import emission
+from tests.support.alert_documents import emission
 
 ENV = {"FAIRWATCH_ALERTMANAGER_URL": "http://am-1:9093/, http://ops:s3cret@am-2:9093"}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from streams.tools.report import ReportError, build_report, parse_bound, render_html, write_report
+from tests.support.alert_documents import alert
 from tests.unit.factories import DAY, HOUR, T0
-from tests.unit.models.test_ledger import alert
 
 NOV_1 = 1793491200000  # 2026-11-01T00:00:00Z
 DEC_1 = 1796083200000  # 2026-12-01T00:00:00Z
