@@ -14,6 +14,7 @@ from models.detectors import (
     BY_EVENT_TYPE,
     DEADLINE_CLOCKS,
     DETECTORS,
+    Detector,
     complaint_unresolved,
     repeated_broken_promises,
 )
@@ -44,9 +45,9 @@ def _with_patterns(state: dict[str, Any], changes: list[AlertChange], policy: Po
     return changes
 
 
-def _catalog_for(detector: Any, catalog: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], ...]:
+def _catalog_for(detector: Detector, catalog: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], ...]:
     """The extra argument of a detector that judges by the plan catalog (an empty one if there is none)."""
-    return (catalog if catalog is not None else {},) if getattr(detector, "NEEDS_CATALOG", False) else ()
+    return (catalog if catalog is not None else {},) if detector.NEEDS_CATALOG else ()
 
 
 def _apply(
