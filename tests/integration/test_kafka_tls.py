@@ -28,6 +28,7 @@ from streams.security import aiokafka_kwargs, load_kafka_security
 from streams.tools.broker import EmbeddedBroker, free_port
 from streams.tools.supervisor import WorkerProcess
 from streams.topics import ensure_topics
+from tests.support.cli import read_json_lines
 from tests.support.pipeline_scenario import WORKER_ENV, scenario
 from tests.support.tls import Stunnel, make_ca, make_server_cert
 
@@ -129,12 +130,7 @@ def test_worker_produce_and_alerts_over_tls(tls_kafka: TlsKafka, tmp_path: Path)
         assert out.strip() == f"published {len(expected['good'])} event(s)"
 
         follower = fairwatch(env, "alerts", "--from-beginning", "--json")
-        seen = []
-        deadline = time.monotonic() + 60
-        while len(seen) < len(expected["alerts"]) and time.monotonic() < deadline:
-            line = follower.stdout.readline()
-            if line:
-                seen.append(orjson.loads(line))
+        seen = read_json_lines(follower, len(expected["alerts"]), timeout=60)
         got = {(d["data"]["customer_id"], d["data"]["kind"], d["type"].rsplit(".", 1)[1]) for d in seen}
         assert got == expected["alerts"]
 

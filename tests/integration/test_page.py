@@ -19,7 +19,7 @@ from streams.tools.demo import DEMO_ENV
 from tests.support.alert_figures import as_decimals, expected_figures, latest_alerts
 from tests.support.kafka_io import read_topic, run
 from tests.support.stories import StoryStream, publish_demo_plans
-from tests.support.workers import split_between
+from tests.support.workers import wait_until_split
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -66,10 +66,7 @@ def test_every_worker_shows_the_whole_alert_topic_with_exact_figures(start_worke
     publish_demo_plans(broker)
     first = start_worker(env=DEMO_ENV, name="first")
     second = start_worker(env=DEMO_ENV, name="second")
-    deadline = time.monotonic() + 30
-    while not split_between([first, second]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert split_between([first, second])
+    wait_until_split([first, second])
 
     stories = StoryStream(broker, customers=10).start()
     try:

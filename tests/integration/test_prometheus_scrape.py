@@ -23,6 +23,7 @@ import yaml
 from streams.tools.broker import child_preexec, free_port
 from tests.support.kafka_io import produce, run
 from tests.support.pipeline_scenario import WORKER_ENV, scenario
+from tests.support.processes import stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -75,12 +76,7 @@ def prometheus_server(tmp_path: Path, target: str) -> Iterator[str]:
         print(f"--- {log_path} ---\n{log_path.read_text(errors='replace')[-3000:]}")
         raise
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 10)
 
 
 def _answers(url: str) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.kafka_io import produce, read_topic, run
 from tests.support.pipeline_scenario import WORKER_ENV, scenario
-from tests.support.workers import split_between
+from tests.support.workers import wait_until_split
 
 pytestmark = pytest.mark.integration
 
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.integration
 def test_either_worker_answers_for_every_customer(start_worker, broker) -> None:
     first = start_worker(env=WORKER_ENV, name="first")
     second = start_worker(env=WORKER_ENV, name="second")
-    deadline = time.monotonic() + 30
-    while not split_between([first, second]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert split_between([first, second])
+    wait_until_split([first, second])
     now = int(time.time() * 1000)
     messages, expected = scenario(now)
     run(produce(broker, messages))

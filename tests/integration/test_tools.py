@@ -10,9 +10,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
+from tests.support.cli import read_json_lines
 from tests.support.pipeline_scenario import WORKER_ENV, scenario
 
 pytestmark = pytest.mark.integration
@@ -69,12 +69,7 @@ def test_produce_validates_first_then_publishes_and_alerts_follows(start_worker,
 
     follower = fairwatch(broker, "alerts", "--from-beginning", "--json")
     try:
-        seen = []
-        deadline = time.monotonic() + 30
-        while len(seen) < len(expected["alerts"]) and time.monotonic() < deadline:
-            line = follower.stdout.readline()
-            if line:
-                seen.append(orjson.loads(line))
+        seen = read_json_lines(follower, len(expected["alerts"]), timeout=30)
         got = {(d["data"]["customer_id"], d["data"]["kind"], d["type"].rsplit(".", 1)[1]) for d in seen}
         assert got == expected["alerts"]
     finally:

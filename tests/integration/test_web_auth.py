@@ -21,7 +21,7 @@ import pytest
 from streams.security import OPEN_PATHS
 from tests.support.kafka_io import produce, read_topic, run
 from tests.support.pipeline_scenario import WORKER_ENV, scenario
-from tests.support.workers import TOKEN, split_between
+from tests.support.workers import TOKEN, wait_until_split
 
 pytestmark = pytest.mark.integration
 
@@ -145,10 +145,7 @@ def test_every_route_but_the_probes_needs_the_token(start_worker, broker) -> Non
 def test_a_request_forwarded_to_the_owner_carries_the_token(start_worker, broker) -> None:
     first = start_worker(env=AUTH_ENV, name="first")
     second = start_worker(env=AUTH_ENV, name="second")
-    deadline = time.monotonic() + 30
-    while not split_between([first, second]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert split_between([first, second])
+    wait_until_split([first, second])
     messages, expected = scenario(int(time.time() * 1000))
     run(produce(broker, messages))
     run(read_topic(broker, "fairwatch.alerts", expect=len(expected["alerts"]), timeout=30))

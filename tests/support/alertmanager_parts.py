@@ -34,6 +34,7 @@ from models.timestamps import parse_rfc3339
 from streams.tools import supervisor
 from streams.tools.broker import child_preexec, free_port
 from streams.topics import ALERTS_TOPIC
+from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = ROOT / "ops" / "alertmanager" / "alertmanager.yml"
@@ -155,12 +156,7 @@ class AlertmanagerProcess:
     def stop(self) -> None:
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, 10)
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         request = urllib.request.Request(

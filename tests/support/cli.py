@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from typing import Any
 
-__all__ = ["fairwatch"]
+import orjson
+
+__all__ = ["fairwatch", "read_json_lines"]
 
 
 def fairwatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -18,3 +22,15 @@ def fairwatch(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
         timeout=60,
         env={**clean, **(env or {})},
     )
+
+
+def read_json_lines(process: subprocess.Popen[str], count: int, timeout: float) -> list[Any]:
+    """Up to ``count`` JSON lines from the process's output (``fairwatch alerts --json``), or what came in time."""
+    seen: list[Any] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while len(seen) < count and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line:
+            seen.append(orjson.loads(line))
+    return seen

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from streams.tools.broker import child_preexec, free_port
+from tests.support.processes import stop_process
 
 __all__ = ["make_ca", "make_server_cert", "Stunnel"]
 
@@ -105,14 +106,8 @@ class Stunnel:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None and process.poll() is None:
+            stop_process(process, 5)
 
     def __enter__(self) -> Stunnel:
         return self.start()
