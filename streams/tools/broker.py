@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["EmbeddedBroker", "free_port", "BrokerError", "child_preexec"]
+__all__ = ["EmbeddedBroker", "free_port", "BrokerError", "child_preexec", "stop_process"]
 
 
 class BrokerError(RuntimeError):
@@ -41,6 +41,16 @@ def child_preexec() -> None:
     """For any child the project starts: its own process group, and death with its parent."""
     os.setpgrp()
     _die_with_parent()
+
+
+def stop_process(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds; reaped either way."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class EmbeddedBroker:
@@ -93,14 +103,8 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None and process.poll() is None:
+            stop_process(process, timeout)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start() if self.process is None else self

@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.tools.broker import child_preexec, free_port
+from streams.tools.broker import child_preexec, free_port, stop_process
 from tests.support.kafka_io import produce, run
 from tests.support.pipeline_scenario import WORKER_ENV, scenario
-from tests.support.processes import stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

@@ -32,9 +32,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from models.alerts import AlertChange, alert_id_for, to_cloudevent
 from models.timestamps import parse_rfc3339
 from streams.tools import supervisor
-from streams.tools.broker import child_preexec, free_port
+from streams.tools.broker import child_preexec, free_port, stop_process
 from streams.topics import ALERTS_TOPIC
-from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = ROOT / "ops" / "alertmanager" / "alertmanager.yml"

@@ -1,8 +1,7 @@
-"""Stopping the processes a test started, and finding those a run left behind, by reading /proc (Linux)."""
+"""Finding the processes a run left behind, by reading /proc (Linux)."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -31,13 +30,3 @@ def wait_gone(text: str, timeout: float = 10.0) -> list[int]:
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
-
-
-def stop_process(process: subprocess.Popen, timeout: float) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds; reaped either way."""
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

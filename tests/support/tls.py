@@ -15,8 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from streams.tools.broker import child_preexec, free_port
-from tests.support.processes import stop_process
+from streams.tools.broker import child_preexec, free_port, stop_process
 
 __all__ = ["make_ca", "make_server_cert", "Stunnel"]
 
