@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from faust.web import Request, Response, View
 
+from models.kinds import KIND_COLOURS
 from models.ledger import (
     Emission,
     Finding,
@@ -49,7 +50,6 @@ from models.story import customer_story
 from models.timestamps import format_ms
 from streams.app import runtime
 from streams.processor import is_input_offsets_key
-from streams.report import KIND_COLOURS
 
 __all__ = ["ledger", "wants_html", "customer_page", "summary", "feed_entry", "finding_json"]
 

@@ -14,7 +14,8 @@ from models.alerts import AlertChange, prune_alerts
 from models.detectors import (
     BY_EVENT_TYPE,
     DEADLINE_CLOCKS,
-    DETECTORS,
+    HANDLERS,
+    Detector,
     complaint_unresolved,
     repeated_broken_promises,
 )
@@ -47,9 +48,9 @@ def _with_patterns(state: dict[str, Any], changes: list[AlertChange], policy: Po
     return changes
 
 
-def _catalog_for(detector: Any, catalog: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], ...]:
+def _catalog_for(detector: Detector, catalog: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], ...]:
     """The extra argument of a detector that judges by the plan catalog (an empty one if there is none)."""
-    return (catalog if catalog is not None else {},) if getattr(detector, "NEEDS_CATALOG", False) else ()
+    return (catalog if catalog is not None else {},) if detector.NEEDS_CATALOG else ()
 
 
 def _apply(
@@ -100,7 +101,7 @@ def advance_to(
         due, name = min(ready)
         del deadlines[name]
         detector, _, key = name.partition("|")
-        module = DETECTORS[detector]
+        module = HANDLERS[detector]
         fired = module.on_deadline(state, key, due, policy, *_catalog_for(module, catalog))
         # Patterns are judged deadline by deadline, so one long step of time gives
         # what many short ones give.

@@ -24,12 +24,14 @@ from models.alerts import FEEDBACK_LIFECYCLES, AlertChange, feedback_alert
 from models.events import TIME_TOPICS, Event
 from models.policy import Policy
 
-__all__ = ["NAME", "EVENT_TYPES", "CLOCK", "on_event", "on_deadline", "on_alerts", "MAX_HELD", "MAX_UNMATCHED"]
+__all__ = ["NAME", "EVENT_TYPES", "CLOCK", "NEEDS_CATALOG", "on_event", "on_deadline", "on_alerts", "MAX_HELD", "MAX_UNMATCHED"]
 
 NAME = "feedback"
 EVENT_TYPES = frozenset(FEEDBACK_LIFECYCLES)
 #: An answer waits for the topics that raise alerts, never for the feedback topic itself.
 CLOCK = TIME_TOPICS
+#: Answers never read the plan catalog (the engine's handler interface, models.detectors).
+NEEDS_CATALOG = False
 MAX_HELD = 20
 MAX_UNMATCHED = 20
 HELD = "held_feedback"

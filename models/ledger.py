@@ -1,7 +1,7 @@
 """The alert ledger: alerts (CloudEvents, SPEC §2) folded into findings, and the figures drawn from them.
 
 The one place that reads an alert back and adds up what fairwatch found; the live
-page (agents/page.py) and ``fairwatch report`` (streams/report.py) both use it,
+page (agents/page.py) and ``fairwatch report`` (streams/tools/report.py) both use it,
 so their figures agree by construction. Pure: plain values in, plain values out.
 
 A *finding* is one alert_id at its latest revision: a consumer de-duplicates by

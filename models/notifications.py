@@ -2,7 +2,7 @@
 
 Pure: alert emissions read back from the topic (``models.ledger.read_emission``)
 go in, Alertmanager's ``/api/v2/alerts`` documents come out. The bridge
-(``streams/alertmanager.py``) does the I/O around it.
+(``streams/tools/alertmanager.py``) does the I/O around it.
 
 Alertmanager knows an alert by its label set, not by fairwatch's ``alert_id``.
 So a firing alert is re-posted with an ``endsAt`` ahead for as long as it is open

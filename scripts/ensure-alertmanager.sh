@@ -2,7 +2,7 @@
 # Makes sure Debian's Prometheus Alertmanager is installed: tests/ops runs
 # `amtool check-config` on ops/alertmanager/alertmanager.yml, and
 # tests/integration/test_alertmanager.py starts a real Alertmanager for the
-# bridge (streams/alertmanager.py). Installs Debian's `prometheus-alertmanager`
+# bridge (streams/tools/alertmanager.py). Installs Debian's `prometheus-alertmanager`
 # package (0.25 on bookworm; it ships /usr/bin/prometheus-alertmanager and
 # /usr/bin/amtool) when either is missing (apt-get; sudo only when not root).
 # Called by `make test`.

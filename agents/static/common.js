@@ -35,7 +35,7 @@ fw.setMoney = (element, text, currency) => {
   element.textContent = fw.money(text, currency);
 };
 
-// One colour per kind, the report's too (streams/report.py KIND_COLOURS, sent with /api/summary).
+// One colour per kind, the report's too (models/kinds.py KIND_COLOURS, sent with /api/summary).
 fw.colours = {};
 fw.colour = (kind) => fw.colours[kind] || "#95a5a6";
 

@@ -1,10 +1,13 @@
-"""The detectors: one pure module each (SPEC §3).
+"""The detectors: one pure module each (SPEC §3), each declaring the interface :class:`Detector` names.
 
-A detector module exposes ``NAME`` (its deadline prefix), ``EVENT_TYPES`` (the
-events it looks at), ``on_event(state, event, policy)`` and
-``on_deadline(state, key, now, policy)``. Both update the customer's state in
-place (the dict passed in becomes the new state) and return the alert changes;
-neither does I/O or reads a clock: ``now`` is stream time.
+A detector module declares ``NAME`` (its deadline prefix), ``KIND`` (the alert
+kind it raises, one of models.kinds.ALERT_KINDS), ``EVENT_TYPES`` (the events it
+looks at), ``CLOCK`` and ``NEEDS_CATALOG``, and has ``on_event(state, event,
+policy)`` and ``on_deadline(state, key, now, policy)``. Both update the
+customer's state in place (the dict passed in becomes the new state) and return
+the alert changes; neither does I/O or reads a clock: ``now`` is stream time.
+Every name is declared, none defaulted: tests/unit/models/detectors/test_interface.py
+checks each module against :class:`Detector`.
 
 A detector that judges by the plan catalog sets ``NEEDS_CATALOG = True`` and
 takes it as one more argument of both (``catalog``: plan_id -> models.catalog.Plan);
@@ -19,9 +22,11 @@ the consumer interleaved the topics cannot change the outcome.
 
 from __future__ import annotations
 
-from types import ModuleType
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 from models import feedback
+from models.alerts import AlertChange
 from models.detectors import (
     best_tariff_notice,
     better_plan,
@@ -38,9 +43,30 @@ from models.detectors import (
     wrong_delivery,
 )
 
-__all__ = ["DETECTORS", "BY_EVENT_TYPE", "DEADLINE_CLOCKS", "deadline_topics"]
+__all__ = ["Detector", "DETECTORS", "HANDLERS", "BY_EVENT_TYPE", "DEADLINE_CLOCKS", "deadline_topics"]
 
-DETECTORS: dict[str, ModuleType] = {
+
+@runtime_checkable
+class Detector(Protocol):
+    """What every detector module declares. Modules, not classes: each one is its own single instance."""
+
+    #: The prefix of its deadlines' names (``<NAME>|<key>``), and its key in DETECTORS.
+    NAME: str
+    #: The alert kind it raises (models.kinds).
+    KIND: str
+    #: The input topic, or topics, whose stream time drives its deadlines.
+    CLOCK: str | tuple[str, ...]
+    #: It judges by the plan catalog: on_event and on_deadline take it as one more argument.
+    NEEDS_CATALOG: bool
+    #: The event types on_event is called for.
+    EVENT_TYPES: frozenset[str]
+    #: ``(state, event, policy[, catalog]) -> changes``
+    on_event: Callable[..., list[AlertChange]]
+    #: ``(state, key, now, policy[, catalog]) -> changes``
+    on_deadline: Callable[..., list[AlertChange]]
+
+
+DETECTORS: dict[str, Detector] = {
     module.NAME: module
     for module in (
         late_delivery,
@@ -56,25 +82,27 @@ DETECTORS: dict[str, ModuleType] = {
         unannounced_price_rise,
         billed_after_cancellation,
         best_tariff_notice,
-        # Not a detector: the CRM's answers, applied and timed the same way (models.feedback).
-        feedback,
     )
 }
 
-BY_EVENT_TYPE: dict[str, tuple[ModuleType, ...]] = {}
-for _module in DETECTORS.values():
+#: Everything that takes events and deadlines by name: the detectors, and the CRM's answers (models.feedback),
+#: which raise no alert kind of their own but are applied and timed the same way.
+HANDLERS: dict[str, Any] = {**DETECTORS, feedback.NAME: feedback}
+
+BY_EVENT_TYPE: dict[str, tuple[Any, ...]] = {}
+for _module in HANDLERS.values():
     for _type in _module.EVENT_TYPES:
         BY_EVENT_TYPE[_type] = (*BY_EVENT_TYPE.get(_type, ()), _module)
 
 
-def _clocks(module: ModuleType) -> tuple[str, ...]:
-    clock = getattr(module, "CLOCK", "billing")
+def _clocks(detector: Any) -> tuple[str, ...]:
+    clock = detector.CLOCK
     return (clock,) if isinstance(clock, str) else tuple(clock)
 
 
 #: Detector name -> the input topics whose stream time drives its deadlines (looked up once per deadline
-#: on the hot path: a dict, not a getattr).
-DEADLINE_CLOCKS: dict[str, tuple[str, ...]] = {name: _clocks(module) for name, module in DETECTORS.items()}
+#: on the hot path: a dict, made once).
+DEADLINE_CLOCKS: dict[str, tuple[str, ...]] = {name: _clocks(module) for name, module in HANDLERS.items()}
 
 
 def deadline_topics(name: str) -> tuple[str, ...]:

@@ -23,13 +23,14 @@ from models.policy import Policy
 from models.state import hold_early
 from models.timestamps import MS_PER_DAY
 
-__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "on_event", "on_deadline", "judge_line"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "judge_line"]
 
 NAME = "billing_error"
 KIND = "promise.billing_error"
 # Invoices (billing) are judged against orders and deliveries (orders): only once
 # both topics have passed a moment, and as of that moment.
 CLOCK = ("orders", "billing")
+NEEDS_CATALOG = False
 EVENT_TYPES = frozenset({"invoice.issued", "order.delivered", "order.cancelled"})
 _MAX_ENTRIES_PER_LINE = 10
 

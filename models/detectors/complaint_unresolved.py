@@ -17,11 +17,22 @@ from models.policy import Policy
 from models.state import hold_early
 from models.timestamps import MS_PER_DAY, MS_PER_HOUR, format_duration, format_human, format_ms
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "resolve_by_default", "early_key"]
+__all__ = [
+    "NAME",
+    "KIND",
+    "CLOCK",
+    "EVENT_TYPES",
+    "NEEDS_CATALOG",
+    "on_event",
+    "on_deadline",
+    "resolve_by_default",
+    "early_key",
+]
 
 NAME = "complaint_unresolved"
 KIND = "promise.complaint_unresolved"
 CLOCK = "complaints"
+NEEDS_CATALOG = False
 EVENT_TYPES = frozenset({"complaint.opened", "complaint.acknowledged", "complaint.resolved"})
 _STAGES = ("ack", "due", "critical")
 

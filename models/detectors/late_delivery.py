@@ -18,11 +18,12 @@ from models.policy import Policy
 from models.state import order_value
 from models.timestamps import MS_PER_HOUR, format_duration, format_human, format_ms
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline"]
 
 NAME = "late_delivery"
 KIND = "promise.late_delivery"
 CLOCK = "orders"
+NEEDS_CATALOG = False
 EVENT_TYPES = frozenset({"order.placed", "order.shipped", "order.delivered", "order.cancelled"})
 _RISK = "risk:"
 

@@ -18,13 +18,14 @@ from models.events import Event
 from models.policy import Policy
 from models.timestamps import MS_PER_DAY, format_ms
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "on_alerts"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "on_alerts"]
 
 NAME = "repeated_broken_promises"
 KIND = "relationship.repeated_broken_promises"
 # Broken promises come from every topic's detectors: judged once all have passed
 # a moment, counting the alerts dated up to it.
 CLOCK = ("orders", "billing", "complaints")
+NEEDS_CATALOG = False
 EVENT_TYPES: frozenset[str] = frozenset()
 _NOT_BROKEN_YET = {"at_risk"}
 _MAX_KEPT = 50

@@ -38,12 +38,13 @@ from models.subscriptions import (
 )
 from models.timestamps import MS_PER_DAY, format_ms, format_period, period_start
 
-__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "on_event", "on_deadline"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline"]
 
 NAME = "unannounced_price_rise"
 KIND = "promise.unannounced_price_rise"
 #: Subscription facts all come on the billing topic: its stream time drives the deadlines.
 CLOCK = "billing"
+NEEDS_CATALOG = False
 EVENT_TYPES = frozenset({"invoice.issued"})
 
 

@@ -20,13 +20,14 @@ from models.events import Event
 from models.money import MICROS, format_money
 from models.policy import Policy
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "month_of", "figures"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "month_of", "figures"]
 
 NAME = "unprofitable_service"
 KIND = "relationship.unprofitable_service"
 # Payments come on billing, contacts and complaints on complaints: judged once both
 # have passed a month's end, over complete months only.
 CLOCK = ("billing", "complaints")
+NEEDS_CATALOG = False
 EVENT_TYPES = frozenset({"payment.received", "contact.logged", "complaint.opened", "complaint.resolved"})
 _MONTHS = 12
 _KEY = "service"

@@ -14,11 +14,12 @@ from models.events import Event
 from models.policy import Policy
 from models.state import order_value
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline"]
 
 NAME = "urgent_order_refused"
 KIND = "promise.urgent_order_refused"
 CLOCK = "orders"
+NEEDS_CATALOG = False
 EVENT_TYPES = frozenset({"order.cancelled"})
 
 

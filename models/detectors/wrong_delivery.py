@@ -16,11 +16,12 @@ from models.money import format_money
 from models.policy import Policy
 from models.state import order_value
 
-__all__ = ["NAME", "KIND", "EVENT_TYPES", "on_event", "on_deadline", "differences"]
+__all__ = ["NAME", "KIND", "CLOCK", "EVENT_TYPES", "NEEDS_CATALOG", "on_event", "on_deadline", "differences"]
 
 NAME = "wrong_delivery"
 KIND = "promise.wrong_delivery"
 CLOCK = "orders"
+NEEDS_CATALOG = False
 EVENT_TYPES = frozenset({"order.delivered"})
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import free_port
-from tests.cli.test_commands import fairwatch
+from streams.tools.broker import free_port
+from tests.support.cli import fairwatch
 
 
 @pytest.mark.parametrize(

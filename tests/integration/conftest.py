@@ -10,14 +10,15 @@ import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.supervisor import WorkerProcess
+from streams.tools.broker import EmbeddedBroker
+from streams.tools.supervisor import WorkerProcess
 from streams.topics import ensure_topics
-
-PARTITIONS = 4
+from tests.support.browser import chromium
+from tests.support.kafka_io import PARTITIONS
 
 
 @pytest.fixture
@@ -70,3 +71,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def browser(tmp_path: Path, broker: str) -> Iterator[Any]:
+    """A fresh Chromium profile per test. After the broker: once Playwright's sync API runs, this thread's event
+    loop is taken (the broker fixture needs asyncio.run)."""
+    with chromium(tmp_path / "chromium-profile") as context:
+        yield context
+
+
+@pytest.fixture
+def logs_on_failure(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[None]:
+    """For tests that start their workers themselves: print the last lines of every log in tmp_path if it fails."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for log in sorted(tmp_path.glob("*.log")):
+            print(f"--- {log.name} (last 40 lines) ---")
+            print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))

@@ -24,8 +24,8 @@ import pytest
 
 from models.ledger import Ledger
 from models.notifications import ROLLUP_KIND
-from streams.report import read_alert_documents
-from tests.integration.alertmanager_parts import (
+from streams.tools.report import read_alert_documents
+from tests.support.alertmanager_parts import (
     PUBLIC_URL,
     AlertmanagerProcess,
     Alerts,
@@ -36,7 +36,7 @@ from tests.integration.alertmanager_parts import (
     publish,
     wait_for,
 )
-from tests.integration.kafka_io import run
+from tests.support.kafka_io import run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -296,7 +296,7 @@ def test_the_demo_with_alertmanager_set_notifies_through_it_and_a_new_bridge_tel
         "FAIRWATCH_ALERTMANAGER_URL": alertmanager.url,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "demo", "--seconds", "15", "--customers", "8"],
+        [sys.executable, "-m", "streams.tools.cli", "demo", "--seconds", "15", "--customers", "8"],
         capture_output=True,
         text=True,
         timeout=90,

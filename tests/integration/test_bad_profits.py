@@ -19,14 +19,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from models.timestamps import MS_PER_DAY, add_months, format_ms, period_of, period_start, shift_period
-from streams.supervisor import WorkerProcess
-from streams.tools import publish_plans, read_plans_file
-from tests.integration.kafka_io import produce, read_topic, run
+from streams.tools.supervisor import WorkerProcess
+from streams.tools.topic_commands import publish_plans, read_plans_file
+from tests.support.kafka_io import produce, read_topic, run
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-CATALOG = ROOT / "streams" / "data" / "plans.toml"
+CATALOG = ROOT / "streams" / "tools" / "data" / "plans.toml"
 # No live tick while a scripted history goes in: the tick would move stream time to
 # the wall clock whenever the partition happens to be caught up between two sends.
 # Stream time then moves with the events alone, as in a replay.
@@ -297,7 +297,12 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
 def fairwatch(broker: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FAIRWATCH_BROKER": broker, "FAIRWATCH_PARTITIONS": "4"}
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT
+        [sys.executable, "-m", "streams.tools.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
     )
 
 

@@ -8,7 +8,7 @@ repository root (git-ignored; ``FAIRWATCH_TEST_ARTIFACTS`` moves it) and their
 paths are printed.
 
 The figures on the page and in the report are compared with what this test
-computes from the alert topic itself (tests/integration/alert_figures.py).
+computes from the alert topic itself (tests/support/alert_figures.py).
 """
 
 from __future__ import annotations
@@ -18,38 +18,24 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import pytest
 
 from models.timestamps import format_ms
-from streams.demo import DEMO_ENV
-from tests.integration.alert_figures import expected_figures
-from tests.integration.kafka_io import produce, read_topic, run
-from tests.integration.stories import StoryStream, publish_demo_plans
+from streams.tools.demo import DEMO_ENV
+from tests.support.alert_figures import expected_figures
+from tests.support.browser import ARTIFACTS, off_loop
+from tests.support.kafka_io import produce, read_topic, run
+from tests.support.stories import StoryStream, publish_demo_plans
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("FAIRWATCH_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("FAIRWATCH_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 LATE = "promise.late_delivery"
-T = TypeVar("T")
 
 
 def answer(event_id: str, kind: str, customer: str, at: int, **data: Any) -> tuple[str, bytes, bytes]:
@@ -58,39 +44,9 @@ def answer(event_id: str, kind: str, customer: str, at: int, **data: Any) -> tup
     return ("fairwatch.feedback", customer.encode(), orjson.dumps(document))
 
 
-def off_loop(function: Callable[[], T], timeout: float = 60.0) -> T:
-    """Run asyncio code (aiokafka) in a thread: Playwright's sync API owns this thread's event loop."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(function).result(timeout)
-
-
 def read_alerts(broker: str) -> list[bytes]:
     records = off_loop(lambda: run(read_topic(broker, "fairwatch.alerts", expect=0, timeout=30, quiet=1.0)))
     return [record.value for record in records]
-
-
-@pytest.fixture
-def browser(tmp_path: Path, broker: str) -> Iterator[Any]:
-    """A fresh Chromium profile per test; closed whatever happens. After the broker: once Playwright's sync API
-    runs, this thread's event loop is taken (the broker fixture needs asyncio.run)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} not found: run scripts/ensure-chromium.sh (make test does) or set FAIRWATCH_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000},
-            timeout=60_000,
-        )
-        try:
-            context.set_default_timeout(30_000)
-            yield context
-        finally:
-            context.close()
 
 
 class Shots:
@@ -261,7 +217,7 @@ def test_live_page_customer_page_and_report_in_chromium(start_worker, broker, tm
     for _ in range(5):
         before = read_alerts(broker)
         result = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "report", "--out", str(out)],
+            [sys.executable, "-m", "streams.tools.cli", "report", "--out", str(out)],
             capture_output=True,
             text=True,
             timeout=90,

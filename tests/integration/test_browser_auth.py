@@ -17,11 +17,10 @@ from urllib.parse import quote
 import pytest
 
 from models.timestamps import MS_PER_DAY, format_ms
-from tests.integration.kafka_io import produce, read_topic, run
-from tests.integration.test_browser import ARTIFACTS, browser, off_loop  # noqa: F401  (browser: a fixture)
-from tests.integration.test_pipeline import WORKER_ENV, event, line
-from tests.integration.test_state_query import _split_between
-from tests.integration.test_web_auth import TOKEN
+from tests.support.browser import ARTIFACTS, off_loop
+from tests.support.kafka_io import produce, read_topic, run
+from tests.support.pipeline_scenario import WORKER_ENV, event, line
+from tests.support.workers import TOKEN, split_between
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -116,14 +115,14 @@ def test_login_then_the_page_with_hostile_event_text_and_forwarded_customer_page
     start_worker,
     broker,
     tmp_path: Path,
-    browser,  # noqa: F811  (the fixture imported above)
+    browser,
 ) -> None:
     first = start_worker(env={**WORKER_ENV, "FAIRWATCH_WEB_TOKEN": TOKEN}, name="first")
     second = start_worker(env={**WORKER_ENV, "FAIRWATCH_WEB_TOKEN": TOKEN}, name="second")
     deadline = time.monotonic() + 30
-    while not _split_between([first, second]) and time.monotonic() < deadline:
+    while not split_between([first, second]) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _split_between([first, second])
+    assert split_between([first, second])
     off_loop(lambda: run(produce(broker, hostile_events(int(time.time() * 1000)))))
     alerts = off_loop(lambda: run(read_topic(broker, "fairwatch.alerts", expect=3 + len(PLAIN), timeout=60)))
     assert {record.key.decode() for record in alerts} >= {CUSTOMER, ATTRIBUTE_CUSTOMER}

@@ -22,16 +22,16 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
 from models.timestamps import format_ms
-from streams.broker import EmbeddedBroker
-from streams.demo import DEMO_CATALOG, DEMO_ENV
-from streams.generator import StoryBook
-from streams.supervisor import WorkerProcess
-from streams.tools import publish_plans, read_plans_file
+from streams.tools.broker import EmbeddedBroker
+from streams.tools.demo import DEMO_CATALOG, DEMO_ENV
+from streams.tools.stories import StoryBook
+from streams.tools.supervisor import WorkerProcess
+from streams.tools.topic_commands import publish_plans, read_plans_file
 from streams.topics import describe
-from tests.integration.kafka_io import read_topic
-from tests.integration.raw_batches import committed_offsets, gapped_batch, send_batch
+from tests.support.kafka_io import read_topic
+from tests.support.raw_batches import committed_offsets, gapped_batch, send_batch
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240), pytest.mark.usefixtures("logs_on_failure")]
 
 #: The company's names for its topics, and the worker's settings that point at them.
 NAMES = {"orders": "shop.orders.v1", "billing": "finance.invoices", "complaints": "care.tickets"}
@@ -94,16 +94,6 @@ def _wait(predicate, timeout: float, what: str) -> None:
 def embedded(tmp_path: Path):
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
         yield broker.address
-
-
-@pytest.fixture(autouse=True)
-def _logs_on_failure(tmp_path: Path, request: pytest.FixtureRequest):
-    yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        for log in sorted(tmp_path.glob("*.log")):
-            print(f"--- {log.name} (last 40 lines) ---")
-            print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
 
 
 def test_inputs_made_beforehand_at_3_partitions_every_story_alerts_and_both_workers_serve_state(

@@ -6,45 +6,17 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.integration.processes import wait_gone
+from tests.support.demo import DEMO, demo_env, started
+from tests.support.processes import wait_gone
 
 pytestmark = pytest.mark.integration
 
-DEMO = [sys.executable, "-m", "streams.cli", "demo", "--customers", "6"]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("FAIRWATCH_BROKER", None)  # the demo's own embedded broker
-    return env
-
-
-def _started(process: subprocess.Popen[str], until: str, timeout: float = 30.0) -> tuple[list[str], str, str]:
-    """Read output lines until one contains ``until``; return lines, broker address, work dir."""
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if until in line:
-            break
-    text = "".join(lines)
-    match = re.search(r"broker (127\.0\.0\.1:\d+) .* logs in (\S+)", text)
-    assert match, text
-    assert until in text, text
-    return lines, match.group(1), match.group(2)
-
 
 def test_demo_with_seconds_stops_by_itself_and_counts_are_conserved() -> None:
-    result = subprocess.run([*DEMO, "--seconds", "8"], capture_output=True, text=True, timeout=90, env=_env())
+    result = subprocess.run([*DEMO, "--seconds", "8"], capture_output=True, text=True, timeout=90, env=demo_env())
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     first = float(re.search(r"first alert (\d+\.\d) s after start", out).group(1))
@@ -64,9 +36,9 @@ def test_demo_with_seconds_stops_by_itself_and_counts_are_conserved() -> None:
 
 
 def test_ctrl_c_stops_the_demo_cleanly_with_its_summary() -> None:
-    process = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+    process = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=demo_env())
     try:
-        _, broker, workdir = _started(process, "first alert")
+        _, broker, workdir = started(process, "first alert")
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=60)
         assert "in == processed + duplicates + dead_lettered" in out
@@ -80,9 +52,9 @@ def test_ctrl_c_stops_the_demo_cleanly_with_its_summary() -> None:
 
 
 def test_a_killed_demo_leaves_no_broker_or_worker_behind() -> None:
-    process = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+    process = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=demo_env())
     try:
-        _, broker, workdir = _started(process, "worker on")
+        _, broker, workdir = started(process, "worker on")
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
         # PR_SET_PDEATHSIG: the children get SIGTERM when their parent dies.

@@ -11,16 +11,16 @@ import urllib.request
 import orjson
 import pytest
 
-from tests.integration.processes import wait_gone
-from tests.integration.test_demo import DEMO, _env, _started
+from tests.support.demo import DEMO, demo_env, started
+from tests.support.processes import wait_gone
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
 def test_the_demo_prints_the_page_address_and_the_page_shows_its_alerts() -> None:
-    process = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+    process = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=demo_env())
     try:
-        lines, broker, workdir = _started(process, "first alert")  # the worker is up by then
+        lines, broker, workdir = started(process, "first alert")  # the worker is up by then
         page = re.search(r"live page (http://127\.0\.0\.1:\d+/)", "".join(lines))
         assert page, lines
         with urllib.request.urlopen(

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from models.timestamps import parse_rfc3339
-from streams.evaluate import KINDS, load_truth, run_pipeline, score
-from streams.world import generate, write_world
+from streams.tools.evaluate import KINDS, load_truth, run_pipeline, score
+from streams.tools.simulate import generate, write_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -37,20 +37,19 @@ from models.events import decode_event
 from models.policy import load_policy
 from models.state import event_mark
 from models.timestamps import MS_PER_DAY
-from streams.broker import EmbeddedBroker
-from streams.generator import Message, StoryBook
 from streams.processor import is_input_offsets_key
-from streams.supervisor import WorkerProcess
-from streams.tools import publish_plans, read_plans_file
+from streams.tools.broker import EmbeddedBroker
+from streams.tools.stories import Message, StoryBook
+from streams.tools.supervisor import WorkerProcess
+from streams.tools.topic_commands import publish_plans, read_plans_file
 from streams.topics import ensure_topics
-from tests.integration.conftest import PARTITIONS
-from tests.integration.kafka_io import read_topic
+from tests.support.kafka_io import PARTITIONS, read_topic
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240), pytest.mark.usefixtures("logs_on_failure")]
 
 ENV = {"FAIRWATCH_TICK_SECONDS": "3600"}
 CHANGELOG = "fairwatch-customers-changelog"
-PLANS = Path(__file__).resolve().parents[2] / "streams" / "data" / "plans.toml"
+PLANS = Path(__file__).resolve().parents[2] / "streams" / "tools" / "data" / "plans.toml"
 
 
 def _history(customers: int = 120, rounds: int = 3, seed: int = 5) -> list[Message]:
@@ -268,17 +267,6 @@ def _check_alerts(fault: list, reference: list) -> int:
     for cloud_id, value in expected.items():
         assert by_id[cloud_id] == value, f"alert {cloud_id} differs from the reference"
     return len(fault) - len(by_id)
-
-
-@pytest.fixture(autouse=True)
-def _logs_on_failure(tmp_path: Path, request: pytest.FixtureRequest):
-    """The workers here are started by the tests themselves: show their logs when a test fails."""
-    yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        for log in sorted(tmp_path.glob("*.log")):
-            print(f"--- {log.name} (last 40 lines) ---")
-            print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 Alertmanager bridge keeping a disputed alert quiet while a control alert of the same customer is repeated.
 
 Real parts: the embedded broker, a worker process, and for the last test Debian's Alertmanager (with a
-10 s ``repeat_interval``), the bridge and a webhook receiver (tests/integration/alertmanager_parts.py).
+10 s ``repeat_interval``), the bridge and a webhook receiver (tests/support/alertmanager_parts.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 
 from models.alerts import alert_id_for
 from models.timestamps import format_ms
-from streams.report import build_report, read_alert_documents, render_html
-from tests.integration.alertmanager_parts import (
+from streams.tools.report import build_report, read_alert_documents, render_html
+from tests.support.alertmanager_parts import (
     AlertmanagerProcess,
     BridgeProcess,
     Webhook,
@@ -26,8 +26,8 @@ from tests.integration.alertmanager_parts import (
     config_for_test,
     wait_for,
 )
-from tests.integration.kafka_io import produce, read_topic, run
-from tests.integration.test_pipeline import WORKER_ENV, event, line
+from tests.support.kafka_io import produce, read_topic, run
+from tests.support.pipeline_scenario import WORKER_ENV, event, line
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 

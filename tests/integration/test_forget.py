@@ -20,9 +20,9 @@ import pytest
 
 from models.alerts import FORGOTTEN_TYPE
 from models.timestamps import MS_PER_DAY, format_ms
-from streams.supervisor import WorkerProcess
-from tests.integration.kafka_io import produce, read_topic, run
-from tests.integration.test_pipeline import WORKER_ENV, event, line, scenario
+from streams.tools.supervisor import WorkerProcess
+from tests.support.kafka_io import produce, read_topic, run
+from tests.support.pipeline_scenario import WORKER_ENV, event, line, scenario
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> Non
 def forget(broker: str, customer_id: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FAIRWATCH_BROKER": broker, "FAIRWATCH_PARTITIONS": "4"}
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "forget", customer_id],
+        [sys.executable, "-m", "streams.tools.cli", "forget", customer_id],
         capture_output=True,
         text=True,
         env=env,

@@ -34,7 +34,7 @@ from models.events import MAX_EVENT_BYTES
 from models.state import event_mark
 from models.timestamps import format_ms
 from streams.deadletter import KEPT_BYTES
-from tests.integration.kafka_io import produce, read_topic
+from tests.support.kafka_io import produce, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -24,12 +24,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.broker import EmbeddedBroker, free_port
 from streams.security import aiokafka_kwargs, load_kafka_security
-from streams.supervisor import WorkerProcess
+from streams.tools.broker import EmbeddedBroker, free_port
+from streams.tools.supervisor import WorkerProcess
 from streams.topics import ensure_topics
-from tests.integration.test_pipeline import WORKER_ENV, scenario
-from tests.integration.tls import Stunnel, make_ca, make_server_cert
+from tests.support.cli import read_json_lines
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
+from tests.support.tls import Stunnel, make_ca, make_server_cert
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +92,7 @@ def worker_for(tmp_path: Path, name: str, env: dict[str, str]) -> WorkerProcess:
 
 def fairwatch(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "streams.tools.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -129,12 +130,7 @@ def test_worker_produce_and_alerts_over_tls(tls_kafka: TlsKafka, tmp_path: Path)
         assert out.strip() == f"published {len(expected['good'])} event(s)"
 
         follower = fairwatch(env, "alerts", "--from-beginning", "--json")
-        seen = []
-        deadline = time.monotonic() + 60
-        while len(seen) < len(expected["alerts"]) and time.monotonic() < deadline:
-            line = follower.stdout.readline()
-            if line:
-                seen.append(orjson.loads(line))
+        seen = read_json_lines(follower, len(expected["alerts"]), timeout=60)
         got = {(d["data"]["customer_id"], d["data"]["kind"], d["type"].rsplit(".", 1)[1]) for d in seen}
         assert got == expected["alerts"]
 
@@ -207,7 +203,7 @@ def test_the_demo_stories_over_tls(tls_kafka: TlsKafka) -> None:
     before = tls_kafka.connections()
     env = {**os.environ, **tls_kafka.env(), "FAIRWATCH_BROKER_PROFILE": "tansu", "FAIRWATCH_PARTITIONS": "4"}
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "demo", "--customers", "6", "--seconds", "10"],
+        [sys.executable, "-m", "streams.tools.cli", "demo", "--customers", "6", "--seconds", "10"],
         capture_output=True,
         text=True,
         timeout=150,

@@ -1,7 +1,7 @@
 """The live page's JSON on two workers: each shows the whole alert topic, with figures equal to the topic's own.
 
 The figures a test expects are computed from the alert topic itself
-(tests/integration/alert_figures.py), independently of models.ledger.
+(tests/support/alert_figures.py), independently of models.ledger.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.demo import DEMO_ENV
-from tests.integration.alert_figures import as_decimals, expected_figures, latest_alerts
-from tests.integration.kafka_io import read_topic, run
-from tests.integration.stories import StoryStream, publish_demo_plans
-from tests.integration.test_state_query import _split_between
+from streams.tools.demo import DEMO_ENV
+from tests.support.alert_figures import as_decimals, expected_figures, latest_alerts
+from tests.support.kafka_io import read_topic, run
+from tests.support.stories import StoryStream, publish_demo_plans
+from tests.support.workers import wait_until_split
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -66,10 +66,7 @@ def test_every_worker_shows_the_whole_alert_topic_with_exact_figures(start_worke
     publish_demo_plans(broker)
     first = start_worker(env=DEMO_ENV, name="first")
     second = start_worker(env=DEMO_ENV, name="second")
-    deadline = time.monotonic() + 30
-    while not _split_between([first, second]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _split_between([first, second])
+    wait_until_split([first, second])
 
     stories = StoryStream(broker, customers=10).start()
     try:

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.broker import child_preexec, free_port
-from tests.integration.kafka_io import produce, run
-from tests.integration.test_pipeline import WORKER_ENV, scenario
+from streams.tools.broker import child_preexec, free_port, stop_process
+from tests.support.kafka_io import produce, run
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -75,12 +75,7 @@ def prometheus_server(tmp_path: Path, target: str) -> Iterator[str]:
         print(f"--- {log_path} ---\n{log_path.read_text(errors='replace')[-3000:]}")
         raise
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 10)
 
 
 def _answers(url: str) -> bool:

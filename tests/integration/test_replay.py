@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from models.timestamps import parse_rfc3339
-from streams.evaluate import run_pipeline
-from streams.world import generate, write_world
+from streams.tools.evaluate import run_pipeline
+from streams.tools.simulate import generate, write_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

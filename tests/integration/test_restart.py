@@ -12,8 +12,8 @@ import time
 import orjson
 import pytest
 
-from tests.integration.kafka_io import produce, read_topic, run
-from tests.integration.test_pipeline import WORKER_ENV, scenario
+from tests.support.kafka_io import produce, read_topic, run
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
 
 pytestmark = pytest.mark.integration
 

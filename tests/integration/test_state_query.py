@@ -7,30 +7,17 @@ import time
 import orjson
 import pytest
 
-from tests.integration.kafka_io import produce, read_topic, run
-from tests.integration.test_pipeline import WORKER_ENV, scenario
+from tests.support.kafka_io import produce, read_topic, run
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
+from tests.support.workers import wait_until_split
 
 pytestmark = pytest.mark.integration
-
-
-def _split_between(workers) -> bool:
-    """Every partition owned, by exactly one of the workers, each ready."""
-    owned = []
-    for worker in workers:
-        status, body = worker.get("/ready")
-        if status != 200:
-            return False
-        owned.append(set(orjson.loads(body)["partitions"]))
-    return all(owned) and set.union(*owned) == set(range(4)) and sum(map(len, owned)) == 4
 
 
 def test_either_worker_answers_for_every_customer(start_worker, broker) -> None:
     first = start_worker(env=WORKER_ENV, name="first")
     second = start_worker(env=WORKER_ENV, name="second")
-    deadline = time.monotonic() + 30
-    while not _split_between([first, second]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _split_between([first, second])
+    wait_until_split([first, second])
     now = int(time.time() * 1000)
     messages, expected = scenario(now)
     run(produce(broker, messages))

@@ -10,10 +10,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
-from tests.integration.test_pipeline import WORKER_ENV, scenario
+from tests.support.cli import read_json_lines
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,11 @@ def _no_process_left_behind() -> Iterator[None]:
 def fairwatch(broker: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "FAIRWATCH_BROKER": broker, "FAIRWATCH_PARTITIONS": "4"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-m", "streams.tools.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     _started.append(process)
     return process
@@ -65,12 +69,7 @@ def test_produce_validates_first_then_publishes_and_alerts_follows(start_worker,
 
     follower = fairwatch(broker, "alerts", "--from-beginning", "--json")
     try:
-        seen = []
-        deadline = time.monotonic() + 30
-        while len(seen) < len(expected["alerts"]) and time.monotonic() < deadline:
-            line = follower.stdout.readline()
-            if line:
-                seen.append(orjson.loads(line))
+        seen = read_json_lines(follower, len(expected["alerts"]), timeout=30)
         got = {(d["data"]["customer_id"], d["data"]["kind"], d["type"].rsplit(".", 1)[1]) for d in seen}
         assert got == expected["alerts"]
     finally:

@@ -19,13 +19,12 @@ import orjson
 import pytest
 
 from streams.security import OPEN_PATHS
-from tests.integration.kafka_io import produce, read_topic, run
-from tests.integration.test_pipeline import WORKER_ENV, scenario
-from tests.integration.test_state_query import _split_between
+from tests.support.kafka_io import produce, read_topic, run
+from tests.support.pipeline_scenario import WORKER_ENV, scenario
+from tests.support.workers import TOKEN, wait_until_split
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "test-token-0123456789-abcdef"
 AUTH_ENV = {**WORKER_ENV, "FAIRWATCH_WEB_TOKEN": TOKEN}
 #: What each path parameter is filled with when a route is requested.
 PARAMETERS = {"customer_id": "c-late", "key": "c-late"}
@@ -146,10 +145,7 @@ def test_every_route_but_the_probes_needs_the_token(start_worker, broker) -> Non
 def test_a_request_forwarded_to_the_owner_carries_the_token(start_worker, broker) -> None:
     first = start_worker(env=AUTH_ENV, name="first")
     second = start_worker(env=AUTH_ENV, name="second")
-    deadline = time.monotonic() + 30
-    while not _split_between([first, second]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _split_between([first, second])
+    wait_until_split([first, second])
     messages, expected = scenario(int(time.time() * 1000))
     run(produce(broker, messages))
     run(read_topic(broker, "fairwatch.alerts", expect=len(expected["alerts"]), timeout=30))
@@ -176,7 +172,7 @@ def test_without_a_token_the_worker_serves_loopback_only(start_worker, tmp_path)
 
 
 def test_binding_beyond_loopback_without_a_token_is_refused_unless_allowed(broker, tmp_path) -> None:
-    from streams.supervisor import WorkerProcess
+    from streams.tools.supervisor import WorkerProcess
 
     refused = WorkerProcess(
         broker, tmp_path / "d1", tmp_path / "refused.log", env={"FAIRWATCH_WEB_HOST": "0.0.0.0"}, partitions=4

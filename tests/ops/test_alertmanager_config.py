@@ -17,7 +17,7 @@ import yaml
 
 from models.ledger import read_emission
 from models.notifications import FAMILIES, ROLLUP_KIND, alert_labels
-from tests.unit.models.test_ledger import alert as alert_document
+from tests.support.alert_documents import alert as alert_document
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "ops" / "alertmanager" / "alertmanager.yml"

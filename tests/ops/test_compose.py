@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from streams import topics as code_topics
-from streams.alertmanager import load_bridge_settings
 from streams.config import load_config
+from streams.tools.alertmanager import load_bridge_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -17,8 +17,8 @@ from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
-from streams import alertmanager as bridge
 from streams import metrics as domain_metrics
+from streams.tools import alertmanager as bridge
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops" / "prometheus"

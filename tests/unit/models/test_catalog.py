@@ -212,7 +212,7 @@ def test_read_catalog_file_by_suffix(tmp_path: Path) -> None:
 
 
 def test_the_shipped_demo_catalog_is_valid() -> None:
-    plans, problems = read_catalog_file(ROOT / "streams" / "data" / "plans.toml")
+    plans, problems = read_catalog_file(ROOT / "streams" / "tools" / "data" / "plans.toml")
     assert problems == [] and len(plans) >= 5
     catalog = {plan.plan_id: plan for plan, _ in plans}
     assert any(not plan.active for plan in catalog.values())  # an old plan no longer sold

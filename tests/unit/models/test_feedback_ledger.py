@@ -10,7 +10,7 @@ from models.ledger import Ledger, figures, group, read_emission
 from models.notifications import OpenAlerts
 from models.policy import Policy
 from models.state import new_state
-from streams.report import build_report, render_html
+from streams.tools.report import build_report, render_html
 
 from ..factories import CUSTOMER, HOUR, T0, make_cancelled, make_event, make_order_placed
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from models.alerts import AlertChange, to_cloudevent
 from models.ledger import (
     Ledger,
     LedgerError,
@@ -20,43 +19,9 @@ from models.ledger import (
     select,
     top_customers,
 )
+from tests.support.alert_documents import EUR, alert
 
 from ..factories import DAY, HOUR, T0
-
-EUR = 1_000_000
-
-
-def alert(
-    alert_id: str = "late-1",
-    revision: int = 1,
-    lifecycle: str = "raised",
-    *,
-    kind: str = "promise.late_delivery",
-    customer: str = "c-1",
-    at: int = T0,
-    amount: int = 10 * EUR,
-    per: str = "once",
-    severity: str = "warning",
-    evidence: tuple[str, ...] = ("e-1",),
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A CloudEvents document exactly as the worker emits it (models.alerts builds the envelope)."""
-    change = AlertChange(
-        lifecycle,
-        alert_id,
-        revision,
-        kind,
-        customer,
-        at,
-        severity,
-        f"summary {alert_id}",  # type: ignore[arg-type]
-        amount,
-        per,
-        evidence,
-        "act",
-        details or {},
-    )  # type: ignore[arg-type]
-    return to_cloudevent(change, "EUR")
 
 
 def fold(*documents: dict[str, Any]) -> Ledger:

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from models.alerts import AlertChange, to_cloudevent
-from models.ledger import Emission, read_emission
+from models.ledger import Emission
 from models.notifications import (
     ROLLUP_KIND,
     OpenAlerts,
@@ -16,44 +15,12 @@ from models.notifications import (
     to_alertmanager,
 )
 from models.timestamps import MS_PER_DAY
+from tests.support.alert_documents import EUR, emission
 
 from ..factories import T0
 
-EUR = 1_000_000
 PAGE = "http://fairwatch.example:6066"
 NOW = 1_800_000_000_000  # wall clock, ms
-
-
-def emission(
-    alert_id: str = "late-1",
-    revision: int = 1,
-    lifecycle: str = "raised",
-    *,
-    kind: str = "promise.late_delivery",
-    customer: str = "c-1",
-    severity: str = "critical",
-    amount: int = 12 * EUR + 340_000,
-    per: str = "once",
-    evidence: tuple[str, ...] = ("ev-1", "ev-2"),
-    at: int = T0,
-) -> Emission:
-    """An emission exactly as the bridge reads it: built by models.alerts, read back by models.ledger."""
-    change = AlertChange(
-        lifecycle,  # type: ignore[arg-type]
-        alert_id,
-        revision,
-        kind,
-        customer,
-        at,
-        severity,  # type: ignore[arg-type]
-        f"summary of {alert_id} r{revision}",
-        amount,
-        per,  # type: ignore[arg-type]
-        evidence,
-        f"do something about {alert_id}",
-        {},
-    )
-    return read_emission(to_cloudevent(change, "EUR"))
 
 
 def labels_of(payloads: list[dict[str, Any]]) -> dict[str, dict[str, str]]:

@@ -7,6 +7,7 @@ import orjson
 from models.alerts import to_cloudevent
 from models.ledger import Ledger
 from models.story import customer_story
+from tests.support.alert_documents import alert
 
 from ..factories import (
     CUSTOMER,
@@ -25,7 +26,6 @@ from ..factories import (
     replay_judged,
 )
 from ..subscription_factories import START, make_started, make_sub_invoice, make_usage, sub_line
-from .test_ledger import alert
 
 
 def history() -> list:

@@ -15,7 +15,7 @@ import pytest
 
 from models.policy import Policy
 from streams.processor import Processor
-from tests.integration.test_disorder import history
+from tests.support.disorder_history import history
 
 TOPICS = ("orders", "billing", "complaints")
 

@@ -18,8 +18,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from models.policy import Policy
-from streams.bench.workload import mixed_stream
 from streams.processor import Processor
+from streams.tools.bench.workload import mixed_stream
 
 PARTITIONS = 4
 END_MS = 1_790_000_000_000  # a fixed "now" for the stream, so the run is the same every time

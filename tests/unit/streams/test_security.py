@@ -13,7 +13,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from streams.broker import free_port
 from streams.config import ConfigError, load_config
 from streams.security import (
     EMBEDDED_ENV,
@@ -25,6 +24,7 @@ from streams.security import (
     load_kafka_security,
     load_web_access,
 )
+from streams.tools.broker import free_port
 
 SECRET = "s3cr3t-Pa55word"
 

@@ -1,0 +1,22 @@
+"""models.kinds, the one list of alert kinds: it and the detectors' declared kinds agree, each with its own colour."""
+
+from __future__ import annotations
+
+import re
+
+from models.detectors import DETECTORS
+from models.kinds import ALERT_KINDS, KIND_COLOURS, OTHER_COLOUR, colour
+
+
+def test_every_detector_kind_is_registered_and_nothing_else() -> None:
+    declared = [module.KIND for module in DETECTORS.values()]
+    assert len(declared) == len(set(declared))
+    assert sorted(declared) == sorted(ALERT_KINDS)
+
+
+def test_each_kind_has_its_own_colour_and_an_unknown_kind_is_grey() -> None:
+    colours = list(KIND_COLOURS.values())
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", value) for value in colours)
+    assert len(set(colours)) == len(colours) and OTHER_COLOUR not in colours
+    assert colour("promise.late_delivery") == "#c0392b"
+    assert colour("promise.some_future_kind") == OTHER_COLOUR
