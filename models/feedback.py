@@ -24,7 +24,17 @@ from models.alerts import FEEDBACK_LIFECYCLES, AlertChange, feedback_alert
 from models.events import TIME_TOPICS, Event
 from models.policy import Policy
 
-__all__ = ["NAME", "EVENT_TYPES", "CLOCK", "NEEDS_CATALOG", "on_event", "on_deadline", "on_alerts", "MAX_HELD", "MAX_UNMATCHED"]
+__all__ = [
+    "NAME",
+    "EVENT_TYPES",
+    "CLOCK",
+    "NEEDS_CATALOG",
+    "on_event",
+    "on_deadline",
+    "on_alerts",
+    "MAX_HELD",
+    "MAX_UNMATCHED",
+]
 
 NAME = "feedback"
 EVENT_TYPES = frozenset(FEEDBACK_LIFECYCLES)
