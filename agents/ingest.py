@@ -347,16 +347,16 @@ async def handle_batch(events: list[Any]) -> None:
         metrics.BATCH_MESSAGES.observe(len(events))
         _checkpoint("handled")
         delivered: list[Any] = []
-        for first, second in produced:
-            if isinstance(first, list):
-                delivered += await _emit(first, second)
-            else:
+        for output, detail in produced:
+            if isinstance(output, list):  # alert changes, and when their message was consumed
+                delivered += await _emit(output, detail)
+            else:  # a rejected message, and why
                 delivered.append(
                     await send_dead_letter(
                         rt.dead_letter,
-                        first.key,
-                        first.value,
-                        dead_letter_headers(second.reason, second.code, first.topic, first.partition, first.offset),
+                        output.key,
+                        output.value,
+                        dead_letter_headers(detail.reason, detail.code, output.topic, output.partition, output.offset),
                     )
                 )
         for notice in notices:
