@@ -346,3 +346,21 @@ def test_three_workers_on_two_partitions_the_idle_one_stays_up_and_ready(embedde
     finally:
         for worker in workers:
             worker.stop()
+
+
+def test_a_worker_that_may_not_create_topics_names_the_missing_ones_and_creates_nothing(
+    embedded: str, tmp_path: Path
+) -> None:
+    asyncio.run(_create(embedded, {name: 3 for name in NAMES.values()}))
+    worker = _worker(embedded, tmp_path, "worker", {"FAIRWATCH_CREATE_TOPICS": "0"}).start()
+    deadline = time.monotonic() + 15
+    while worker.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    status = worker.process.poll()
+    worker.stop()
+    assert status == 2
+    log = (tmp_path / "worker.log").read_text()
+    line = next(line for line in log.splitlines() if "missing topics (FAIRWATCH_CREATE_TOPICS=0" in line)
+    for topic in ("fairwatch.ticks", "fairwatch-customers-changelog", "fairwatch.alerts", "fairwatch.feedback"):
+        assert f"{topic} (3 partitions)" in line
+    assert set(_topics(embedded)) == set(NAMES.values()), "a topic was created"
