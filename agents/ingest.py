@@ -45,7 +45,7 @@ from streams import metrics
 from streams.app import runtime
 from streams.compat import current_event_var
 from streams.deadletter import dead_letter_headers, send_dead_letter
-from streams.health import assigned_partitions, is_ready, partition_position
+from streams.health import assigned_partitions, is_ready, position_and_end
 from streams.holes import LogReader
 from streams.positions import resume_position
 from streams.processor import Processor
@@ -77,15 +77,13 @@ _TICKS = _names.ticks
 def _end(role: str, partition: int) -> int | None:
     """Where the partition's log ends for this consumer: the last stable offset (read_committed), else the
     high-water mark."""
-    _, highwater, stable = partition_position(app, TP(_TOPIC_OF_ROLE[role], partition))
-    return stable if stable is not None and stable >= 0 else highwater
+    return position_and_end(app, TP(_TOPIC_OF_ROLE[role], partition))[1]
 
 
 def _consumed(role: str, partition: int) -> int | None:
     """The offset of the last record the consumer handed to the stream, once it has read to the end of the log."""
     tp = TP(_TOPIC_OF_ROLE[role], partition)
-    position, highwater, stable = partition_position(app, tp)
-    end = stable if stable is not None and stable >= 0 else highwater
+    position, end = position_and_end(app, tp)
     if position is None or end is None or position < end:
         return None
     read = app.consumer._read_offset.get(tp)
@@ -171,8 +169,7 @@ def _tail_behind(topic: str, partition: int) -> tuple[int, int] | None:
     """(next offset to handle, end of the log) when the consumer has read the partition to its end and the
     agent has not handled all of it; None otherwise. Reads without changing anything."""
     handled = processor.peek_handled(_ROLES[topic], partition)
-    position, highwater, stable = partition_position(app, TP(topic, partition))
-    end = stable if stable is not None and stable >= 0 else highwater
+    position, end = position_and_end(app, TP(topic, partition))
     if handled is None or position is None or end is None or not position >= end > handled:
         return None
     return handled, end

@@ -14,7 +14,7 @@ from typing import Any
 
 from faust.types import TP
 
-__all__ = ["is_ready", "is_live", "assigned_partitions", "partition_position", "input_lag"]
+__all__ = ["is_ready", "is_live", "assigned_partitions", "partition_position", "position_and_end", "input_lag"]
 
 
 def partition_position(app: Any, tp: TP) -> tuple[int | None, int | None, int | None]:
@@ -28,14 +28,20 @@ def partition_position(app: Any, tp: TP) -> tuple[int | None, int | None, int | 
         return None, None, None
 
 
+def position_and_end(app: Any, tp: TP) -> tuple[int | None, int | None]:
+    """The consumer's position on ``tp`` and where the log ends for it: the last stable offset (read_committed),
+    else the high-water mark."""
+    position, highwater, stable = partition_position(app, tp)
+    return position, stable if stable is not None and stable >= 0 else highwater
+
+
 def input_lag(rt: Any) -> dict[str, int]:
     """Per input topic, over the owned partitions: the end of the log minus the consumer's position."""
     lag = {topic: 0 for topic in rt.layout.names.inputs}
     for tp in rt.app.assignor.assigned_actives():
         if tp.topic not in lag:
             continue
-        position, highwater, stable = partition_position(rt.app, tp)
-        end = stable if stable is not None and stable >= 0 else highwater
+        position, end = position_and_end(rt.app, tp)
         if position is not None and end is not None:
             lag[tp.topic] += max(0, end - position)
     return lag

@@ -70,10 +70,7 @@ async def produce_file(path: Path, *, skip_bad: bool = False) -> int:
         )
         return 1
     config = load_config()
-    try:
-        await _check(config)
-    except TopicCheckError as exc:
-        print(f"fairwatch: {exc}", file=sys.stderr)
+    if not await _check(config):
         return 2
     producer = AIOKafkaProducer(**config.client_options, linger_ms=5)
     await producer.start()
@@ -141,15 +138,21 @@ def read_plans_file(path: Path) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     return [(plan.plan_id.encode(), orjson.dumps(document)) for plan, document in plans], problems
 
 
-async def _check(config: Config) -> None:
-    """The worker's own topic check, so a producer never lets the broker auto-create a topic."""
-    await check_topics(
-        config.client_options,
-        config.topics,
-        config.partitions,
-        create=config.create_topics,
-        replication=config.replication_factor,
-    )
+async def _check(config: Config) -> bool:
+    """The worker's own topic check, so a producer never lets the broker auto-create a topic; False (said in
+    one line) when the topics do not fit."""
+    try:
+        await check_topics(
+            config.client_options,
+            config.topics,
+            config.partitions,
+            create=config.create_topics,
+            replication=config.replication_factor,
+        )
+    except TopicCheckError as exc:
+        print(f"fairwatch: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 async def publish_plans(
@@ -187,10 +190,7 @@ async def produce_plans(path: Path) -> int:
         print("fairwatch: the catalog has problems; no plan published", file=sys.stderr)
         return 1
     config = load_config()
-    try:
-        await _check(config)
-    except TopicCheckError as exc:
-        print(f"fairwatch: {exc}", file=sys.stderr)
+    if not await _check(config):
         return 2
     await publish_plans(config.client_options, messages, config.topics.plans)
     print(f"published {len(messages)} plan(s) to {config.topics.plans}")
@@ -214,10 +214,7 @@ async def forget_customer(customer_id: str) -> int:
         print("fairwatch: give the customer_id to forget", file=sys.stderr)
         return 2
     config = load_config()
-    try:
-        await _check(config)
-    except TopicCheckError as exc:
-        print(f"fairwatch: {exc}", file=sys.stderr)
+    if not await _check(config):
         return 2
     names = config.topics
     orders = names.input_topic(INPUT_TOPICS[0])
