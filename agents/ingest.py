@@ -86,7 +86,7 @@ def _consumed(role: str, partition: int) -> int | None:
     position, end = position_and_end(app, tp)
     if position is None or end is None or position < end:
         return None
-    read = app.consumer._read_offset.get(tp)
+    read = app.consumer.last_read_offset(tp)
     return -1 if read is None else read
 
 

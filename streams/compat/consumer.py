@@ -80,6 +80,13 @@ class Consumer(faust_aiokafka.Consumer):
         self.fairwatch_thread = ConsumerThread(self, loop=self.loop, beacon=self.beacon)
         return self.fairwatch_thread
 
+    def last_read_offset(self, tp: TP) -> int | None:
+        """The offset of the last record Faust's fetcher handed to the streams on ``tp`` (None: none yet).
+
+        After Faust's seek to the committed offsets it holds that offset instead until a record comes.
+        """
+        return self._read_offset.get(tp)
+
     async def perform_seek(self) -> None:
         """After Faust's seek to the committed offsets (recovery is complete by now), the table's input offsets
         decide where each input partition resumes: the one seek fairwatch makes, before the stream is resumed,

@@ -68,6 +68,8 @@ def test_faust_seeks_to_committed_offsets_through_perform_seek_after_recovery() 
     source = inspect.getsource(FaustConsumer.perform_seek)
     assert "_committed_offset" in source and "_read_offset" in source
     assert "_new_consumer_thread" in vars(faust_aiokafka.Consumer)
+    # What Consumer.last_read_offset reads: the fetcher sets it for every record it hands to the streams.
+    assert "set_read_offset = self._read_offset.__setitem__" in inspect.getsource(FaustConsumer._drain_messages)
 
 
 def test_a_global_tables_changelog_is_named_by_changelog_topic_name() -> None:
