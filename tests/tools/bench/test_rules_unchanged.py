@@ -1,0 +1,88 @@
+"""Speed work on the rules changes no output (issue 14, target 1).
+
+The bench's rules phase runs over two fixed workloads: the bench's mixed
+stream, and a busy history (about 50 events per customer, where rolling
+windows, pruning and deadlines weigh most). The encoded alerts must be the
+same bytes, and the final states the same values, as on main at f6019c9,
+before the speed work on models/ began: their sha256 digests are recorded
+below.
+
+The states' digest is over each record decoded and re-encoded with sorted
+keys (equal values, whatever the order their keys were written in). It pins
+today's state format: a deliberate change of that format (issue 14's compact
+state record) records it anew, with ``python -m tests.tools.bench.test_rules_unchanged``,
+which prints both digests of both workloads. The alerts' digest changes only
+with the alert contract (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+import pytest
+
+import streams.tools.bench.rules as rules
+from streams.tools.bench.workload import mixed_stream
+
+END = 1_793_491_200_000  # 2026-11-01: a fixed year of event time
+
+#: (events, customers) -> (alerts, sha256 of the alerts, sha256 of the states), recorded on main at f6019c9.
+RECORDED: dict[tuple[int, int], tuple[int, str, str]] = {
+    (20_000, 2_000): (
+        18_965,
+        "01d1d0d0cbeaf515da8a6af3e786ce35287f643b034aec83d8104634b53f1043",
+        "8d7c50a124ebda7dd9b0f94aa01d97ce6684017bb6160b42b6edc19e14d45187",
+    ),
+    (10_000, 200): (
+        10_231,
+        "f5ed49a561935f39b8df5443ac9289b4845a4bd4da59c0c66461d940faab64ef",
+        "50a41d24129ba1111d473b41488773fd36825761a9c034afb98ba3c3170e1aa4",
+    ),
+}
+
+
+_made: list[rules.EncodedStore] = []
+
+
+class _KeptStore(rules.EncodedStore):
+    """The phase's store, kept where the test can read its records after the run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        _made.append(self)
+
+
+def digests(events: int, customers: int) -> tuple[int, str, str]:
+    """Run the rules phase on the workload; (alert count, alerts' sha256, states' sha256)."""
+    stream = mixed_stream(events, customers, end_ms=END)
+    _made.clear()
+    original = rules.EncodedStore
+    rules.EncodedStore = _KeptStore  # type: ignore[misc]
+    try:
+        found = rules.run_rules(stream, keep_alerts=True)
+    finally:
+        rules.EncodedStore = original  # type: ignore[misc]
+    alerts: list[bytes] = found["encoded_alerts"]
+    states = hashlib.sha256()
+    records: dict[str, bytes] = _made[0].records
+    for key in sorted(records):
+        value: Any = orjson.loads(records[key])
+        states.update(orjson.dumps([key, value], option=orjson.OPT_SORT_KEYS) + b"\n")
+    return len(alerts), hashlib.sha256(b"\n".join(alerts)).hexdigest(), states.hexdigest()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("workload", list(RECORDED), ids=lambda w: f"{w[0]}x{w[1]}")
+def test_the_rules_give_the_same_alerts_and_states_as_before(workload: tuple[int, int]) -> None:
+    count, alerts, states = digests(*workload)
+    expected_count, expected_alerts, expected_states = RECORDED[workload]
+    assert count == expected_count
+    assert alerts == expected_alerts, "the encoded alerts are not the same bytes as before"
+    assert states == expected_states, "the final states are not the same as before"
+
+
+if __name__ == "__main__":
+    for events, customers in RECORDED:
+        print(f"({events}, {customers}):", digests(events, customers))
