@@ -27,8 +27,9 @@ forgotten starts again at revision 1, and its CloudEvents id
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any, Literal
 
 import orjson
@@ -61,11 +62,20 @@ _KEPT_TEXT = 200
 Severity = Literal["info", "warning", "critical"]
 
 
+#: kind -> the alert id's readable prefix (``fairwatch.late_delivery`` -> ``late-delivery-``).
+_ID_PREFIXES: dict[str, str] = {}
+
+
+# Detectors name the same condition again when they judge it again (raised, updated, resolved): the
+# most recent ones are remembered, and the rest cost one small hash.
+@functools.lru_cache(maxsize=16_384)
 def alert_id_for(kind: str, customer_id: str, key: str) -> str:
     """Deterministic fingerprint of (detector, customer, the condition's own key)."""
+    prefix = _ID_PREFIXES.get(kind)
+    if prefix is None:
+        prefix = _ID_PREFIXES[kind] = f"{kind.rsplit('.', 1)[-1].replace('_', '-')}-"
     # JSON keeps the parts apart whatever characters the ids contain.
-    digest = hashlib.blake2b(orjson.dumps([kind, customer_id, key]), digest_size=12)
-    return f"{kind.rsplit('.', 1)[-1].replace('_', '-')}-{digest.hexdigest()}"
+    return prefix + blake2b(orjson.dumps([kind, customer_id, key]), digest_size=12).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
