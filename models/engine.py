@@ -6,6 +6,8 @@ these. They update ``state`` in place and return the alert changes to emit.
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,22 +93,43 @@ def advance_to(
     """
     changes: list[AlertChange] = []
     deadlines = state["deadlines"]
-    while deadlines:
-        if isinstance(now, Mapping):
-            ready = [(due, name) for name, due in deadlines.items() if _reached(name, due, now)]
-        else:
-            ready = [(due, name) for name, due in deadlines.items() if due <= now]
-        if not ready:
-            break
-        due, name = min(ready)
+    by_topic = now if isinstance(now, (dict, Mapping)) else None
+    # Detector name -> up to when its deadlines are due, for the detectors met here.
+    limits: dict[str, float] = {}
+
+    def due_by_now(name: str, due: int) -> bool:
+        if by_topic is None:
+            return due <= now  # type: ignore[operator]
+        detector = name.partition("|")[0]
+        limit = limits.get(detector)
+        if limit is None:
+            limit = limits[detector] = _limit(DEADLINE_CLOCKS[detector], by_topic)
+        return due <= limit
+
+    ready = [(due, name) for name, due in deadlines.items() if due_by_now(name, due)]
+    # Fired in time order, the earliest due first, as if every firing were followed by a fresh scan of the
+    # deadlines (a firing may set, move or clear some): after one that changed anything but its own entry,
+    # the entries it changed are judged again; one moved or cleared since it was found ready is skipped.
+    heapq.heapify(ready)
+    expected = dict(deadlines) if ready else deadlines
+    while ready:
+        due, name = heapq.heappop(ready)
+        if deadlines.get(name) != due:
+            continue
         del deadlines[name]
+        del expected[name]
         detector, _, key = name.partition("|")
         module = HANDLERS[detector]
         fired = module.on_deadline(state, key, due, policy, *_catalog_for(module, catalog))
         # Patterns are judged deadline by deadline, so one long step of time gives
         # what many short ones give.
         changes.extend(_with_patterns(state, fired, policy))
-    horizon = _retention_horizon(now)
+        if deadlines != expected:
+            for other, other_due in deadlines.items():
+                if expected.get(other) != other_due and due_by_now(other, other_due):
+                    heapq.heappush(ready, (other_due, other))
+            expected = dict(deadlines)
+    horizon = now if by_topic is None else _retention_horizon(by_topic)
     if horizon is not None:
         prune(state, horizon, policy)  # type: ignore[arg-type]
         prune_alerts(  # type: ignore[arg-type]
@@ -115,24 +138,30 @@ def advance_to(
     return changes
 
 
-def _reached(name: str, due: int, by_topic: Mapping[str, int]) -> bool:
-    """Every topic that drives the deadline ``name`` has passed ``due``."""
-    for topic in DEADLINE_CLOCKS[name.partition("|")[0]]:
+def _limit(clocks: tuple[str, ...], by_topic: Mapping[str, int]) -> float:
+    """Up to when a deadline driven by ``clocks`` is due: every one of those topics has passed it."""
+    limit = math.inf
+    for topic in clocks:
         time = by_topic.get(topic)
-        if time is None or due > time:
-            return False
-    return True
+        if time is None:
+            return -math.inf  # a topic not heard from yet: nothing it drives is due
+        if time < limit:
+            limit = time
+    return limit
 
 
-def _retention_horizon(now: int | Mapping[str, int]) -> int | None:
+def _retention_horizon(by_topic: Mapping[str, int]) -> int | None:
     """Up to when facts may be forgotten: the time every topic of facts has passed (None: not yet known).
 
     Retention keeps facts that other topics still refer to (a closed order that billing may yet invoice, an
     invoice held for an order not consumed yet). A topic read ahead of the others, or moved to the wall
     clock by the live tick while another still replays its backlog, must not make them forget.
     """
-    if not isinstance(now, Mapping):
-        return now
-    if any(topic not in now for topic in TIME_TOPICS):
-        return None
-    return min(now[topic] for topic in TIME_TOPICS)
+    horizon = None
+    for topic in TIME_TOPICS:
+        if topic not in by_topic:
+            return None
+        time = by_topic[topic]
+        if horizon is None or time < horizon:
+            horizon = time
+    return horizon
