@@ -107,11 +107,41 @@ def format_duration(ms: int) -> str:
 # --- calendar months: billing periods ("YYYY-MM") and terms in months ---------
 
 
+# Calendar arithmetic on whole days: a customer's terms, periods and notices fall on few distinct days, so
+# a day's fields and a date's day number are remembered, and the rest is integer arithmetic.
+@functools.lru_cache(maxsize=8192)
+def _fields_of_day(days: int) -> tuple[int, int, int]:
+    """(year, month, day) of the day ``days`` after 1 Jan 1970 (UTC)."""
+    moment = _EPOCH + timedelta(days=days)
+    return moment.year, moment.month, moment.day
+
+
+@functools.lru_cache(maxsize=8192)
+def _day_of_date(year: int, month: int, day: int) -> int:
+    """Days from 1 Jan 1970 to the date."""
+    return (datetime(year, month, day, tzinfo=UTC) - _EPOCH).days
+
+
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def add_months(epoch_ms: int, months: int) -> int:
     """The same wall-clock moment ``months`` calendar months later (UTC), clamped to the month's end.
 
     31 Jan + 1 month is 28/29 Feb: a term of a month never spills into the next one.
     """
+    days, ms_of_day = divmod(epoch_ms, MS_PER_DAY)
+    year, month, day = _fields_of_day(days)
+    year, month = divmod(year * 12 + month - 1 + months, 12)
+    month += 1
+    if not 1 <= year <= 9998:
+        return _add_months_by_datetime(epoch_ms, months)  # datetime's limits decide there, as they did
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days_in_month = 29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1]
+    return _day_of_date(year, month, min(day, days_in_month)) * MS_PER_DAY + ms_of_day
+
+
+def _add_months_by_datetime(epoch_ms: int, months: int) -> int:
     moment = _EPOCH + timedelta(milliseconds=epoch_ms)
     index = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(index, 12)
@@ -143,8 +173,8 @@ def period_end(period: str) -> int:
 
 def period_of(epoch_ms: int) -> str:
     """The period ``YYYY-MM`` that contains the moment (UTC)."""
-    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
-    return f"{moment.year:04d}-{moment.month:02d}"
+    year, month, _ = _fields_of_day(epoch_ms // MS_PER_DAY)
+    return f"{year:04d}-{month:02d}"
 
 
 def shift_period(period: str, months: int) -> str:
@@ -152,12 +182,18 @@ def shift_period(period: str, months: int) -> str:
     return period_of(add_months(period_start(period), months))
 
 
+@functools.lru_cache(maxsize=1024)
 def format_period(period: str) -> str:
     """``Oct 2026`` for a sentence a person reads out."""
     return datetime(int(period[:4]), int(period[5:7]), 1, tzinfo=UTC).strftime("%b %Y")
 
 
+@functools.lru_cache(maxsize=4096)
+def _format_day(days: int) -> str:
+    moment = _EPOCH + timedelta(days=days)
+    return f"{moment.day} {moment.strftime('%b %Y')}"
+
+
 def format_date(epoch_ms: int) -> str:
     """``22 Nov 2026`` for a sentence a person reads out."""
-    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
-    return f"{moment.day} {moment.strftime('%b %Y')}"
+    return _format_day(epoch_ms // MS_PER_DAY)
