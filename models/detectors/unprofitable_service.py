@@ -12,6 +12,7 @@ to drop them.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +36,13 @@ _KEY = "service"
 
 
 def month_of(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms // 1000, tz=UTC).strftime("%Y-%m")
+    return _month_of_day(epoch_ms // 86_400_000)
+
+
+# Judged at every contact, payment and complaint, over few distinct days and months: remembered.
+@functools.lru_cache(maxsize=4096)
+def _month_of_day(days: int) -> str:
+    return datetime.fromtimestamp(days * 86_400, tz=UTC).strftime("%Y-%m")
 
 
 def figures(service: dict[str, list[Any]], policy: Policy) -> dict[str, int | float]:
@@ -149,10 +156,12 @@ def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> li
     return _judge(state, state.setdefault(_KEY, {}), now, policy)
 
 
+@functools.lru_cache(maxsize=4096)
 def _month_shift(month: str, by: int) -> str:
     year, number = int(month[:4]), int(month[5:7]) - 1 + by
     return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
 
 
+@functools.lru_cache(maxsize=1024)
 def _month_start(month: str) -> int:
     return int(datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC).timestamp()) * 1000
