@@ -106,7 +106,17 @@ def advance_to(
             limit = limits[detector] = _limit(DEADLINE_CLOCKS[detector], by_topic)
         return due <= limit
 
-    ready = [(due, name) for name, due in deadlines.items() if due_by_now(name, due)]
+    if by_topic is None:
+        ready = [(due, name) for name, due in deadlines.items() if due <= now]  # type: ignore[operator]
+    else:
+        ready = []
+        for name, due in deadlines.items():
+            detector = name.partition("|")[0]
+            limit = limits.get(detector)
+            if limit is None:
+                limit = limits[detector] = _limit(DEADLINE_CLOCKS[detector], by_topic)
+            if due <= limit:
+                ready.append((due, name))
     # Fired in time order, the earliest due first, as if every firing were followed by a fresh scan of the
     # deadlines (a firing may set, move or clear some): after one that changed anything but its own entry,
     # the entries it changed are judged again; one moved or cleared since it was found ready is skipped.
