@@ -73,8 +73,13 @@ def to_amount(micros: int) -> float:
 
 def format_money(micros: int, currency: str) -> str:
     """``EUR 1,234.50`` for a summary sentence."""
-    cents = (Decimal(micros) / MICROS).quantize(_CENT, rounding=ROUND_HALF_EVEN)
-    return f"{currency} {cents:,.2f}"
+    # Rounded as to_amount rounds, in integers; a negative amount keeps its sign even when it rounds to
+    # nothing (``-0.00``), as Decimal's signed zero prints.
+    cents, rest = divmod(micros, 10_000)
+    if rest > 5_000 or (rest == 5_000 and cents & 1):
+        cents += 1
+    units, hundredths = divmod(abs(cents), 100)
+    return f"{currency} {'-' if micros < 0 else ''}{units:,}.{hundredths:02d}"
 
 
 def share(micros: int, fraction: float) -> Decimal:

@@ -89,7 +89,13 @@ def format_ms(epoch_ms: int) -> str:
 
 def format_human(epoch_ms: int) -> str:
     """``22 Nov 2026, 10:00 UTC`` for a sentence a person reads out."""
-    t = time.gmtime(epoch_ms // 1000)
+    return _format_minute(epoch_ms // 60_000)
+
+
+# Many alerts name the same moment (a promise, a deadline): the few recent minutes are remembered.
+@functools.lru_cache(maxsize=4096)
+def _format_minute(minutes: int) -> str:
+    t = time.gmtime(minutes * 60)
     return f"{t.tm_mday} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d}, {t.tm_hour:02d}:{t.tm_min:02d} UTC"
 
 
