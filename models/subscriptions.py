@@ -374,8 +374,11 @@ def tenure_months(sub: dict[str, Any], at: int) -> int | None:
 
 def plans_missing(state: dict[str, Any], catalog: Mapping[str, Any], at: int | None = None) -> bool:
     """True if a running subscription's plan is not (yet) in the catalog."""
+    subs = state.get("subs")
+    if not subs:
+        return False  # most customers: asked at every save of their state
     now = state.get("last") if at is None else at
-    for sub in state.get("subs", {}).values():
+    for sub in subs.values():
         if sub["plan"] is not None and (now is None or is_active(sub, now)) and sub["plan"] not in catalog:
             return True
     return False
