@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from models import detectors
 from models.engine import advance_to, apply_event
 from models.policy import Policy
 
@@ -60,3 +63,56 @@ def test_advance_prunes_old_closed_orders_and_alerts() -> None:
     assert [record["o"] for record in state["alerts"].values()] == [True]
     assert advance_to(state, T0 + 2 * HOUR + 2 * DAY + 1, policy) == []
     assert state["alerts"] == {}
+
+
+class _Recorder:
+    """A handler whose firings change other deadlines, as detectors do when they re-schedule."""
+
+    NEEDS_CATALOG = False
+
+    def __init__(self, effects: dict[str, dict[str, int | None]]) -> None:
+        self.effects = effects  # key fired -> {deadline name: new due, or None to clear}
+        self.fired: list[tuple[str, int]] = []
+
+    def on_deadline(self, state: dict[str, Any], key: str, now: int, policy: Policy) -> list[Any]:
+        self.fired.append((key, now))
+        for name, due in self.effects.get(key, {}).items():
+            if due is None:
+                state["deadlines"].pop(name, None)
+            else:
+                state["deadlines"][name] = due
+        return []
+
+
+def test_advance_fires_what_a_firing_sets_in_time_order_and_skips_what_it_moves_or_clears(
+    monkeypatch: pytest.MonkeyPatch, state: dict[str, Any], policy: Policy
+) -> None:
+    recorder = _Recorder(
+        {
+            # Sets one due before everything left, one due between, and moves one past ``now``.
+            "a": {"fake|e": 5, "fake|d": 30, "fake|c": 150},
+            "e": {"fake|b": None},  # clears one that was due
+        }
+    )
+    monkeypatch.setitem(detectors.HANDLERS, "fake", recorder)
+    monkeypatch.setitem(detectors.DEADLINE_CLOCKS, "fake", ("orders",))
+    state["deadlines"] = {"fake|a": 10, "fake|b": 50, "fake|c": 60, "fake|z": 200}
+    assert advance_to(state, 100, policy) == []
+    assert recorder.fired == [("a", 10), ("e", 5), ("d", 30)]
+    assert state["deadlines"] == {"fake|c": 150, "fake|z": 200}
+
+
+def test_advance_by_topic_waits_for_every_topic_that_drives_a_deadline(
+    monkeypatch: pytest.MonkeyPatch, state: dict[str, Any], policy: Policy
+) -> None:
+    recorder = _Recorder({})
+    monkeypatch.setitem(detectors.HANDLERS, "fake", recorder)
+    monkeypatch.setitem(detectors.DEADLINE_CLOCKS, "fake", ("orders", "billing"))
+    monkeypatch.setitem(detectors.HANDLERS, "solo", recorder)
+    monkeypatch.setitem(detectors.DEADLINE_CLOCKS, "solo", ("orders",))
+    state["deadlines"] = {"fake|a": 10, "fake|b": 40, "solo|c": 20}
+    advance_to(state, {"orders": 100}, policy)  # billing not heard from: only orders' own deadline fires
+    assert recorder.fired == [("c", 20)]
+    advance_to(state, {"orders": 100, "billing": 30}, policy)
+    assert recorder.fired == [("c", 20), ("a", 10)]
+    assert state["deadlines"] == {"fake|b": 40}
