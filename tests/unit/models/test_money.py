@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import decimal
+import math
+import random
 
 import pytest
 
@@ -76,12 +78,28 @@ def test_to_micros_rejects_many_decimals_beyond_context_precision() -> None:
         pytest.param(12_345_001, 12.35, id="above-half"),
         pytest.param(-4_990_000, -4.99, id="negative"),
         pytest.param(1, 0.0, id="one-micro"),
+        pytest.param(-15_000, -0.02, id="negative-half-to-even-away"),
+        pytest.param(-25_000, -0.02, id="negative-half-to-even-toward"),
+        pytest.param(-5_000, -0.0, id="negative-rounding-to-nothing"),
     ],
 )
 def test_to_amount_rounds_to_cents_half_even(micros: int, amount: float) -> None:
     result = to_amount(micros)
     assert result == amount
     assert isinstance(result, float)
+    assert math.copysign(1, result) == math.copysign(1, amount)  # -0.0 stays negative in the JSON
+
+
+def test_to_amount_and_format_money_round_as_decimal_does() -> None:
+    """Both round in integers for speed: the same figures as Decimal's half-even quantize, sign of zero too."""
+    rng = random.Random(14)
+    values = [rng.randrange(-(10**13), 10**13) for _ in range(3000)]
+    values += [rng.randrange(-(10**6), 10**6) * 5_000 for _ in range(3000)]  # half cents and whole ones
+    for micros in values:
+        cents = (decimal.Decimal(micros) / MICROS).quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_EVEN)
+        amount = to_amount(micros)
+        assert (amount, math.copysign(1, amount)) == (float(cents), math.copysign(1, float(cents))), micros
+        assert format_money(micros, "EUR") == f"EUR {cents:,.2f}", micros
 
 
 @pytest.mark.parametrize(
@@ -91,6 +109,7 @@ def test_to_amount_rounds_to_cents_half_even(micros: int, amount: float) -> None
         pytest.param(25_000_000, "GBP", "GBP 25.00", id="two-decimals"),
         pytest.param(5_000, "EUR", "EUR 0.00", id="half-cent-to-even"),
         pytest.param(-1_234_567_890, "EUR", "EUR -1,234.57", id="negative"),
+        pytest.param(-5_000, "EUR", "EUR -0.00", id="negative-rounding-to-nothing"),
     ],
 )
 def test_format_money(micros: int, currency: str, text: str) -> None:
