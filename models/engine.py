@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from models import feedback
@@ -96,27 +96,7 @@ def advance_to(
     by_topic = now if isinstance(now, (dict, Mapping)) else None
     # Detector name -> up to when its deadlines are due, for the detectors met here.
     limits: dict[str, float] = {}
-
-    def due_by_now(name: str, due: int) -> bool:
-        if by_topic is None:
-            return due <= now  # type: ignore[operator]
-        detector = name.partition("|")[0]
-        limit = limits.get(detector)
-        if limit is None:
-            limit = limits[detector] = _limit(DEADLINE_CLOCKS[detector], by_topic)
-        return due <= limit
-
-    if by_topic is None:
-        ready = [(due, name) for name, due in deadlines.items() if due <= now]  # type: ignore[operator]
-    else:
-        ready = []
-        for name, due in deadlines.items():
-            detector = name.partition("|")[0]
-            limit = limits.get(detector)
-            if limit is None:
-                limit = limits[detector] = _limit(DEADLINE_CLOCKS[detector], by_topic)
-            if due <= limit:
-                ready.append((due, name))
+    ready = _due(deadlines.items(), now, by_topic, limits)
     # Fired in time order, the earliest due first, as if every firing were followed by a fresh scan of the
     # deadlines (a firing may set, move or clear some): after one that changed anything but its own entry,
     # the entries it changed are judged again; one moved or cleared since it was found ready is skipped.
@@ -135,9 +115,9 @@ def advance_to(
         # what many short ones give.
         changes.extend(_with_patterns(state, fired, policy))
         if deadlines != expected:
-            for other, other_due in deadlines.items():
-                if expected.get(other) != other_due and due_by_now(other, other_due):
-                    heapq.heappush(ready, (other_due, other))
+            changed = [(other, at) for other, at in deadlines.items() if expected.get(other) != at]
+            for entry in _due(changed, now, by_topic, limits):
+                heapq.heappush(ready, entry)
             expected = dict(deadlines)
     horizon = now if by_topic is None else _retention_horizon(by_topic)
     if horizon is not None:
@@ -146,6 +126,23 @@ def advance_to(
             state, horizon, int(policy.alert_retention_days * MS_PER_DAY), policy.max_alerts_per_customer
         )
     return changes
+
+
+def _due(
+    entries: Iterable[tuple[str, int]], now: Any, by_topic: Mapping[str, int] | None, limits: dict[str, float]
+) -> list[tuple[int, str]]:
+    """``(due, name)`` of the deadline entries due by ``now`` (``limits`` remembers each detector's limit)."""
+    if by_topic is None:
+        return [(due, name) for name, due in entries if due <= now]
+    ready = []
+    for name, due in entries:
+        detector = name.partition("|")[0]
+        limit = limits.get(detector)
+        if limit is None:
+            limit = limits[detector] = _limit(DEADLINE_CLOCKS[detector], by_topic)
+        if due <= limit:
+            ready.append((due, name))
+    return ready
 
 
 def _limit(clocks: tuple[str, ...], by_topic: Mapping[str, int]) -> float:
