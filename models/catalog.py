@@ -206,6 +206,10 @@ class CatalogView(Mapping[str, Plan]):
     def __len__(self) -> int:
         return sum(1 for _ in self._valid())
 
+    def __bool__(self) -> bool:
+        # Asked on many events (``catalog or {}``): the first valid plan answers it.
+        return any(True for _ in self._valid())
+
     def values(self) -> list[Plan]:  # type: ignore[override]
         return [plan for _, plan in self._valid()]
 

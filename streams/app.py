@@ -173,6 +173,12 @@ def create_app(config: Config, policy: Policy, layout: Layout) -> Runtime:
             partitions=layout.plans_partitions,
             key_type=str,
             is_global=True,
+            # In memory, not RocksDB: the catalog is small and read on many events (every cheapest-plan
+            # search walks it); Faust's memory store holds decoded values, so a read costs a dict lookup,
+            # where the RocksDB store decoded every record and counted its keys on every len().
+            # It is restored from the compacted plans topic at each start, as a standby keeps it after.
+            # (A URL with a path: Faust falls back to the app's store when the table's URL is empty.)
+            store="memory://catalog/",
             recovery_buffer_size=1,
             standby_buffer_size=1,
             help="The plan catalog, from the plans topic.",
