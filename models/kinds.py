@@ -7,7 +7,7 @@ tests/unit/models/test_kinds.py fails until the two agree.
 
 from __future__ import annotations
 
-__all__ = ["ALERT_KINDS", "KIND_COLOURS", "OTHER_COLOUR", "colour"]
+__all__ = ["ALERT_KINDS", "KIND_COLOURS", "OTHER_COLOUR", "colour", "alert_id_prefix", "kind_of_alert"]
 
 #: Kind -> colour, in the order ``fairwatch evaluate`` prints them.
 KIND_COLOURS: dict[str, str] = {
@@ -32,3 +32,16 @@ OTHER_COLOUR = "#95a5a6"
 
 def colour(kind: str) -> str:
     return KIND_COLOURS.get(kind, OTHER_COLOUR)
+
+
+def alert_id_prefix(kind: str) -> str:
+    """What an alert id of ``kind`` starts with (models.alerts.alert_id_for): its last part, dashed."""
+    return kind.rsplit(".", 1)[-1].replace("_", "-")
+
+
+_KIND_OF_PREFIX: dict[str, str] = {alert_id_prefix(kind): kind for kind in ALERT_KINDS}
+
+
+def kind_of_alert(alert_id: str) -> str:
+    """The kind of an alert, read from its id (``<prefix>-<digest>``): state does not repeat it per alert."""
+    return _KIND_OF_PREFIX[alert_id.rpartition("-")[0]]

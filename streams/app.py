@@ -129,8 +129,9 @@ def create_app(config: Config, policy: Policy, layout: Layout) -> Runtime:
     # Keys are the raw customer_id bytes, as on the input topics, so Faust's table
     # router hashes them to the partition that holds them (str keys: Faust decodes
     # them back to str on recovery). State is plain JSON-able data, so orjson
-    # encodes it directly. The changelog topic is declared here because recovery
-    # decodes with its serializers; the table's own serializers, used by its store, are set to match.
+    # encodes it directly; older stored formats are upgraded as they are read (streams.codecs). The changelog
+    # topic is declared here because recovery decodes with its serializers; the table's own serializers, used
+    # by its store, are set to match.
     customers = app.tables.add(
         CustomersTable(
             app,
@@ -146,7 +147,7 @@ def create_app(config: Config, policy: Policy, layout: Layout) -> Runtime:
                 names.changelog,
                 key_type=str,
                 key_serializer="raw",
-                value_serializer="orjson",
+                value_serializer=codecs.STATE_CODEC,
                 partitions=partitions,
                 compacting=True,
                 deleting=False,
@@ -156,7 +157,7 @@ def create_app(config: Config, policy: Policy, layout: Layout) -> Runtime:
         )
     )
     customers.key_serializer = "raw"
-    customers.value_serializer = "orjson"
+    customers.value_serializer = codecs.STATE_CODEC
     # The plan catalog (SPEC §1): every worker holds all of it. The compacted plans
     # topic (plan_id -> plan record) is the table's changelog, so a worker recovers
     # the whole catalog before it is ready, and Faust's assignor makes every worker a

@@ -42,8 +42,9 @@ from models.detectors import DEADLINE_CLOCKS
 from models.engine import advance_to, apply_event
 from models.errors import Rejected
 from models.events import INPUT_TOPICS, decode_event
+from models.kinds import kind_of_alert
 from models.policy import Policy
-from models.state import event_mark, new_state, remember_mark
+from models.state import event_mark, has_mark, new_state, remember_mark
 from models.subscriptions import plans_missing
 from streams import metrics
 from streams.clock import DeadlineIndex, PartitionClock
@@ -104,7 +105,7 @@ class _Partition:
         for order in state["orders"].values():
             if order["status"] in _OPEN_ORDER:
                 orders += 1
-        kinds = tuple([record["k"] for record in state["alerts"].values() if record["o"]])
+        kinds = tuple([kind_of_alert(alert_id) for alert_id, record in state["alerts"].items() if record["o"]])
         if self.counted.get(state["id"]) == (orders, kinds):
             return  # saved again with the same open items (most saves): nothing to move
         self.uncount(state)
@@ -286,7 +287,7 @@ class Processor:
         customer_id = event.customer_id
         mark = event_mark(event.event_id)
         state = self._get(customer_id)
-        if state is not None and mark in state["seen"]:
+        if state is not None and has_mark(state, mark):
             clock.observe(topic, offset, None)
             tally[metrics.DUPLICATES, (topic,)] += 1
             return Outcome("duplicate")
