@@ -12,6 +12,7 @@ completes on a later turn of the event loop, so it is done only if the agent wai
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
@@ -22,7 +23,14 @@ from faust.types import TP
 from streams.app import Runtime
 from streams.compat import current_event_var
 
+from ..factories import DAY, T0, document, encode, iso, make_line
+
 __all__ = [
+    "CUSTOMER",
+    "OTHER",
+    "broken_promise_batch",
+    "placed",
+    "ready",
     "Agents",
     "BrokerDown",
     "Event",
@@ -289,3 +297,30 @@ class Agents:
     def topic(self, role: str) -> str:
         """The configured name of an input topic (``orders``, ``billing``, ``complaints``) or ``ticks``."""
         return getattr(self.rt.layout.names, role)
+
+
+CUSTOMER, OTHER = "c-1", "c-2"
+
+
+def placed(order_id: str, at: int, due: int, customer: str = CUSTOMER, event_id: str | None = None) -> bytes:
+    data = {"order_id": order_id, "lines": [make_line()], "promised_delivery_by": iso(due)}
+    return encode(document("order.placed", data, customer_id=customer, at=at, event_id=event_id))
+
+
+def broken_promise_batch(agents: Agents, partition: int = 1) -> list[Event]:
+    """Two orders of one customer; the second one's time passes the first one's promise: an alert."""
+    orders = agents.topic("orders")
+    key = CUSTOMER.encode()
+    return messages(
+        orders,
+        partition,
+        [
+            (key, placed("o-1", T0, T0 + 2 * DAY)),
+            (key, placed("o-2", T0 + 10 * DAY, T0 + 12 * DAY)),
+        ],
+    )
+
+
+def ready(agents: Agents, partitions: set[TP]) -> None:
+    agents.app.active = partitions
+    agents.rt.state.update(joined=True, agent_started=time.monotonic(), progress=time.monotonic())

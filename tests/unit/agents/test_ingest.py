@@ -20,29 +20,8 @@ from faust.types import TP
 from streams.compat import current_event_var
 from streams.processor import input_offsets_key
 
-from ..factories import DAY, T0, document, encode, iso, make_line
-from .fakes import Agents, Event, FakeStream, Message, messages
-
-CUSTOMER, OTHER = "c-1", "c-2"
-
-
-def placed(order_id: str, at: int, due: int, customer: str = CUSTOMER, event_id: str | None = None) -> bytes:
-    data = {"order_id": order_id, "lines": [make_line()], "promised_delivery_by": iso(due)}
-    return encode(document("order.placed", data, customer_id=customer, at=at, event_id=event_id))
-
-
-def broken_promise_batch(agents: Agents, partition: int = 1) -> list[Event]:
-    """Two orders of one customer; the second one's time passes the first one's promise: an alert."""
-    orders = agents.topic("orders")
-    key = CUSTOMER.encode()
-    return messages(
-        orders,
-        partition,
-        [
-            (key, placed("o-1", T0, T0 + 2 * DAY)),
-            (key, placed("o-2", T0 + 10 * DAY, T0 + 12 * DAY)),
-        ],
-    )
+from ..factories import DAY, T0
+from .fakes import CUSTOMER, OTHER, Agents, Event, FakeStream, Message, broken_promise_batch, messages, placed, ready
 
 
 class Exited(BaseException):
@@ -291,11 +270,6 @@ def test_a_tick_fires_the_deadlines_the_wall_clock_passed_once_the_topic_is_caug
     # A tick moves no input offset: the customer alone is written, as an event of the tick's partition.
     assert [(step, key) for step, _, key in agents.journal if step == "put"] == [("put", CUSTOMER)]
     assert agents.customers.writes[-1] == (1, CUSTOMER, 1, 1)
-
-
-def ready(agents: Agents, partitions: set[TP]) -> None:
-    agents.app.active = partitions
-    agents.rt.state.update(joined=True, agent_started=time.monotonic(), progress=time.monotonic())
 
 
 def test_the_tick_timer_sends_one_empty_tick_per_owned_input_partition_only_when_ready(agents: Agents) -> None:
