@@ -18,6 +18,21 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from models.detectors import (
+    best_tariff_notice,
+    better_plan,
+    billed_after_cancellation,
+    billing_error,
+    complaint_unresolved,
+    late_delivery,
+    loyalty_penalty,
+    repeated_broken_promises,
+    unannounced_price_rise,
+    unprofitable_service,
+    unused_subscription,
+    urgent_order_refused,
+    wrong_delivery,
+)
 from models.policy import Policy
 from models.timestamps import add_months, period_end, period_of, period_start, shift_period
 from streams.tools.simulate.builder import DAY, HOUR, MINUTE, WRONG, Customer, Order, Sub
@@ -41,19 +56,20 @@ RESOLVE_DAYS = {
 
 Scenario = Callable[[Customer], None]
 
-LATE = "promise.late_delivery"
-WRONG_DELIVERY = "promise.wrong_delivery"
-BILLING = "promise.billing_error"
-COMPLAINT = "promise.complaint_unresolved"
-URGENT = "promise.urgent_order_refused"
-RISE = "promise.unannounced_price_rise"
-AFTER_CANCEL = "promise.billed_after_cancellation"
-BETTER = "overpaying.better_plan"
-LOYALTY = "overpaying.loyalty_penalty"
-UNUSED = "overpaying.unused_subscription"
-NOTICE_DUE = "overpaying.best_tariff_notice_due"
-SERVICE = "relationship.unprofitable_service"
-PATTERN = "relationship.repeated_broken_promises"
+# The kinds as the detectors declare them (models.kinds registers the same: tests/unit/models/test_kinds.py).
+LATE = late_delivery.KIND
+WRONG_DELIVERY = wrong_delivery.KIND
+BILLING = billing_error.KIND
+COMPLAINT = complaint_unresolved.KIND
+URGENT = urgent_order_refused.KIND
+RISE = unannounced_price_rise.KIND
+AFTER_CANCEL = billed_after_cancellation.KIND
+BETTER = better_plan.KIND
+LOYALTY = loyalty_penalty.KIND
+UNUSED = unused_subscription.KIND
+NOTICE_DUE = best_tariff_notice.KIND
+SERVICE = unprofitable_service.KIND
+PATTERN = repeated_broken_promises.KIND
 
 
 # --- time helpers ------------------------------------------------------------------
