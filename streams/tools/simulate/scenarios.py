@@ -18,21 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from models.detectors import (
-    best_tariff_notice,
-    better_plan,
-    billed_after_cancellation,
-    billing_error,
-    complaint_unresolved,
-    late_delivery,
-    loyalty_penalty,
-    repeated_broken_promises,
-    unannounced_price_rise,
-    unprofitable_service,
-    unused_subscription,
-    urgent_order_refused,
-    wrong_delivery,
-)
+from models.detectors import DETECTORS
 from models.policy import Policy
 from models.timestamps import add_months, period_end, period_of, period_start, shift_period
 from streams.tools.simulate.builder import DAY, HOUR, MINUTE, WRONG, Customer, Order, Sub
@@ -57,19 +43,19 @@ RESOLVE_DAYS = {
 Scenario = Callable[[Customer], None]
 
 # The kinds as the detectors declare them (models.kinds registers the same: tests/unit/models/test_kinds.py).
-LATE = late_delivery.KIND
-WRONG_DELIVERY = wrong_delivery.KIND
-BILLING = billing_error.KIND
-COMPLAINT = complaint_unresolved.KIND
-URGENT = urgent_order_refused.KIND
-RISE = unannounced_price_rise.KIND
-AFTER_CANCEL = billed_after_cancellation.KIND
-BETTER = better_plan.KIND
-LOYALTY = loyalty_penalty.KIND
-UNUSED = unused_subscription.KIND
-NOTICE_DUE = best_tariff_notice.KIND
-SERVICE = unprofitable_service.KIND
-PATTERN = repeated_broken_promises.KIND
+LATE = DETECTORS["late_delivery"].KIND
+WRONG_DELIVERY = DETECTORS["wrong_delivery"].KIND
+BILLING = DETECTORS["billing_error"].KIND
+COMPLAINT = DETECTORS["complaint_unresolved"].KIND
+URGENT = DETECTORS["urgent_order_refused"].KIND
+RISE = DETECTORS["unannounced_price_rise"].KIND
+AFTER_CANCEL = DETECTORS["billed_after_cancellation"].KIND
+BETTER = DETECTORS["better_plan"].KIND
+LOYALTY = DETECTORS["loyalty_penalty"].KIND
+UNUSED = DETECTORS["unused_subscription"].KIND
+NOTICE_DUE = DETECTORS["best_tariff_notice"].KIND
+SERVICE = DETECTORS["unprofitable_service"].KIND
+PATTERN = DETECTORS["repeated_broken_promises"].KIND
 
 
 # --- time helpers ------------------------------------------------------------------
