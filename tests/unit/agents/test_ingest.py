@@ -160,7 +160,7 @@ def test_bad_input_is_dead_lettered_with_its_original_bytes_and_why_and_the_batc
     assert agents.customers.data[input_offsets_key(0)]["input_offsets"] == {"orders": 10, "billing": 4}
 
 
-def test_a_redelivered_batch_sends_the_same_alerts_again_and_applies_nothing_twice(agents: Agents) -> None:
+def test_a_batch_handled_again_is_recognised_as_redelivered_and_changes_nothing(agents: Agents) -> None:
     batch = broken_promise_batch(agents)
     asyncio.run(agents.ingest.handle_batch(batch))
     first = [(sent.key, sent.value) for sent in agents.alerts.sent]
