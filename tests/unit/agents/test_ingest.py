@@ -200,11 +200,6 @@ def test_a_forget_request_sends_the_notice_then_the_tombstone_and_a_later_event_
     assert list(agents.customers.data[CUSTOMER]["orders"]) == ["o-5"]  # nothing of the forgotten state
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: forget_customer leaves the customer in the store until the batch's tombstone, so a later "
-    "event of the same batch reads the old state back and the batch writes it again (streams/processor.py)",
-)
 def test_an_event_after_a_forget_request_in_the_same_batch_starts_afresh(agents: Agents) -> None:
     asyncio.run(agents.ingest.handle_batch(broken_promise_batch(agents)))
     agents.journal.clear()
