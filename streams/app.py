@@ -17,7 +17,9 @@ from mode import loop as mode_loop
 from models.policy import Policy
 from streams import codecs
 from streams.compat import CustomersTable, FairwatchTransport, PlansTable
+from streams.compat.producer import kafka_producer
 from streams.config import Config
+from streams.outbox import Outbox
 from streams.security import faust_credentials
 from streams.topics import Layout
 
@@ -74,6 +76,10 @@ class Runtime:
     roles: dict[str, str] = field(default_factory=dict)
     #: Moments the agents record for health checks (streams.health).
     state: dict[str, Any] = field(default_factory=dict)
+
+    def outbox(self) -> Outbox:
+        """An empty outbox on the app's producer (started): a checkpoint's records, sent in batches."""
+        return Outbox(kafka_producer(self.app))
 
 
 def _faust_app(config: Config, layout: Layout) -> FairwatchApp:

@@ -24,7 +24,7 @@ from streams.app import Runtime, install
 from streams.config import load_config
 from streams.topics import Layout
 
-from .fakes import Agents, FakeApp, FakeTable, FakeTopic, Journal
+from .fakes import Agents, FakeApp, FakeOutbox, FakeTable, FakeTopic, Journal
 
 PARTITIONS = 2
 
@@ -52,6 +52,8 @@ def agents(monkeypatch: pytest.MonkeyPatch) -> Iterator[Agents]:
         plans=FakeTable(journal),  # type: ignore[arg-type]
         roles=names.roles(),
     )
+    # The agent sends its records through an outbox: on the fakes, each goes to the fake topic or table it is for.
+    built.outbox = lambda: FakeOutbox((built.alerts, built.dead_letter, built.ticks), built.customers)  # type: ignore[method-assign]
     setups: list[tuple[Any, str]] = []
     monkeypatch.setattr(
         faust.sensors.prometheus, "setup_prometheus_sensors", lambda app, pattern: setups.append((app, pattern))

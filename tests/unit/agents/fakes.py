@@ -22,6 +22,7 @@ from faust.types import TP
 
 from streams.app import Runtime
 from streams.compat import current_event_var
+from streams.outbox import Delivery
 
 from ..factories import DAY, T0, document, encode, iso, make_line
 
@@ -35,6 +36,7 @@ __all__ = [
     "BrokerDown",
     "Event",
     "FakeApp",
+    "FakeOutbox",
     "FakeConsumer",
     "FakeStream",
     "FakeTable",
@@ -104,6 +106,12 @@ class FakeTopic:
         headers: list[tuple[str, bytes]] | None = None,
         partition: int | None = None,
     ) -> asyncio.Future[Any]:
+        return self.submit(key, value, headers, partition)
+
+    def submit(
+        self, key: bytes | None, value: bytes | None, headers: Any = None, partition: int | None = None
+    ) -> asyncio.Future[Any]:
+        """A send as a record batch makes it (streams.outbox): journalled now, delivered later."""
         self.journal.append(("sent", self.name, key))
         fails = self.fail(key, value)
         sent = Sent(key, value, list(headers or []), partition, _later(self.journal, self.name, key, None, fails))
@@ -112,7 +120,7 @@ class FakeTopic:
 
 
 class FakeTable:
-    """The customer table's two writes as the agent uses them (streams.compat.tables.CustomersTable)."""
+    """The customer table's writes as the agent uses them (streams.compat.tables.CustomersTable)."""
 
     def __init__(self, journal: Journal, fail: Callable[[str], bool] = lambda key: False) -> None:
         self.journal = journal
@@ -120,23 +128,59 @@ class FakeTable:
         self.data: dict[str, Any] = {}
         #: (partition, key, epoch, partition of the current event at the time of the write)
         self.writes: list[tuple[int, str, int, int | None]] = []
+        #: What ``persisted`` was told, call by call: (partition, records) per delivered changelog batch.
+        self.persisted_calls: list[list[tuple[int, int]]] = []
 
-    def _write(self, partition: int, key: str, epoch: int, step: str) -> asyncio.Future[Any]:
+    def _write(self, outbox: FakeOutbox, partition: int, key: str, epoch: int, step: str) -> None:
         self.journal.append((step, "changelog", key))
         event_ref = current_event_var.get(None)
         event = event_ref() if event_ref is not None else None
         self.writes.append((partition, key, epoch, None if event is None else event.message.partition))
+        outbox.add(CHANGELOG, key, None, (), partition)
+
+    def stage(self, outbox: FakeOutbox, partition: int, key: str, value: Any, epoch: int) -> None:
+        self.data[key] = value
+        self._write(outbox, partition, key, epoch, "put")
+
+    def stage_removal(self, outbox: FakeOutbox, partition: int, key: str, epoch: int) -> bool:
+        if key not in self.data:
+            return False
+        del self.data[key]
+        self._write(outbox, partition, key, epoch, "remove")
+        return True
+
+    def persisted(self, deliveries: Iterable[Delivery]) -> None:
+        self.persisted_calls.append([(d.partition, d.count) for d in deliveries if d.topic == CHANGELOG])
+
+    def deliver(self, key: str) -> asyncio.Future[Any]:
         return _later(self.journal, "changelog", key, None, self.fail(key))
 
-    def put(self, partition: int, key: str, value: Any, epoch: int) -> asyncio.Future[Any]:
-        self.data[key] = value
-        return self._write(partition, key, epoch, "put")
 
-    def remove(self, partition: int, key: str, epoch: int) -> asyncio.Future[Any] | None:
-        if key not in self.data:
-            return None
-        del self.data[key]
-        return self._write(partition, key, epoch, "remove")
+#: The name the fake table's changelog records are added to the outbox under.
+CHANGELOG = "changelog"
+
+
+class FakeOutbox:
+    """streams.outbox.Outbox on the fakes: each record goes to the fake topic (or table) it is for, on send."""
+
+    def __init__(self, topics: Iterable[FakeTopic], table: FakeTable) -> None:
+        self.topics = {topic.name: topic for topic in topics}
+        self.table = table
+        self.records: list[tuple[str, Any, Any, Any, int | None]] = []
+
+    def add(self, topic: str, key: Any, value: Any, headers: Any = (), partition: int | None = None) -> None:
+        self.records.append((topic, key, value, headers, partition))
+
+    async def send(self) -> list[Delivery]:
+        records, self.records = self.records, []
+        deliveries = []
+        for topic, key, value, headers, partition in records:
+            if topic == CHANGELOG:
+                future = self.table.deliver(key)
+            else:
+                future = self.topics[topic].submit(key, value, headers, partition)
+            deliveries.append(Delivery(topic, partition or 0, 1, future))
+        return deliveries
 
 
 class FakeThread:

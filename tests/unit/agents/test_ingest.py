@@ -74,6 +74,8 @@ def test_a_batch_delivers_its_outputs_then_writes_and_delivers_its_state_then_is
     # The customer once, however many of its events the batch held; then the partition's input offsets.
     keys = [key for _, key, _, _ in agents.customers.writes]
     assert keys == [CUSTOMER, input_offsets_key(1)]
+    # Once delivered, the store is told how far its changelog is written: both records, on partition 1.
+    assert agents.customers.persisted_calls == [[(1, 1), (1, 1)]]
     record = agents.customers.data[input_offsets_key(1)]
     assert record["input_offsets"] == {"orders": 3} and record["p"] == 1
     kinds = {orjson.loads(sent.value)["data"]["kind"] for sent in agents.alerts.sent}
