@@ -44,6 +44,7 @@ from models.alerts import AlertChange, forgotten_cloudevent, to_cloudevent
 from streams import metrics
 from streams.app import runtime
 from streams.compat import current_event_var
+from streams.compat.tables import StateView
 from streams.deadletter import dead_letter_headers, send_dead_letter
 from streams.health import assigned_partitions, is_ready, position_and_end
 from streams.holes import LogReader
@@ -93,7 +94,7 @@ def _consumed(role: str, partition: int) -> int | None:
 
 
 processor = Processor(
-    policy, customers.data, lambda key, state: None, _end, catalog=rt.plans.data, batched=True, consumed=_consumed
+    policy, StateView(customers), lambda key, state: None, _end, catalog=rt.plans.data, batched=True, consumed=_consumed
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, ValuesView
 from typing import Any
 
 import faust
@@ -11,10 +11,11 @@ import orjson
 from faust.stores.base import SerializedStore
 from faust.types import TP, EventT
 
+from models.state import upgrade_state
 from streams import metrics
 from streams.outbox import Delivery, Outbox
 
-__all__ = ["PlansTable", "CustomersTable", "EPOCH_HEADER"]
+__all__ = ["PlansTable", "CustomersTable", "StateView", "EPOCH_HEADER"]
 
 log = logging.getLogger("fairwatch")
 
@@ -101,6 +102,44 @@ class CustomersTable(faust.Table):
                 epochs[partition] = epoch
             kept.append(event)
         super().apply_changelog_batch(kept)
+
+
+_MISSING = object()
+
+
+class StateView(Mapping[str, Any]):
+    """The customer table's store as the processor reads it: a state at a time, decoded from the store's bytes
+    by the state codec itself (streams.codecs), not through Faust's serializer registry, which cost more than
+    the decoding on every read. Bulk reads (rebuilding a partition after an assignment) go through Faust."""
+
+    def __init__(self, table: CustomersTable) -> None:
+        self._table = table
+
+    def get(self, key: str, default: Any = None) -> Any:
+        store = self._table.data
+        if isinstance(store, SerializedStore):
+            # As SerializedStore.__getitem__ reads it (the current event's partition database first).
+            raw = store._get(key.encode())
+            return default if raw is None else upgrade_state(orjson.loads(raw))
+        return store.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._table.data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table.data)
+
+    def __len__(self) -> int:
+        return len(self._table.data)
+
+    def values(self) -> ValuesView[Any]:
+        return self._table.data.values()
 
 
 def _epoch(headers: Any) -> int | None:

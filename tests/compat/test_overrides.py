@@ -89,6 +89,8 @@ def test_the_table_records_its_changelog_offset_as_fausts_own_send_callback_does
         SerializedStore.__setitem__
     )
     assert issubclass(rocksdb.Store, SerializedStore)
+    # StateView reads a RocksDB store's bytes itself, as SerializedStore.__getitem__ does, then decodes them.
+    assert "value = self._get(self._encode_key(key))" in inspect.getsource(SerializedStore.__getitem__)
     assert "apply_changelog_batch" in vars(faust.tables.base.Collection)
     assert "apply_changelog_batch" in vars(CustomersTable)
 
