@@ -44,9 +44,11 @@ from models.alerts import AlertChange, forgotten_cloudevent, to_cloudevent
 from streams import metrics
 from streams.app import runtime
 from streams.compat import current_event_var
+from streams.compat.tables import StateView
 from streams.deadletter import dead_letter_headers, send_dead_letter
 from streams.health import assigned_partitions, is_ready, position_and_end
 from streams.holes import LogReader
+from streams.outbox import Outbox
 from streams.positions import resume_position
 from streams.processor import Processor
 
@@ -72,6 +74,7 @@ _names = rt.layout.names
 _ROLES: dict[str, str] = rt.roles  # input topic name -> role
 _TOPIC_OF_ROLE = {role: name for name, role in _ROLES.items()}
 _TICKS = _names.ticks
+_ALERTS = _names.alerts
 
 
 def _end(role: str, partition: int) -> int | None:
@@ -91,7 +94,7 @@ def _consumed(role: str, partition: int) -> int | None:
 
 
 processor = Processor(
-    policy, customers.data, lambda key, state: None, _end, catalog=rt.plans.data, batched=True, consumed=_consumed
+    policy, StateView(customers), lambda key, state: None, _end, catalog=rt.plans.data, batched=True, consumed=_consumed
 )
 
 
@@ -236,16 +239,11 @@ def _checkpoint(step: str) -> None:
         raise RuntimeError(f"injected fault at step {step} of batch {_batches}")
 
 
-async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[Any]:
-    """Send the alerts; return their delivery futures."""
-    delivered = []
+def _emit(outbox: Outbox, changes: list[AlertChange], consumed_at: float | None) -> None:
+    """Add the alerts to ``outbox`` and count them."""
     for change in changes:
         document = to_cloudevent(change, policy.currency)
-        delivered.append(
-            await rt.alerts.send(
-                key=change.customer_id.encode(), value=orjson.dumps(document), headers=_CLOUDEVENTS_HEADERS
-            )
-        )
+        outbox.add(_ALERTS, change.customer_id.encode(), orjson.dumps(document), _CLOUDEVENTS_HEADERS)
         counter = _alert_counters.get((change.kind, change.lifecycle))
         if counter is None:
             counter = _alert_counters[change.kind, change.lifecycle] = metrics.ALERTS.labels(
@@ -258,7 +256,6 @@ async def _emit(changes: list[AlertChange], consumed_at: float | None) -> list[A
         metrics.EVENT_TO_ALERT.observe(max(0.0, now - change.at / 1000))
         if consumed_at is not None:
             metrics.PROCESSING_LATENCY.observe(time.monotonic() - consumed_at)
-    return delivered
 
 
 def _handle(message: Any, consumed_at: float, produced: list[tuple[Any, Any]]) -> None:
@@ -343,10 +340,13 @@ async def handle_batch(events: list[Any]) -> None:
         processor.flush_metrics()
         metrics.BATCH_MESSAGES.observe(len(events))
         _checkpoint("handled")
+        # Alerts in the order they were made (a forgotten customer's notice after their alerts), in record
+        # batches; dead letters are rare and go one by one (a too-large one is cut down: streams.deadletter).
+        outputs = rt.outbox()
         delivered: list[Any] = []
         for output, detail in produced:
             if isinstance(output, list):  # alert changes, and when their message was consumed
-                delivered += await _emit(output, detail)
+                _emit(outputs, output, detail)
             else:  # a rejected message, and why
                 delivered.append(
                     await send_dead_letter(
@@ -357,32 +357,30 @@ async def handle_batch(events: list[Any]) -> None:
                     )
                 )
         for notice in notices:
-            customer_id = notice["data"]["customer_id"]
-            delivered.append(
-                await rt.alerts.send(key=customer_id.encode(), value=orjson.dumps(notice), headers=_CLOUDEVENTS_HEADERS)
-            )
+            outputs.add(_ALERTS, notice["data"]["customer_id"].encode(), orjson.dumps(notice), _CLOUDEVENTS_HEADERS)
+        delivered += [delivery.future for delivery in await outputs.send()]
         if delivered:
             await asyncio.gather(*delivered)
         _checkpoint("outputs")
         # Each customer once, then each partition's input-offsets record (after the customers it covers), on
         # the customer's partition, under this worker's fencing epoch for it.
-        sends = []
+        states = rt.outbox()
         # The forgotten first: an event after the forget in this batch starts a fresh state, written below.
         for partition, customer_id in forgotten:
             current_event_var.set(weakref.ref(last_of_partition[partition]))
-            tombstone = customers.remove(partition, customer_id, processor.epoch(partition))
-            if tombstone is not None:
-                sends.append(tombstone)
+            customers.stage_removal(states, partition, customer_id, processor.epoch(partition))
         dirty = processor.take_dirty()
         for key, state in dirty.items():
             partition = state["p"]
             current_event_var.set(weakref.ref(last_of_partition[partition]))
-            sends.append(customers.put(partition, key, state, processor.epoch(partition)))
+            customers.stage(states, partition, key, state, processor.epoch(partition))
         metrics.BATCH_WRITES.inc(len(dirty))
+        written = await states.send()
         _checkpoint("state_sent")
-        if sends:
-            # Each send's result: a failed changelog send raises here, before the batch is acked.
-            await asyncio.gather(*sends)
+        if written:
+            # Each batch's result: a failed changelog send raises here, before the batch is acked.
+            await asyncio.gather(*(delivery.future for delivery in written))
+            customers.persisted(written)
         _checkpoint("state_delivered")
     finally:
         current_event_var.set(previous)

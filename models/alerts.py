@@ -1,8 +1,9 @@
 """The alert and its lifecycle, and the CloudEvents envelope (SPEC §2): the one place that builds either.
 
 Lifecycle records live in the customer's state under ``alerts``:
-```{alert_id: {"k": kind, "r": revision, "o": open, "a": amount, "p": per,
-"s": severity, "g": stage, "t": time of the last emission}}``. ``raise_alert``
+``{alert_id: {"r": revision, "o": open, "a": amount, "p": per,
+"s": severity, "g": stage, "t": time of the last emission}}``; the kind is read from the
+id (models.kinds.kind_of_alert). ``raise_alert``
 emits ``raised`` for a condition that is not open and ``updated`` when an open one changes
 materially; ``resolve_alert`` emits ``resolved`` once. So the same condition
 never produces a second ``raised`` and every emission has a fresh revision.
@@ -34,6 +35,7 @@ from typing import Any, Literal
 
 import orjson
 
+from models.kinds import kind_of_alert
 from models.money import to_amount
 from models.policy import Policy
 from models.timestamps import format_ms
@@ -128,7 +130,6 @@ def raise_alert(
         lifecycle = "raised"
     revision = (record["r"] if record else 0) + 1
     fresh = {
-        "k": kind,
         "r": revision,
         "o": True,
         "a": amount,
@@ -244,7 +245,7 @@ def feedback_alert(
         lifecycle,
         alert_id,
         record["r"],
-        record["k"],
+        kind_of_alert(alert_id),
         state["id"],
         at,
         record["s"],

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from models.errors import CatalogError, Rejected
-from models.money import to_micros
+from models.fields import MAX_ID, money, required, text
 
 __all__ = [
     "Plan",
@@ -41,7 +41,6 @@ __all__ = [
     "read_catalog_file",
 ]
 
-_MAX_ID = 200
 _AUDIENCES = ("new", "existing")
 
 
@@ -84,34 +83,23 @@ class Plan(NamedTuple):
         return (self.monthly_fee if monthly_fee is None else monthly_fee) + self.overage(units)
 
 
+_id = text(MAX_ID)
+
+
 def _text(document: Mapping[str, Any], name: str) -> str:
-    value = document.get(name)
-    if value is None:
-        raise Rejected(f"{name}: is required", "missing_field")
-    if not isinstance(value, str) or not value:
-        raise Rejected(f"{name}: must be a non-empty string")
-    if len(value) > _MAX_ID:
-        raise Rejected(f"{name}: longer than {_MAX_ID} characters")
-    return value
+    return required(document, name, _id)
 
 
 def _money(document: Mapping[str, Any], name: str) -> int:
-    value = document.get(name)
-    if value is None:
-        raise Rejected(f"{name}: is required", "missing_field")
-    try:
-        micros = to_micros(value)
-    except ValueError as exc:
-        raise Rejected(f"{name}: {exc}") from None
-    if micros < 0:
-        raise Rejected(f"{name}: must not be negative")
-    return micros
+    return required(document, name, money)
 
 
 def _units(document: Mapping[str, Any], name: str) -> int | float:
-    value = document.get(name)
-    if value is None:
-        raise Rejected(f"{name}: is required", "missing_field")
+    return required(document, name, _units_value)
+
+
+def _units_value(value: Any, name: str) -> int | float:
+    # Stricter than an event's units (models.events): a plan's included units must also be in range.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise Rejected(f"{name}: must be a finite number")
     if value < 0:
@@ -205,6 +193,10 @@ class CatalogView(Mapping[str, Plan]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self._valid())
+
+    def __bool__(self) -> bool:
+        # Asked on many events (``catalog or {}``): the first valid plan answers it.
+        return any(True for _ in self._valid())
 
     def values(self) -> list[Plan]:  # type: ignore[override]
         return [plan for _, plan in self._valid()]

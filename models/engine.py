@@ -11,16 +11,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from models import feedback
 from models.alerts import AlertChange, prune_alerts
-from models.detectors import (
-    BY_EVENT_TYPE,
-    DEADLINE_CLOCKS,
-    HANDLERS,
-    Detector,
-    complaint_unresolved,
-    repeated_broken_promises,
-)
+from models.detectors import ALERT_WATCHERS, BY_EVENT_TYPE, DEADLINE_CLOCKS, HANDLERS, RELEASED_BY, Detector
 from models.events import TIME_TOPICS, Event
 from models.policy import Policy
 from models.state import apply_order_event, hold_early, prune, take_early
@@ -43,10 +35,10 @@ def apply_event(
 
 def _with_patterns(state: dict[str, Any], changes: list[AlertChange], policy: Policy) -> list[AlertChange]:
     # Some conditions are made of other alerts, not of events; and the CRM may have answered an alert
-    # before it was emitted here (models.feedback).
+    # before it was emitted here (models.detectors.ALERT_WATCHERS). Each watcher sees what those before it added.
     if changes:
-        changes.extend(repeated_broken_promises.on_alerts(state, changes, policy))
-        changes.extend(feedback.on_alerts(state, changes))
+        for watcher in ALERT_WATCHERS:
+            changes.extend(watcher.on_alerts(state, changes, policy))
     return changes
 
 
@@ -70,11 +62,12 @@ def _apply(
     changes: list[AlertChange] = []
     for detector in BY_EVENT_TYPE.get(event.type, ()):
         changes.extend(detector.on_event(state, event, policy, *_catalog_for(detector, catalog)))
+    # What waited for this event (it opens an order, or a detector's subject) applies right after it.
     if event.type == "order.placed":
         for early in take_early(state, event.data["order_id"]):
             changes.extend(_apply(state, early, policy, catalog))
-    elif event.type == "complaint.opened":
-        for early in take_early(state, complaint_unresolved.early_key(event.data["complaint_id"])):
+    for holder in RELEASED_BY.get(event.type, ()):
+        for early in take_early(state, holder.held_key(event)):
             changes.extend(_apply(state, early, policy, catalog))
     return changes
 

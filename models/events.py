@@ -10,12 +10,13 @@ naming the field, for the dead-letter record.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import orjson
 
 from models.errors import Rejected
+from models.fields import MAX_ID, Check, money, required, text
 from models.money import to_micros
 from models.timestamps import parse_rfc3339
 
@@ -23,7 +24,6 @@ __all__ = ["Event", "decode_event", "validate_event", "TOPIC_OF_TYPE", "INPUT_TO
 
 #: Larger values are rejected before decoding: no real event needs more.
 MAX_EVENT_BYTES = 256 * 1024
-_MAX_ID = 200
 _MAX_TEXT = 2000
 _MAX_LINES = 1000
 _MAX_SPEC_KEYS = 50
@@ -41,24 +41,10 @@ class Event(NamedTuple):
     source: str | None = None
 
 
-Check = Callable[[Any, str], Any]
-
-
 # --- field checks: each returns the normalized value or raises ValueError -----
 
 
-def _text(limit: int) -> Check:
-    def check(value: Any, name: str) -> str:
-        if not isinstance(value, str) or not value:
-            raise Rejected(f"{name}: must be a non-empty string")
-        if len(value) > limit:
-            raise Rejected(f"{name}: longer than {limit} characters")
-        return value
-
-    return check
-
-
-_id = _text(_MAX_ID)
+_id = text(MAX_ID)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -70,7 +56,7 @@ def _customer_id(value: Any, name: str) -> str:
     return customer_id
 
 
-_free_text = _text(_MAX_TEXT)
+_free_text = text(_MAX_TEXT)
 
 
 def _time(value: Any, name: str) -> int:
@@ -78,16 +64,6 @@ def _time(value: Any, name: str) -> int:
         return parse_rfc3339(value)
     except ValueError as exc:
         raise Rejected(f"{name}: {exc}") from None
-
-
-def _money(value: Any, name: str) -> int:
-    try:
-        micros = to_micros(value)
-    except ValueError as exc:
-        raise Rejected(f"{name}: {exc}") from None
-    if micros < 0:
-        raise Rejected(f"{name}: must not be negative")
-    return micros
 
 
 def _signed_money(value: Any, name: str) -> int:
@@ -154,8 +130,8 @@ def _spec(value: Any, name: str) -> dict[str, str]:
     if len(value) > _MAX_SPEC_KEYS:
         raise Rejected(f"{name}: more than {_MAX_SPEC_KEYS} keys")
     for key, item in value.items():
-        if len(key) > _MAX_ID:
-            raise Rejected(f"{name}: key longer than {_MAX_ID} characters")
+        if len(key) > MAX_ID:
+            raise Rejected(f"{name}: key longer than {MAX_ID} characters")
         if not isinstance(item, str):
             raise Rejected(f"{name}.{key}: must be a string")
         if len(item) > _MAX_TEXT:
@@ -170,10 +146,10 @@ def _record(fields: Mapping[str, tuple[Check, bool]]) -> Check:
         if not isinstance(value, dict):
             raise Rejected(f"{name}: must be an object")
         out = dict(value)
-        for field, (field_check, required) in fields.items():
+        for field, (field_check, needed) in fields.items():
             item = value.get(field)
             if item is None:
-                if required:
+                if needed:
                     raise Rejected(f"{name}.{field}: is required", "missing_field")
                 out.pop(field, None)  # an explicit null means "not given"
                 continue
@@ -204,7 +180,7 @@ _order_line = _record(
         "line_id": (_id, True),
         "sku": (_id, True),
         "qty": (_count, True),
-        "unit_price": (_money, False),
+        "unit_price": (money, False),
         "spec": (_spec, False),
     }
 )
@@ -259,7 +235,7 @@ _SCHEMAS: dict[str, tuple[str, dict[str, tuple[Check, bool]]]] = {
         {
             "subscription_id": (_id, True),
             "plan_id": (_id, True),
-            "monthly_fee": (_money, True),
+            "monthly_fee": (money, True),
             "minimum_term_months": (_count, False),
         },
     ),
@@ -268,7 +244,7 @@ _SCHEMAS: dict[str, tuple[str, dict[str, tuple[Check, bool]]]] = {
         {
             "subscription_id": (_id, True),
             "plan_id": (_id, True),
-            "monthly_fee": (_money, True),
+            "monthly_fee": (money, True),
             "requested_by": (_one_of("customer", "company"), True),
         },
     ),
@@ -281,7 +257,7 @@ _SCHEMAS: dict[str, tuple[str, dict[str, tuple[Check, bool]]]] = {
         "billing",
         {
             "subscription_id": (_id, True),
-            "new_monthly_fee": (_money, True),
+            "new_monthly_fee": (money, True),
             "effective_at": (_time, True),
         },
     ),
@@ -306,7 +282,7 @@ _SCHEMAS: dict[str, tuple[str, dict[str, tuple[Check, bool]]]] = {
             "total": (_signed_money, True),
         },
     ),
-    "payment.received": ("billing", {"invoice_id": (_id, True), "amount": (_money, True)}),
+    "payment.received": ("billing", {"invoice_id": (_id, True), "amount": (money, True)}),
     "complaint.opened": (
         "complaints",
         {
@@ -323,7 +299,7 @@ _SCHEMAS: dict[str, tuple[str, dict[str, tuple[Check, bool]]]] = {
         {
             "complaint_id": (_id, True),
             "outcome": (_free_text, False),
-            "compensation": (_money, False),
+            "compensation": (money, False),
         },
     ),
     "contact.logged": (
@@ -358,13 +334,6 @@ TIME_TOPICS: tuple[str, ...] = ("orders", "billing", "complaints")
 _DATA_CHECKS = {kind: _record(fields) for kind, (_, fields) in _SCHEMAS.items()}
 
 
-def _required(document: dict[str, Any], name: str, check: Check) -> Any:
-    value = document.get(name)
-    if value is None:
-        raise Rejected(f"{name}: is required", "missing_field")
-    return check(value, name)
-
-
 def decode_event(topic: str, key: bytes | None, value: bytes | None) -> Event:
     """Decode and validate one message from an input topic; raise Rejected if it is bad."""
     if value is None:
@@ -391,13 +360,13 @@ def validate_event(topic: str | None, key: bytes | None, document: Any) -> Event
     expected_topic = TOPIC_OF_TYPE[event_type]
     if topic is not None and topic != expected_topic:
         raise Rejected(f"type: {event_type} belongs on topic {expected_topic}, not {topic}", "wrong_topic")
-    event_id = _required(document, "event_id", _id)
-    customer_id = _required(document, "customer_id", _customer_id)
+    event_id = required(document, "event_id", _id)
+    customer_id = required(document, "customer_id", _customer_id)
     if key is None:
         raise Rejected("message has no key (must be the customer_id)", "key_mismatch")
     if key != customer_id.encode():
         raise Rejected("key does not match customer_id", "key_mismatch")
-    at = _required(document, "occurred_at", _time)
+    at = required(document, "occurred_at", _time)
     source = document.get("source")
     if source is not None:
         source = _id(source, "source")

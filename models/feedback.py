@@ -73,8 +73,11 @@ def on_deadline(state: dict[str, Any], key: str, now: int, policy: Policy) -> li
     return []
 
 
-def on_alerts(state: dict[str, Any], changes: list[AlertChange]) -> list[AlertChange]:
-    """Answers held for alerts these changes emitted, applied now, in the order they came."""
+def on_alerts(state: dict[str, Any], changes: list[AlertChange], policy: Policy) -> list[AlertChange]:
+    """Answers held for alerts these changes emitted, applied now, in the order they came.
+
+    ``policy`` is not read: it is the signature every alert watcher has (models.detectors.WatchesAlerts).
+    """
     held = state.get(HELD)
     if not held:
         return []

@@ -15,7 +15,7 @@ rounded to cents, which ``models.money.to_micros`` reads exactly, so every total
 here is an exact sum of what the alerts said. Which money counts as what:
 
 - *yearly overpayment* (bad profits): ``overpaying.*`` findings, ``per: year``;
-- *one-off overcharges*: :data:`OVERCHARGE_KINDS` findings, ``per: once``,
+- *one-off overcharges*: :data:`models.kinds.OVERCHARGE_KINDS` findings, ``per: once``,
   severity not ``info`` (an ``info`` billing error is an undercharge: the
   company's own loss, not the customer's);
 - *at stake* is what open findings say; *found* counts resolved ones too;
@@ -39,6 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 from models.alerts import FORGOTTEN_TYPE
+from models.kinds import OVERCHARGE_KINDS
 from models.money import to_micros
 from models.timestamps import format_ms, parse_rfc3339, period_of
 
@@ -65,9 +66,6 @@ __all__ = [
     "select",
 ]
 
-OVERCHARGE_KINDS = frozenset(
-    {"promise.unannounced_price_rise", "promise.billed_after_cancellation", "promise.billing_error"}
-)
 LIFECYCLES = ("raised", "updated", "resolved", "acknowledged", "closed", "disputed")
 #: The lifecycles that are the CRM's answers, not changes of the condition.
 ANSWERS = frozenset(("acknowledged", "closed", "disputed"))

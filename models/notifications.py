@@ -35,6 +35,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
+# ROLLUP_KIND: the alert whose evidence names the broken promises it rolls up (inhibited by
+# ops/alertmanager/alertmanager.yml).
+from models.kinds import ROLLUP_KIND
 from models.ledger import Emission, money_text
 from models.timestamps import MS_PER_DAY, format_ms
 
@@ -51,8 +54,6 @@ __all__ = [
     "to_alertmanager",
 ]
 
-#: The alert whose evidence names the broken promises it rolls up (inhibited by ops/alertmanager/alertmanager.yml).
-ROLLUP_KIND = "relationship.repeated_broken_promises"
 FAMILIES = ("overpaying", "promise", "relationship")
 #: The CRM's answers that stop an alert's notifications.
 QUIETING = frozenset(("closed", "disputed"))

@@ -1,24 +1,38 @@
-"""Per-customer state: the facts the detectors judge by, kept bounded.
+"""Per-customer state: the facts the detectors judge by, kept bounded; and its stored format.
 
 State is a plain JSON-able dict (it is the Faust table value and its changelog
-record), so it needs no model round trip on the hot path:
+record), so it needs no model round trip on the hot path. This docstring is the
+one description of the stored record, format version 2 (``STATE_VERSION``):
 
+``v``          the format version (2; a record without it is version 1, read by ``upgrade_state``)
 ``id``         customer id
 ``p``          the partition the customer lives on (to rebuild deadline indexes)
 ``last``       newest event time seen, epoch ms
-``seen``       recent event-id fingerprints, oldest first (de-duplication window)
+``lt``         newest event time per input topic, epoch ms (where stream time resumes)
+``seen``       recent event-id marks, oldest first (de-duplication window): one string, 8 characters per
+               event (the base64 of the first 6 bytes of the event id's 64-bit BLAKE2b digest)
 ``orders``     order_id -> order facts (see ``apply_order_event``)
 ``deadlines``  "<detector>|<key>" -> epoch ms when that detector must look again
-``alerts``     alert_id -> lifecycle record (models.alerts)
+``alerts``     alert_id -> lifecycle record (models.alerts); its kind is read from the id (models.kinds)
 ``early``      order_id -> events about an order whose placement has not arrived yet
 ``complaints`` complaint_id -> complaint facts (models.detectors.complaint_unresolved)
 ``service``    "YYYY-MM" -> cost-to-serve figures, 12 months (models.detectors.unprofitable_service)
 ``broken``     recent broken-promise alerts (models.detectors.repeated_broken_promises)
 ``subs``       subscription_id -> subscription facts (models.subscriptions)
+
+Detectors and the CRM-answer handler keep a few keys of their own beside these (``service_judged``,
+``broken_judged``, ``held_feedback``, ``unmatched_feedback``), each described where it is written.
+Money is integer micro-units and times are integer epoch ms throughout.
+
+Version 1 (before 2026-12) differed in two fields: ``seen`` was a list of the
+64-bit digests as integers (about 20 bytes each, 2.4 times the mark), and each
+alert record repeated its kind under ``k``. A worker reads both, so a rolling
+upgrade over an existing changelog works; it writes version 2 only.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -28,8 +42,18 @@ from models.subscriptions import prune_subscriptions
 from models.timestamps import MS_PER_DAY
 
 _MAX_EARLY_PER_ORDER = 5
+#: The stored format this build writes (see the module docstring).
+STATE_VERSION = 2
+#: Characters per mark in ``seen``: 6 digest bytes in base64, so marks never straddle a base64 quantum.
+MARK_CHARS = 8
 
 __all__ = [
+    "STATE_VERSION",
+    "MARK_CHARS",
+    "StateVersionError",
+    "upgrade_state",
+    "has_mark",
+    "marks",
     "hold_early",
     "take_early",
     "new_state",
@@ -44,10 +68,11 @@ __all__ = [
 
 def new_state(customer_id: str, partition: int) -> dict[str, Any]:
     return {
+        "v": STATE_VERSION,
         "id": customer_id,
         "p": partition,
         "last": None,
-        "seen": [],
+        "seen": "",
         "orders": {},
         "deadlines": {},
         "alerts": {},
@@ -59,30 +84,77 @@ def new_state(customer_id: str, partition: int) -> dict[str, Any]:
     }
 
 
-def _fingerprint(event_id: str) -> int:
-    # 64-bit fingerprints keep the window small in state; a false match needs a
-    # 1-in-2^64 collision within one customer's window.
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+class StateVersionError(ValueError):
+    """A stored state in a format this build does not know (written by a newer fairwatch)."""
+
+
+def upgrade_state(record: Any) -> Any:
+    """A stored record as this build holds state: version 1 converted, version 2 as it is.
+
+    Records that are not a customer's state (the input-offsets record, a tombstone) pass through.
+    A newer version raises StateVersionError: guessing at it could lose facts, so the worker stops.
+    """
+    if not isinstance(record, dict) or "id" not in record:
+        return record
+    version = record.get("v", 1)
+    if version == STATE_VERSION:
+        return record
+    if version != 1:
+        raise StateVersionError(
+            f"customer state format {version!r} is newer than this fairwatch reads (up to {STATE_VERSION}): "
+            "run the newer version, or reset the changelog"
+        )
+    record["v"] = STATE_VERSION
+    # The v1 integer is the whole 64-bit digest; its first 6 bytes are the v2 mark.
+    record["seen"] = "".join(_mark_of_digest((int(digest) >> 16).to_bytes(6, "big")) for digest in record["seen"])
+    for alert in record.get("alerts", {}).values():
+        alert.pop("k", None)
+    return record
+
+
+def _mark_of_digest(head: bytes) -> str:
+    return base64.b64encode(head).decode("ascii")
+
+
+def event_mark(event_id: str) -> str:
+    """The mark under which an event id is remembered (``MARK_CHARS`` characters).
+
+    48 bits: a false match needs a 1-in-2^48 collision within one customer's
+    window of ``dedup_window`` events (about 1 in 2.8e12 per event at 100).
+    """
+    return _mark_of_digest(hashlib.blake2b(event_id.encode(), digest_size=8).digest()[:6])
+
+
+def has_mark(state: dict[str, Any], mark: str) -> bool:
+    """True if ``mark`` is in the customer's window."""
+    seen = state["seen"]
+    found = seen.find(mark)
+    while found != -1:
+        if found % MARK_CHARS == 0:
+            return True
+        found = seen.find(mark, found + 1)  # matched across two marks: not this one
+    return False
+
+
+def marks(state: dict[str, Any]) -> list[str]:
+    """The marks in the customer's window, oldest first."""
+    seen = state["seen"]
+    return [seen[i : i + MARK_CHARS] for i in range(0, len(seen), MARK_CHARS)]
 
 
 def remember_event(state: dict[str, Any], event_id: str, window: int) -> bool:
     """Record ``event_id``; False if it is already in the customer's window (a duplicate)."""
-    return remember_mark(state, _fingerprint(event_id), window)
+    return remember_mark(state, event_mark(event_id), window)
 
 
-def event_mark(event_id: str) -> int:
-    """The fingerprint under which an event id is remembered."""
-    return _fingerprint(event_id)
-
-
-def remember_mark(state: dict[str, Any], mark: int, window: int) -> bool:
-    """Record a fingerprint; False if it is already in the customer's window."""
-    seen = state["seen"]
-    if mark in seen:
+def remember_mark(state: dict[str, Any], mark: str, window: int) -> bool:
+    """Record a mark; False if it is already in the customer's window."""
+    if has_mark(state, mark):
         return False
-    seen.append(mark)
-    if len(seen) > window:
-        del seen[: len(seen) - window]
+    seen = state["seen"] + mark
+    if len(seen) > window * MARK_CHARS:
+        seen = seen[len(seen) - window * MARK_CHARS :]
+    state["seen"] = seen
     return True
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.kinds import kind_of_alert
 from models.money import to_amount
+from models.state import MARK_CHARS
 from models.timestamps import format_ms
 
 __all__ = ["customer_view"]
@@ -40,7 +42,7 @@ def customer_view(state: dict[str, Any], stream_time: dict[str, int], currency: 
         "deadlines": {name: format_ms(due) for name, due in sorted(state["deadlines"].items(), key=lambda i: i[1])},
         "alerts": {
             alert_id: {
-                "kind": record["k"],
+                "kind": kind_of_alert(alert_id),
                 "open": record["o"],
                 "revision": record["r"],
                 "severity": record["s"],
@@ -58,7 +60,7 @@ def customer_view(state: dict[str, Any], stream_time: dict[str, int], currency: 
         "unmatched_feedback": [
             {**entry, "at": format_ms(entry["at"])} for entry in state.get("unmatched_feedback", [])
         ],
-        "dedup_window": len(state["seen"]),
+        "dedup_window": len(state["seen"]) // MARK_CHARS,
         "subscriptions": {sub_id: _subscription(sub) for sub_id, sub in state.get("subs", {}).items()},
     }
 

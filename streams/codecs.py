@@ -1,4 +1,4 @@
-"""The orjson codec for table values: state is plain JSON-able data, so no model round trip."""
+"""The orjson codecs for table values: state is plain JSON-able data, so no model round trip."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from typing import Any
 import orjson
 from faust.serializers import codecs
 
-__all__ = ["OrjsonCodec", "LenientOrjsonCodec", "register"]
+from models.state import upgrade_state
+
+__all__ = ["OrjsonCodec", "LenientOrjsonCodec", "StateCodec", "STATE_CODEC", "register"]
+
+#: The customer table's value codec (its changelog's too).
+STATE_CODEC = "fairwatch-state"
 
 
 class OrjsonCodec(codecs.Codec):
@@ -32,6 +37,18 @@ class LenientOrjsonCodec(OrjsonCodec):
             return bytes(s)
 
 
+class StateCodec(OrjsonCodec):
+    """A customer's state as stored (models.state): older formats are read into this build's on the way in.
+
+    So a changelog written by the previous release restores as it is, and each
+    customer is written back in the new format at their next change.
+    """
+
+    def _loads(self, s: bytes) -> Any:
+        return upgrade_state(orjson.loads(s))
+
+
 def register() -> None:
     codecs.register("orjson", OrjsonCodec())
     codecs.register("orjson-lenient", LenientOrjsonCodec())
+    codecs.register(STATE_CODEC, StateCodec())

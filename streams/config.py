@@ -164,7 +164,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         app_id=app_id,
         canonical_url=env.get("FAIRWATCH_CANONICAL_URL") or None,
         max_message_bytes=int(_number(env, "FAIRWATCH_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int)),
-        page_max_alerts=int(_number(env, "FAIRWATCH_PAGE_MAX_ALERTS", 50_000, int)),
+        page_max_alerts=int(_number(env, "FAIRWATCH_PAGE_MAX_ALERTS", 10_000, int)),
         topics=topics,
         replication_factor=int(_number(env, "FAIRWATCH_REPLICATION_FACTOR", 1, int)),
         create_topics=create_topics == "1",

@@ -42,8 +42,9 @@ from models.detectors import DEADLINE_CLOCKS
 from models.engine import advance_to, apply_event
 from models.errors import Rejected
 from models.events import INPUT_TOPICS, decode_event
+from models.kinds import kind_of_alert
 from models.policy import Policy
-from models.state import event_mark, new_state, remember_mark
+from models.state import event_mark, has_mark, new_state, remember_mark
 from models.subscriptions import plans_missing
 from streams import metrics
 from streams.clock import DeadlineIndex, PartitionClock
@@ -104,7 +105,7 @@ class _Partition:
         for order in state["orders"].values():
             if order["status"] in _OPEN_ORDER:
                 orders += 1
-        kinds = tuple([record["k"] for record in state["alerts"].values() if record["o"]])
+        kinds = tuple([kind_of_alert(alert_id) for alert_id, record in state["alerts"].items() if record["o"]])
         if self.counted.get(state["id"]) == (orders, kinds):
             return  # saved again with the same open items (most saves): nothing to move
         self.uncount(state)
@@ -169,6 +170,9 @@ class Processor:
         self.dirty: dict[str, State] = {}
         #: Batched mode: partitions whose input offsets moved since the last take_dirty().
         self._offsets_moved: set[int] = set()
+        #: Customers forgotten since the last take_dirty(): the store still holds them until the caller's
+        #: tombstone, but a later event of the batch must start afresh, not from what was forgotten.
+        self._forgotten: set[str] = set()
         #: Where a partition with nothing recorded starts, per (topic, partition): set at assignment, so that
         #: records skipped before the first one handled are noticed too.
         self._starts: dict[tuple[str, int], int] = {}
@@ -211,6 +215,7 @@ class Processor:
         """Batched mode: what to persist now, in order: the states written since the last call (customer_id ->
         state), then the input-offsets record of each partition that moved (after the customers it covers)."""
         dirty, self.dirty = self.dirty, {}
+        self._forgotten.clear()
         for partition in sorted(self._offsets_moved):
             owned = self.partitions.get(partition)
             if owned is not None:
@@ -263,7 +268,9 @@ class Processor:
 
     def _get(self, customer_id: str) -> State | None:
         state = self.dirty.get(customer_id)
-        return state if state is not None else self.store.get(customer_id)
+        if state is not None or customer_id in self._forgotten:
+            return state
+        return self.store.get(customer_id)
 
     def _handle(
         self, owned: _Partition, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -286,7 +293,7 @@ class Processor:
         customer_id = event.customer_id
         mark = event_mark(event.event_id)
         state = self._get(customer_id)
-        if state is not None and mark in state["seen"]:
+        if state is not None and has_mark(state, mark):
             clock.observe(topic, offset, None)
             tally[metrics.DUPLICATES, (topic,)] += 1
             return Outcome("duplicate")
@@ -452,12 +459,15 @@ class Processor:
         if is_input_offsets_key(customer_id):
             return False
         owned = self._partition(partition)
-        state = self.dirty.pop(customer_id, None) or self.store.get(customer_id)
+        state = self._get(customer_id)
+        self.dirty.pop(customer_id, None)
         if state is None or state.get("p") != partition:
             return False
         owned.uncount(state)
         owned.plans_missing.discard(customer_id)
         self.touched.discard(customer_id)
+        if self.batched:
+            self._forgotten.add(customer_id)
         return True
 
     def inactive_customers(self, partition: int) -> list[str]:

@@ -9,6 +9,16 @@ the alert changes; neither does I/O or reads a clock: ``now`` is stream time.
 Every name is declared, none defaulted: tests/unit/models/detectors/test_interface.py
 checks each module against :class:`Detector`.
 
+Two more roles, each a small Protocol of its own and registered below, so
+models.engine calls hooks in a loop and names no detector:
+
+- :class:`WatchesAlerts` (``ALERT_WATCHERS``): a handler that also reads the
+  alert changes the others made at each step, a pattern over alerts
+  (repeated_broken_promises) or answers waiting for their alert (models.feedback);
+- :class:`HoldsEvents` (``HOLDERS``): a detector that keeps events about
+  something whose opening event has not arrived yet (models.state.hold_early,
+  under ``held_key``) and has them applied right after that event.
+
 A detector that judges by the plan catalog sets ``NEEDS_CATALOG = True`` and
 takes it as one more argument of both (``catalog``: plan_id -> models.catalog.Plan);
 models.engine passes it to those detectors only.
@@ -42,8 +52,21 @@ from models.detectors import (
     urgent_order_refused,
     wrong_delivery,
 )
+from models.events import Event
 
-__all__ = ["Detector", "DETECTORS", "HANDLERS", "BY_EVENT_TYPE", "DEADLINE_CLOCKS", "deadline_topics"]
+__all__ = [
+    "Detector",
+    "WatchesAlerts",
+    "HoldsEvents",
+    "DETECTORS",
+    "HANDLERS",
+    "BY_EVENT_TYPE",
+    "ALERT_WATCHERS",
+    "HOLDERS",
+    "RELEASED_BY",
+    "DEADLINE_CLOCKS",
+    "deadline_topics",
+]
 
 
 @runtime_checkable
@@ -64,6 +87,24 @@ class Detector(Protocol):
     on_event: Callable[..., list[AlertChange]]
     #: ``(state, key, now, policy[, catalog]) -> changes``
     on_deadline: Callable[..., list[AlertChange]]
+
+
+@runtime_checkable
+class WatchesAlerts(Protocol):
+    """A handler that reads the alert changes of each step, after the detectors made them."""
+
+    #: ``(state, changes, policy) -> more changes``; it may schedule deadlines, as on_event does.
+    on_alerts: Callable[[dict[str, Any], list[AlertChange], Any], list[AlertChange]]
+
+
+@runtime_checkable
+class HoldsEvents(Protocol):
+    """A detector that holds events about something not opened yet, until the event that opens it arrives."""
+
+    #: The event types that open it: the held events are applied right after one of these.
+    OPENED_BY: frozenset[str]
+    #: ``(opening event) -> the key its held events wait under`` (models.state.hold_early / take_early).
+    held_key: Callable[[Event], str]
 
 
 DETECTORS: dict[str, Detector] = {
@@ -88,6 +129,19 @@ DETECTORS: dict[str, Detector] = {
 #: Everything that takes events and deadlines by name: the detectors, and the CRM's answers (models.feedback),
 #: which raise no alert kind of their own but are applied and timed the same way.
 HANDLERS: dict[str, Any] = {**DETECTORS, feedback.NAME: feedback}
+
+#: The handlers that read each step's alert changes, in the order they run: a pattern first, then the CRM's
+#: answers held for alerts (which may answer the alerts of that step).
+ALERT_WATCHERS: tuple[WatchesAlerts, ...] = (repeated_broken_promises, feedback)
+
+#: The detectors that hold events until the event that opens their subject arrives (besides the orders
+#: themselves, which models.state holds for their placement).
+HOLDERS: tuple[HoldsEvents, ...] = (complaint_unresolved,)
+#: Opening event type -> the holders whose held events it releases.
+RELEASED_BY: dict[str, tuple[HoldsEvents, ...]] = {}
+for _holder in HOLDERS:
+    for _type in _holder.OPENED_BY:
+        RELEASED_BY[_type] = (*RELEASED_BY.get(_type, ()), _holder)
 
 BY_EVENT_TYPE: dict[str, tuple[Any, ...]] = {}
 for _module in HANDLERS.values():

@@ -27,6 +27,8 @@ __all__ = [
     "on_deadline",
     "resolve_by_default",
     "early_key",
+    "OPENED_BY",
+    "held_key",
 ]
 
 NAME = "complaint_unresolved"
@@ -35,11 +37,18 @@ CLOCK = "complaints"
 NEEDS_CATALOG = False
 EVENT_TYPES = frozenset({"complaint.opened", "complaint.acknowledged", "complaint.resolved"})
 _STAGES = ("ack", "due", "critical")
+#: An acknowledgement or a resolution consumed before its complaint's opening waits for this (models.detectors.HOLDERS).
+OPENED_BY = frozenset({"complaint.opened"})
 
 
 def early_key(complaint_id: str) -> str:
     """Where events about a complaint not yet opened wait (beside early order events)."""
     return f"complaint:{complaint_id}"
+
+
+def held_key(event: Event) -> str:
+    """Where the events held for the complaint ``event`` opens wait."""
+    return early_key(event.data["complaint_id"])
 
 
 def resolve_by_default(opened: int, severity: str, policy: Policy) -> int:

@@ -10,6 +10,8 @@ an upgrade moves the private name it relies on.
 - ``tables``: the plans global table whose changelog is a topic others write; the
   customer table whose restore skips records of a fenced (older) generation, and
   whose changelog sends the agent awaits.
+- ``producer``: the aiokafka producer under Faust's, which streams.outbox sends
+  record batches through.
 - ``stream``: the current-event context variable that the table and its RocksDB
   store read the partition from.
 """

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, ValuesView
 from typing import Any
 
 import faust
-from faust.types import EventT, FutureMessage
+import orjson
+from faust.stores.base import SerializedStore
+from faust.types import TP, EventT
 
+from models.state import upgrade_state
 from streams import metrics
+from streams.outbox import Delivery, Outbox
 
-__all__ = ["PlansTable", "CustomersTable", "EPOCH_HEADER"]
+__all__ = ["PlansTable", "CustomersTable", "StateView", "EPOCH_HEADER"]
 
 log = logging.getLogger("fairwatch")
 
@@ -32,7 +36,8 @@ class PlansTable(faust.GlobalTable):
 
 
 class CustomersTable(faust.Table):
-    """The customer table: the agent writes it with ``put`` and awaits each changelog send; restore is fenced.
+    """The customer table: the agent writes it in record batches (streams.outbox) and awaits them; restore is
+    fenced.
 
     Fencing: each owner of a partition writes under an epoch one above the
     highest it restored for that partition (streams.processor), stamped on every
@@ -46,41 +51,42 @@ class CustomersTable(faust.Table):
         super().__init__(*args, **kwargs)
         self._restore_epochs: dict[int, int] = {}
 
-    def put(self, partition: int, key: str, value: Any, epoch: int) -> FutureMessage:
-        """Write the local store and send the changelog record; the caller awaits the returned future.
+    def stage(self, outbox: Outbox, partition: int, key: str, value: Any, epoch: int) -> None:
+        """Write the local store and add the changelog record to ``outbox``; the caller sends and awaits it,
+        then reports the deliveries with ``persisted``.
 
-        ``Table.__setitem__`` discards the send's future, so a failed changelog
-        send would go unnoticed; and it checks co-partitioning at every write,
-        which the start-up topic check already did once.
+        ``Table.__setitem__`` sends through Faust with a future it discards, so a failed changelog send would
+        go unnoticed; and it checks co-partitioning at every write, which the start-up topic check did once.
         """
-        self.data[key] = value
-        return self.changelog_topic.send_soon(
-            key=key,
-            value=value,
-            partition=partition,
-            headers=[(EPOCH_HEADER, str(epoch).encode())],
-            key_serializer=self.key_serializer,
-            value_serializer=self.value_serializer,
-            callback=self._on_changelog_sent,
-            eager_partitioning=True,
-        )
+        encoded = orjson.dumps(value)  # what the state codec writes (streams.codecs)
+        store = self.data
+        if isinstance(store, SerializedStore):
+            # RocksDB: the bytes already made, not a second encoding through Faust's serializer registry.
+            store._set(key.encode(), encoded)
+        else:
+            store[key] = value
+        outbox.add(self._changelog_name, key.encode(), encoded, [(EPOCH_HEADER, b"%d" % epoch)], partition)
 
-    def remove(self, partition: int, key: str, epoch: int) -> FutureMessage | None:
-        """Delete the key from the local store and send its tombstone; None when the store does not hold it."""
+    def stage_removal(self, outbox: Outbox, partition: int, key: str, epoch: int) -> bool:
+        """Delete the key from the local store and add its tombstone to ``outbox``; False when the store does
+        not hold it."""
         if key not in self.data:
-            return None
+            return False
         del self.data[key]
-        return self.changelog_topic.send_soon(
-            key=key,
-            value=None,
-            partition=partition,
-            headers=[(EPOCH_HEADER, str(epoch).encode())],
-            key_serializer=self.key_serializer,
-            # As Table.on_key_del sends it: the value codec would encode None as "null", not a tombstone.
-            value_serializer="raw",
-            callback=self._on_changelog_sent,
-            eager_partitioning=True,
-        )
+        outbox.add(self._changelog_name, key.encode(), None, [(EPOCH_HEADER, b"%d" % epoch)], partition)
+        return True
+
+    def persisted(self, deliveries: Iterable[Delivery]) -> None:
+        """Delivered changelog batches: the store records how far its changelog is written (as Faust's own
+        send callback does), so a restart on the same data directory replays only what came after."""
+        name = self._changelog_name
+        for delivery in deliveries:
+            if delivery.topic == name:
+                self.data.set_persisted_offset(TP(name, delivery.partition), delivery.last_offset())
+
+    @property
+    def _changelog_name(self) -> str:
+        return self.changelog_topic.get_topic_name()
 
     def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
         kept = []
@@ -96,6 +102,44 @@ class CustomersTable(faust.Table):
                 epochs[partition] = epoch
             kept.append(event)
         super().apply_changelog_batch(kept)
+
+
+_MISSING = object()
+
+
+class StateView(Mapping[str, Any]):
+    """The customer table's store as the processor reads it: a state at a time, decoded from the store's bytes
+    by the state codec itself (streams.codecs), not through Faust's serializer registry, which cost more than
+    the decoding on every read. Bulk reads (rebuilding a partition after an assignment) go through Faust."""
+
+    def __init__(self, table: CustomersTable) -> None:
+        self._table = table
+
+    def get(self, key: str, default: Any = None) -> Any:
+        store = self._table.data
+        if isinstance(store, SerializedStore):
+            # As SerializedStore.__getitem__ reads it (the current event's partition database first).
+            raw = store._get(key.encode())
+            return default if raw is None else upgrade_state(orjson.loads(raw))
+        return store.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._table.data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table.data)
+
+    def __len__(self) -> int:
+        return len(self._table.data)
+
+    def values(self) -> ValuesView[Any]:
+        return self._table.data.values()
 
 
 def _epoch(headers: Any) -> int | None:

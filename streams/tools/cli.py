@@ -53,7 +53,8 @@ def run_worker(argv: list[str]) -> int:
     from streams.app import create_app, install, use_uvloop
     from streams.config import ConfigError, load_config
     from streams.state_dir import mark_clean, wipe_if_unclean
-    from streams.topics import TopicCheckError, check_topics
+    from streams.tools.topic_commands import check_configured_topics
+    from streams.topics import TopicCheckError
 
     try:
         config = load_config()
@@ -79,15 +80,7 @@ def run_worker(argv: list[str]) -> int:
     fairwatch_log.setLevel(logging.INFO)
     try:
         # Before anything joins the group: the partition count of every table and topic comes from here.
-        layout = _asyncio.run(
-            check_topics(
-                config.client_options,
-                config.topics,
-                config.partitions,
-                create=config.create_topics,
-                replication=config.replication_factor,
-            )
-        )
+        layout = _asyncio.run(check_configured_topics(config))
     except TopicCheckError as exc:
         fairwatch_log.removeHandler(early)
         return _fail(str(exc))

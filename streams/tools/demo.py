@@ -146,24 +146,7 @@ async def _generate(
     try:
         ids = [f"c-{n:04d}" for n in range(1, customers + 1)]
         # The first customers tell the headline stories, so alerts show at once.
-        opening = [
-            book.late,
-            book.wrong,
-            book.lost,
-            book.bad,
-            book.duplicate,
-            book.urgent_refused,
-            book.double_billed,
-            book.unanswered_complaint,
-            book.weekly_caller,
-            book.old_plan,
-            book.heavy_user,
-            book.loyal_broadband,
-            book.dormant,
-            book.price_rise,
-            book.billed_after_cancel,
-            book.notice_due,
-        ]
+        opening = book.opening()
         step = 0
         pending: list[asyncio.Future] = []
         while not stop.is_set():

@@ -62,6 +62,18 @@ def load_truth(world: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[
 # --- scoring ------------------------------------------------------------------------------
 
 
+def _counts(tp: int, fp: int, fn: int) -> dict[str, Any]:
+    """True and false positives, false negatives, and the precision and recall they make (None: undefined)."""
+    return {
+        "truth": tp + fn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+    }
+
+
 def score(
     alerts: Iterable[dict[str, Any]], truth: list[dict[str, Any]], near: list[dict[str, Any]], horizon: int
 ) -> dict[str, Any]:
@@ -136,12 +148,7 @@ def score(
                         }
                     )
         kinds[kind] = {
-            "truth": tp + fn,
-            "tp": tp,
-            "fp": fp,
-            "fn": fn,
-            "precision": round(tp / (tp + fp), 4) if tp + fp else None,
-            "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+            **_counts(tp, fp, fn),
             "lag_mean_s": round(statistics.fmean(lags), 1) if lags else None,
             "lag_max_s": round(max(lags), 1) if lags else None,
             "clears_expected": clears_expected,
@@ -152,12 +159,7 @@ def score(
         }
     tp, fp, fn = (sum(k[f] for k in kinds.values()) for f in ("tp", "fp", "fn"))
     totals = {
-        "truth": tp + fn,
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "precision": round(tp / (tp + fp), 4) if tp + fp else None,
-        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+        **_counts(tp, fp, fn),
         "clears_expected": sum(k["clears_expected"] for k in kinds.values()),
         "clears_resolved": sum(k["clears_resolved"] for k in kinds.values()),
         "clears_on_time": sum(k["clears_on_time"] for k in kinds.values()),

@@ -392,6 +392,28 @@ class StoryBook:
             )
         return self._history(customer, steps)
 
+    def opening(self, *, bad_input: bool = True) -> list[Callable[[str, int], list[Message]]]:
+        """Every headline story once, for the first customers, so each kind of alert shows at once; with
+        ``bad_input``, a bad and a duplicated message early on too (dead-lettered and de-duplicated)."""
+        faults = [self.bad, self.duplicate] if bad_input else []
+        return [
+            self.late,
+            self.wrong,
+            self.lost,
+            *faults,
+            self.urgent_refused,
+            self.double_billed,
+            self.unanswered_complaint,
+            self.weekly_caller,
+            self.old_plan,
+            self.heavy_user,
+            self.loyal_broadband,
+            self.dormant,
+            self.price_rise,
+            self.billed_after_cancel,
+            self.notice_due,
+        ]
+
     def weighted(self) -> Callable[[str, int], list[Message]]:
         stories = [
             (self.on_time, 30),

@@ -24,7 +24,45 @@ from streams.tools.broker import child_preexec, free_port
 __all__ = ["WorkerProcess", "BridgeProcess", "Counts", "read_counts"]
 
 
-class WorkerProcess:
+class _Child:
+    """A ``fairwatch`` command as a child process: its output appended to ``log_path``, stopped for sure."""
+
+    #: The ``fairwatch`` command line after the program name.
+    command: tuple[str, ...] = ()
+    log_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.tools.cli", *self.command],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                preexec_fn=child_preexec,
+                cwd=Path(__file__).resolve().parents[2],
+            )
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL to its process group after ``timeout``; its exit status (None: not running)."""
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        return process.returncode
+
+
+class WorkerProcess(_Child):
+    command = ("worker", "-l", "info")
+
     def __init__(
         self,
         broker: str,
@@ -53,17 +91,7 @@ class WorkerProcess:
         return f"http://127.0.0.1:{self.web_port}"
 
     def start(self) -> WorkerProcess:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.tools.cli", "worker", "-l", "info"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            preexec_fn=child_preexec,
-            cwd=Path(__file__).resolve().parents[2],
-        )
-        log.close()
+        self._spawn()
         return self
 
     def get(self, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
@@ -90,19 +118,6 @@ class WorkerProcess:
     def counts(self) -> Counts:
         return read_counts(self.get("/metrics")[1].decode())
 
-    def stop(self, timeout: float = 15.0) -> int | None:
-        process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        return process.returncode
-
     def kill(self) -> None:
         """kill -9, for fault tests."""
         if self.process is not None and self.process.poll() is None:
@@ -117,8 +132,10 @@ class WorkerProcess:
         self.stop()
 
 
-class BridgeProcess:
+class BridgeProcess(_Child):
     """``fairwatch alertmanager`` as a child process (demo, tests), with its metrics on a port of its own."""
+
+    command = ("alertmanager",)
 
     def __init__(self, broker: str, log_path: Path, *, env: Mapping[str, str] | None = None) -> None:
         self.metrics_port = free_port()
@@ -132,35 +149,13 @@ class BridgeProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> BridgeProcess:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.tools.cli", "alertmanager"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                preexec_fn=child_preexec,
-                cwd=Path(__file__).resolve().parents[2],
-            )
+        self._spawn()
         return self
 
     def metrics(self, timeout: float = 1.0) -> str:
         """The bridge's /metrics text (OSError while it does not answer)."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=timeout) as response:
             return response.read().decode()
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        return process.returncode
 
 
 class Counts(dict):

@@ -18,7 +18,7 @@ from models.errors import CatalogError, Rejected
 from models.events import TOPIC_OF_TYPE, validate_event
 from streams.config import Config, load_config
 from streams.security import client_kwargs
-from streams.topics import PLANS_TOPIC, TopicCheckError, check_topics
+from streams.topics import PLANS_TOPIC, Layout, TopicCheckError, check_topics
 
 __all__ = [
     "produce_file",
@@ -29,6 +29,7 @@ __all__ = [
     "publish_plans",
     "produce_plans",
     "forget_customer",
+    "check_configured_topics",
 ]
 
 
@@ -138,17 +139,23 @@ def read_plans_file(path: Path) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     return [(plan.plan_id.encode(), orjson.dumps(document)) for plan, document in plans], problems
 
 
+async def check_configured_topics(config: Config) -> Layout:
+    """The worker's topic check (streams.topics) with the configuration's names, counts and permissions: the one
+    call the worker and every command make, so none can check with other settings than the others."""
+    return await check_topics(
+        config.client_options,
+        config.topics,
+        config.partitions,
+        create=config.create_topics,
+        replication=config.replication_factor,
+    )
+
+
 async def _check(config: Config) -> bool:
     """The worker's own topic check, so a producer never lets the broker auto-create a topic; False (said in
     one line) when the topics do not fit."""
     try:
-        await check_topics(
-            config.client_options,
-            config.topics,
-            config.partitions,
-            create=config.create_topics,
-            replication=config.replication_factor,
-        )
+        await check_configured_topics(config)
     except TopicCheckError as exc:
         print(f"fairwatch: {exc}", file=sys.stderr)
         return False

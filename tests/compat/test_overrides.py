@@ -11,11 +11,12 @@ from contextvars import ContextVar
 from importlib.metadata import version
 
 import faust
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.consumer.subscription_state import SubscriptionState, TopicPartitionState
+from faust.stores import rocksdb
+from faust.stores.base import SerializedStore
 from faust.tables.recovery import Recovery
-from faust.topics import Topic
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -77,11 +78,19 @@ def test_a_global_tables_changelog_is_named_by_changelog_topic_name() -> None:
     assert "_changelog_topic_name" in vars(PlansTable)
 
 
-def test_the_changelog_send_takes_headers_a_callback_and_eager_partitioning() -> None:
-    parameters = inspect.signature(Topic.send_soon).parameters
-    for name in ("headers", "callback", "eager_partitioning", "key_serializer", "value_serializer", "partition"):
-        assert name in parameters
-    assert "_on_changelog_sent" in vars(faust.tables.base.Collection)
+def test_the_table_records_its_changelog_offset_as_fausts_own_send_callback_does() -> None:
+    # CustomersTable.persisted does for a delivered record batch what _on_changelog_sent does per record.
+    assert "self.data.set_persisted_offset(res.topic_partition, res.offset)" in inspect.getsource(
+        faust.tables.base.Collection._on_changelog_sent
+    )
+    assert "set_persisted_offset" in vars(rocksdb.Store)
+    # CustomersTable.stage writes a RocksDB store's bytes itself, as SerializedStore.__setitem__ would.
+    assert "self._set(self._encode_key(key), self._encode_value(value))" in inspect.getsource(
+        SerializedStore.__setitem__
+    )
+    assert issubclass(rocksdb.Store, SerializedStore)
+    # StateView reads a RocksDB store's bytes itself, as SerializedStore.__getitem__ does, then decodes them.
+    assert "value = self._get(self._encode_key(key))" in inspect.getsource(SerializedStore.__getitem__)
     assert "apply_changelog_batch" in vars(faust.tables.base.Collection)
     assert "apply_changelog_batch" in vars(CustomersTable)
 
@@ -89,3 +98,11 @@ def test_the_changelog_send_takes_headers_a_callback_and_eager_partitioning() ->
 def test_the_current_event_is_the_context_variable_the_table_reads() -> None:
     assert isinstance(current_event_var, ContextVar)
     assert "_current_event" in inspect.getsource(faust.streams.current_event)
+
+
+def test_the_aiokafka_producer_is_reached_through_faust_producers_ensure_producer() -> None:
+    source = inspect.getsource(faust_aiokafka.Producer._ensure_producer)
+    assert "return self._producer" in source
+    assert "self._producer = self._new_producer()" in inspect.getsource(faust_aiokafka.Producer.on_start)
+    # The batch interface streams.outbox uses.
+    assert {"create_batch", "send_batch", "partitions_for"} <= set(vars(AIOKafkaProducer))

@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaProducer
 from models.errors import Rejected
 from models.events import decode_event
 from models.policy import load_policy
-from models.state import event_mark
+from models.state import event_mark, marks
 from models.timestamps import MS_PER_DAY
 from streams.processor import is_input_offsets_key
 from streams.tools.broker import EmbeddedBroker
@@ -209,7 +209,7 @@ def _same_states(got: dict[str, dict], expected: dict[str, dict]) -> None:
     """Equal, customer by customer; the de-duplication memory as a set (it is kept in arrival order)."""
 
     def normal(state: dict) -> dict:
-        return {**state, "seen": sorted(state["seen"])}
+        return {**state, "seen": sorted(marks(state))}
 
     assert got.keys() == expected.keys()
     for customer in sorted(expected):
@@ -221,9 +221,9 @@ def _same_states(got: dict[str, dict], expected: dict[str, dict]) -> None:
             )
 
 
-def _sorted_out(messages: list[Message]) -> tuple[dict[str, set[int]], int]:
+def _sorted_out(messages: list[Message]) -> tuple[dict[str, set[str]], int]:
     """The good events' de-duplication marks by customer, and how many messages are bad."""
-    good: dict[str, set[int]] = {}
+    good: dict[str, set[str]] = {}
     bad = 0
     for topic, key, value in messages:
         try:
@@ -238,8 +238,8 @@ def _sorted_out(messages: list[Message]) -> tuple[dict[str, set[int]], int]:
 def _check_accounted(broker: str, messages: list[Message], states: dict[str, dict]) -> None:
     """Every good event remembered by its customer, every bad one on the dead-letter topic."""
     good, bad = _sorted_out(messages)
-    for customer, marks in good.items():
-        missing = marks - set(states[customer]["seen"])
+    for customer, wanted in good.items():
+        missing = wanted - set(marks(states[customer]))
         assert not missing, f"{customer}: {len(missing)} of its events not in its state"
     letters = asyncio.run(read_topic(broker, "fairwatch.dead-letter", expect=bad, timeout=30, quiet=2.0))
     sources = {

@@ -51,22 +51,7 @@ class StoryStream:
 
     async def _produce(self) -> None:
         book = StoryBook(seed=11)
-        opening = [
-            book.late,
-            book.wrong,
-            book.lost,
-            book.double_billed,
-            book.urgent_refused,
-            book.unanswered_complaint,
-            book.weekly_caller,
-            book.old_plan,
-            book.heavy_user,
-            book.loyal_broadband,
-            book.dormant,
-            book.price_rise,
-            book.billed_after_cancel,
-            book.notice_due,
-        ]
+        opening = book.opening(bad_input=False)
         producer = AIOKafkaProducer(bootstrap_servers=[self.broker], linger_ms=2)
         await producer.start()
         try:

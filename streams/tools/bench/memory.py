@@ -40,6 +40,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from models.events import INPUT_TOPICS
 from models.policy import Policy, load_policy
+from models.state import marks
 from models.subscriptions import ends_at
 from models.timestamps import MS_PER_DAY
 from streams.processor import Processor, is_input_offsets_key
@@ -172,9 +173,10 @@ def _report(store: dict[str, dict], processor: Processor, policy: Policy) -> tup
                 keys.append(key)
                 component_bytes[key] = entries[key] = most[key] = 0
             component_bytes[key] += len(orjson.dumps(value))
-            if isinstance(value, list | dict):
-                entries[key] += len(value)
-                most[key] = max(most[key], len(value))
+            count = len(marks(state)) if key == "seen" else len(value) if isinstance(value, list | dict) else None
+            if count is not None:
+                entries[key] += count
+                most[key] = max(most[key], count)
         idle += not state["deadlines"]  # retention runs when a deadline fires: none will until its next event
         horizon = horizons.get(state["p"])
         if horizon is not None:

@@ -97,8 +97,14 @@ class Options:
 
 def parse_args(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(prog="fairwatch bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=500_000, help="events pre-produced (default 500000)")
-    parser.add_argument("--customers", type=int, default=10_000, help="distinct customers (default 10000)")
+    parser.add_argument("--events", type=int, help="events pre-produced (default 500000; --quick: 20000)")
+    parser.add_argument("--customers", type=int, help="distinct customers (default 10000; --quick: 2000)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run in under two minutes: 20,000 events, 2,000 customers, a 5 s latency phase, a busy year "
+        "of 200 customers (each still settable)",
+    )
     parser.add_argument("--partitions", type=int, default=8, help="partitions per topic (default 8)")
     parser.add_argument(
         "--workers",
@@ -107,7 +113,9 @@ def parse_args(argv: list[str]) -> Options:
         help="also run this many fairwatch workers in one group and report the speed-up",
     )
     parser.add_argument("--rate", type=float, default=1000.0, help="offered events/s in the latency phase")
-    parser.add_argument("--latency-seconds", type=float, default=15.0, help="length of the latency phase (0: skip)")
+    parser.add_argument(
+        "--latency-seconds", type=float, help="length of the latency phase (default 15; --quick: 5; 0: skip)"
+    )
     parser.add_argument("--store", choices=("rocksdb", "memory"), default="rocksdb", help="fairwatch table store")
     parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
     parser.add_argument("--no-quix", action="store_true", help="skip the Quix Streams baseline")
@@ -129,11 +137,18 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument(
         "--busy-customers",
         type=int,
-        default=BUSY_CUSTOMERS,
         help=f"customers of the rules phase's busy year, {BUSY_EVENTS_PER_CUSTOMER} events each, at most --events "
-        f"in all (default {BUSY_CUSTOMERS}; 0: skip it)",
+        f"in all (default {BUSY_CUSTOMERS}; --quick: 200; 0: skip it)",
     )
     a = parser.parse_args(argv)
+    for name, full, quick in (
+        ("events", 500_000, 20_000),
+        ("customers", 10_000, 2_000),
+        ("latency_seconds", 15.0, 5.0),
+        ("busy_customers", BUSY_CUSTOMERS, 200),
+    ):
+        if getattr(a, name) is None:
+            setattr(a, name, quick if a.quick else full)
     if a.events < 100 or a.customers < 1 or a.partitions < 1 or a.workers < 1 or a.busy_customers < 0:
         parser.error("--events >= 100, --customers, --partitions and --workers >= 1, --busy-customers >= 0")
     return Options(
@@ -894,17 +909,21 @@ def print_table(r: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
+    started = time.monotonic()
     if opts.rules_only:
         results = run_rules_only(opts)
+        results["bench_seconds"] = round(time.monotonic() - started, 1)
         opts.output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
         print_rules(results)
-        print(f"fairwatch bench: figures in {opts.output}")
+        print(f"fairwatch bench: figures in {opts.output} ({results['bench_seconds']:,.0f} s in all)")
         return 0
     results = run_bench(opts)
+    # How long the whole run took (issue 14: the default run within 10 minutes, --quick within 2).
+    results["bench_seconds"] = round(time.monotonic() - started, 1)
     opts.output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     print_table(results)
     print_rules(results)
-    print(f"fairwatch bench: figures in {opts.output}")
+    print(f"fairwatch bench: figures in {opts.output} ({results['bench_seconds']:,.0f} s in all)")
     if not results["fairwatch_complete"]:
         print(
             "fairwatch bench: WARNING: the worker did not consume every message produced (see shortfall in the "

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from models.detectors import DETECTORS
 from models.policy import Policy
 from models.timestamps import add_months, period_end, period_of, period_start, shift_period
 from streams.tools.simulate.builder import DAY, HOUR, MINUTE, WRONG, Customer, Order, Sub
@@ -41,19 +42,20 @@ RESOLVE_DAYS = {
 
 Scenario = Callable[[Customer], None]
 
-LATE = "promise.late_delivery"
-WRONG_DELIVERY = "promise.wrong_delivery"
-BILLING = "promise.billing_error"
-COMPLAINT = "promise.complaint_unresolved"
-URGENT = "promise.urgent_order_refused"
-RISE = "promise.unannounced_price_rise"
-AFTER_CANCEL = "promise.billed_after_cancellation"
-BETTER = "overpaying.better_plan"
-LOYALTY = "overpaying.loyalty_penalty"
-UNUSED = "overpaying.unused_subscription"
-NOTICE_DUE = "overpaying.best_tariff_notice_due"
-SERVICE = "relationship.unprofitable_service"
-PATTERN = "relationship.repeated_broken_promises"
+# The kinds as the detectors declare them (models.kinds registers the same: tests/unit/models/test_kinds.py).
+LATE = DETECTORS["late_delivery"].KIND
+WRONG_DELIVERY = DETECTORS["wrong_delivery"].KIND
+BILLING = DETECTORS["billing_error"].KIND
+COMPLAINT = DETECTORS["complaint_unresolved"].KIND
+URGENT = DETECTORS["urgent_order_refused"].KIND
+RISE = DETECTORS["unannounced_price_rise"].KIND
+AFTER_CANCEL = DETECTORS["billed_after_cancellation"].KIND
+BETTER = DETECTORS["better_plan"].KIND
+LOYALTY = DETECTORS["loyalty_penalty"].KIND
+UNUSED = DETECTORS["unused_subscription"].KIND
+NOTICE_DUE = DETECTORS["best_tariff_notice"].KIND
+SERVICE = DETECTORS["unprofitable_service"].KIND
+PATTERN = DETECTORS["repeated_broken_promises"].KIND
 
 
 # --- time helpers ------------------------------------------------------------------
@@ -797,32 +799,25 @@ def _tenured_sub(
     return c.new_sub(plan, fee, start, usage=lambda p: round(c.rng.uniform(10, 20), 1), **kwargs)
 
 
-def loyalty_anniversary(c: Customer) -> None:
-    sub = _tenured_sub(c, "mobile-m", "28.00", 10, 10)
+def _loyalty(c: Customer, scenario: str, fee: str, note: str, near: bool = False) -> None:
+    """Mobile M at ``fee`` (newcomers pay 25.00), its 12-month anniversary inside the window."""
+    sub = _tenured_sub(c, "mobile-m", fee, 10, 10)
     run_sub(c, sub, P)
-    c.plant(
-        LOYALTY,
-        sub.sub_id,
-        add_months(sub.start, P.loyalty_penalty_tenure_months),
-        None,
-        "loyalty_anniversary",
-        "28.00 for Mobile M (25.00 for newcomers), from the 12-month anniversary",
-    )
+    if near:
+        c.near_miss(LOYALTY, sub.sub_id, scenario, note)
+    else:
+        c.plant(LOYALTY, sub.sub_id, add_months(sub.start, P.loyalty_penalty_tenure_months), None, scenario, note)
     _light(c)
+
+
+def loyalty_anniversary(c: Customer) -> None:
+    _loyalty(
+        c, "loyalty_anniversary", "28.00", "28.00 for Mobile M (25.00 for newcomers), from the 12-month anniversary"
+    )
 
 
 def loyalty_exactly_10_percent(c: Customer) -> None:
-    sub = _tenured_sub(c, "mobile-m", "27.50", 10, 10)
-    run_sub(c, sub, P)
-    c.plant(
-        LOYALTY,
-        sub.sub_id,
-        add_months(sub.start, P.loyalty_penalty_tenure_months),
-        None,
-        "loyalty_exactly_10_percent",
-        "27.50 for Mobile M: exactly 10% above 25.00",
-    )
-    _light(c)
+    _loyalty(c, "loyalty_exactly_10_percent", "27.50", "27.50 for Mobile M: exactly 10% above 25.00")
 
 
 def loyalty_price_rise_then_cut(c: Customer) -> None:
@@ -845,10 +840,7 @@ def loyalty_price_rise_then_cut(c: Customer) -> None:
 
 
 def nm_loyalty_9_96_percent(c: Customer) -> None:
-    sub = _tenured_sub(c, "mobile-m", "27.49", 10, 10)
-    run_sub(c, sub, P)
-    c.near_miss(LOYALTY, sub.sub_id, "nm_loyalty_9_96_percent", "27.49 for Mobile M: 9.96% above 25.00")
-    _light(c)
+    _loyalty(c, "nm_loyalty_9_96_percent", "27.49", "27.49 for Mobile M: 9.96% above 25.00", near=True)
 
 
 def nm_loyalty_plan_not_on_sale(c: Customer) -> None:

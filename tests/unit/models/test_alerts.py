@@ -97,7 +97,6 @@ def test_first_raise_is_raised_revision_1(state: dict[str, Any], policy: Policy)
         details={"order_id": "o-1"},
     )
     assert state["alerts"][change.alert_id] == {
-        "k": KIND,
         "r": 1,
         "o": True,
         "a": 100 * EUR,

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 import orjson
 import pytest
 
 from models.policy import Policy
-from models.state import apply_order_event, new_state, order_value, prune, remember_event
+from models.state import (
+    MARK_CHARS,
+    STATE_VERSION,
+    StateVersionError,
+    apply_order_event,
+    event_mark,
+    has_mark,
+    marks,
+    new_state,
+    order_value,
+    prune,
+    remember_event,
+    upgrade_state,
+)
 
 from ..factories import (
     CUSTOMER,
@@ -26,10 +41,11 @@ from ..factories import (
 def test_new_state_is_empty_and_json_serializable() -> None:
     state = new_state(CUSTOMER, 3)
     assert state == {
+        "v": STATE_VERSION,
         "id": CUSTOMER,
         "p": 3,
         "last": None,
-        "seen": [],
+        "seen": "",
         "orders": {},
         "deadlines": {},
         "alerts": {},
@@ -50,7 +66,7 @@ def test_duplicate_event_id_is_refused(state: dict[str, Any]) -> None:
     assert remember_event(state, "evt-2", 100) is True
     assert remember_event(state, "evt-1", 100) is False
     assert remember_event(state, "evt-2", 100) is False
-    assert len(state["seen"]) == 2  # a duplicate does not grow the window
+    assert len(marks(state)) == 2  # a duplicate does not grow the window
 
 
 def test_event_ids_are_compared_exactly(state: dict[str, Any]) -> None:
@@ -63,12 +79,12 @@ def test_window_is_bounded_and_evicts_oldest(state: dict[str, Any], policy: Poli
     window = policy.dedup_window
     for number in range(window + 1):
         assert remember_event(state, f"evt-{number}", window)
-    assert len(state["seen"]) == window
+    assert len(marks(state)) == window
     # evt-0 was the oldest and has been forgotten; evt-1 (now the oldest) is still known.
     assert remember_event(state, "evt-1", window) is False
     assert remember_event(state, f"evt-{window}", window) is False
     assert remember_event(state, "evt-0", window) is True
-    assert len(state["seen"]) == window
+    assert len(marks(state)) == window
     assert remember_event(state, "evt-1", window) is True  # evicted by evt-0's return
 
 
@@ -76,7 +92,7 @@ def test_window_shrinks_to_a_smaller_policy(state: dict[str, Any]) -> None:
     for number in range(10):
         remember_event(state, f"evt-{number}", 10)
     remember_event(state, "evt-10", 3)
-    assert len(state["seen"]) == 3
+    assert len(marks(state)) == 3
     assert remember_event(state, "evt-8", 3) is False
     assert remember_event(state, "evt-7", 3) is True
 
@@ -85,6 +101,90 @@ def test_seen_window_is_json_serializable(state: dict[str, Any]) -> None:
     remember_event(state, "evt-1", 10)
     restored = orjson.loads(orjson.dumps(state))
     assert remember_event(restored, "evt-1", 10) is False
+
+
+def test_a_mark_is_found_only_where_a_mark_starts(state: dict[str, Any]) -> None:
+    state["seen"] = "AAAABBBBCCCCDDDD"  # two marks; "BBBBCCCC" spans their boundary
+    assert has_mark(state, "AAAABBBB") and has_mark(state, "CCCCDDDD")
+    assert not has_mark(state, "BBBBCCCC")
+    state["seen"] = "ABABABABABABABAB"  # the probe first matches at an odd place, then at the mark's start
+    assert has_mark(state, "BABABABA") is False and has_mark(state, "ABABABAB") is True
+
+
+def test_marks_are_eight_characters_of_the_event_ids_digest() -> None:
+    assert len(event_mark("evt-1")) == MARK_CHARS
+    assert event_mark("evt-1") != event_mark("evt-2")
+    assert event_mark("evt-1") == event_mark("evt-1")
+
+
+# --- the stored format ---------------------------------------------------------------
+
+#: A customer's state as version 1 wrote it (before 2026-12): the two fields that changed, and enough around them.
+_V1_DIGEST = 11599579833360534363
+
+
+def _v1_record() -> dict[str, Any]:
+    return {
+        "id": CUSTOMER,
+        "p": 3,
+        "last": T0,
+        "seen": [_V1_DIGEST, 8137986367825531241],
+        "orders": {},
+        "deadlines": {"late_delivery|o-1": T0 + DAY},
+        "alerts": {
+            "late-delivery-d955f2fdfeb253480a6c22f9": {
+                "k": "promise.late_delivery",
+                "r": 2,
+                "o": False,
+                "a": 692500000,
+                "p": "once",
+                "s": "warning",
+                "g": "at_risk",
+                "t": T0,
+            }
+        },
+        "early": {},
+        "complaints": {},
+        "service": {},
+        "broken": [],
+        "subs": {},
+        "lt": {"orders": T0},
+    }
+
+
+def test_a_version_1_record_is_read_as_version_2_with_nothing_lost() -> None:
+    record = upgrade_state(orjson.loads(orjson.dumps(_v1_record())))
+    assert record["v"] == STATE_VERSION
+    assert len(marks(record)) == 2
+    # The mark of v1's digest is its first 6 bytes, in base64.
+    assert marks(record)[0] == base64.b64encode(_V1_DIGEST.to_bytes(8, "big")[:6]).decode()
+    assert "k" not in record["alerts"]["late-delivery-d955f2fdfeb253480a6c22f9"]
+    untouched = {key: value for key, value in _v1_record().items() if key not in ("seen", "alerts")}
+    assert {key: record[key] for key in untouched} == untouched
+    alert = dict(_v1_record()["alerts"]["late-delivery-d955f2fdfeb253480a6c22f9"])
+    del alert["k"]
+    assert record["alerts"]["late-delivery-d955f2fdfeb253480a6c22f9"] == alert
+
+
+def test_an_event_seen_under_version_1_is_still_a_duplicate_after_the_upgrade() -> None:
+    # Version 1's digest of an event id: the whole 64-bit BLAKE2b digest as an integer.
+    digest = int.from_bytes(hashlib.blake2b(b"evt-7", digest_size=8).digest(), "big")
+    record = upgrade_state({**_v1_record(), "seen": [digest]})
+    assert remember_event(record, "evt-7", 100) is False
+    assert remember_event(record, "evt-8", 100) is True
+
+
+def test_version_2_and_other_records_pass_through_unchanged() -> None:
+    current = new_state(CUSTOMER, 1)
+    assert upgrade_state(current) is current
+    offsets = {"p": 1, "input_offsets": {"orders": 5}, "epoch": 2}
+    assert upgrade_state(offsets) == {"p": 1, "input_offsets": {"orders": 5}, "epoch": 2}
+    assert upgrade_state(None) is None
+
+
+def test_a_newer_format_stops_the_reader_rather_than_guessing() -> None:
+    with pytest.raises(StateVersionError, match="newer than this fairwatch reads"):
+        upgrade_state({**new_state(CUSTOMER, 1), "v": STATE_VERSION + 1})
 
 
 # --- order records -------------------------------------------------------------------

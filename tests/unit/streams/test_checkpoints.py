@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from models.alerts import to_cloudevent
 from models.policy import Policy
+from models.state import marks
 from streams.positions import Resume, resume_position
 from streams.processor import Processor, is_input_offsets_key
 
@@ -124,7 +125,7 @@ def run_worker(
 
 def customer_states(world: World) -> dict[str, Any]:
     def normal(state: dict) -> dict:
-        return {**state, "seen": sorted(state["seen"])}
+        return {**state, "seen": sorted(marks(state))}
 
     return {key: normal(orjson.loads(value)) for key, value in world.changelog.items() if not is_input_offsets_key(key)}
 
