@@ -113,13 +113,15 @@ class _Partition:
         for kind in kinds:
             self.open_alerts[kind] += 1
         self.counted[state["id"]] = (orders, kinds)
+
+    def note_newest(self, state: State) -> None:
+        """Remember the customer's newest event time (at every save: whether or not their open items moved)."""
         newest = state.get("lt")
         if newest:  # a state without event times (none yet) is not judged inactive
             self.last_event[state["id"]] = max(newest.values())
 
     def uncount(self, state: State) -> None:
         """Take out what the customer's last saved state added."""
-        self.last_event.pop(state["id"], None)
         added = self.counted.pop(state["id"], None)
         if added is not None:
             self.open_orders -= added[0]
@@ -216,6 +218,11 @@ class Processor:
         state), then the input-offsets record of each partition that moved (after the customers it covers)."""
         dirty, self.dirty = self.dirty, {}
         self._forgotten.clear()
+        for state in dirty.values():
+            owned = self.partitions.get(state["p"])
+            if owned is not None:
+                owned.count(state)
+                self._note_plans(owned, state)
         for partition in sorted(self._offsets_moved):
             owned = self.partitions.get(partition)
             if owned is not None:
@@ -403,12 +410,15 @@ class Processor:
 
     def _save(self, owned: _Partition, state: State) -> None:
         customer_id = state["id"]
+        owned.note_newest(state)
         if self.batched:
+            # The open counts and the catalog check are gauges published each second: taken once per customer
+            # per batch, in take_dirty, not at each of the customer's saves (about two per event).
             self.dirty[customer_id] = state
         else:
             self.persist(customer_id, state)
-        owned.count(state)
-        self._note_plans(owned, state)
+            owned.count(state)
+            self._note_plans(owned, state)
         deadlines = owned.deadlines
         for clocks, due in _next_deadlines(state).items():
             index = deadlines.get(clocks)
@@ -429,6 +439,7 @@ class Processor:
                 for clocks, due in _next_deadlines(state).items():
                     entries.setdefault(clocks, []).append((due, state["id"]))
                 owned.count(state)
+                owned.note_newest(state)
                 self._note_plans(owned, state)
             owned.deadlines = {clocks: DeadlineIndex.build(found) for clocks, found in entries.items()}
             owned.clock.times = {topic: at - self.grace_ms for topic, at in newest.items()}
@@ -464,6 +475,7 @@ class Processor:
         if state is None or state.get("p") != partition:
             return False
         owned.uncount(state)
+        owned.last_event.pop(customer_id, None)
         owned.plans_missing.discard(customer_id)
         self.touched.discard(customer_id)
         if self.batched:

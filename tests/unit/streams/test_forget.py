@@ -31,6 +31,18 @@ def order(event_id: str, customer: str, at: int) -> bytes:
     )
 
 
+def shipped(event_id: str, customer: str, placed_by: str, at: int) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "type": "order.shipped",
+            "customer_id": customer,
+            "occurred_at": format_ms(at),
+            "data": {"order_id": f"O-{placed_by}"},
+        }
+    )
+
+
 def processor(store: dict[str, Any], policy: Policy, wall: list[float]) -> Processor:
     return Processor(
         policy, store, store.__setitem__, lambda topic, partition: None, wall_clock=lambda: wall[0], batched=True
@@ -83,6 +95,21 @@ def test_inactive_customers_by_stream_time_looked_over_once_a_minute() -> None:
     never.handle("orders", 0, 0, b"c-old", order("e-1", "c-old", NOW - 400 * MS_PER_DAY))
     never.handle("orders", 0, 1, b"c-now", order("e-2", "c-now", NOW))
     assert never.inactive_customers(0) == []
+
+
+def test_a_customer_whose_new_event_leaves_their_open_items_as_they_were_is_not_inactive() -> None:
+    store: dict[str, Any] = {}
+    wall = [NOW / 1000]
+    proc = processor(store, Policy(inactive_customer_days=10), wall)
+    proc.handle("orders", 0, 0, b"c-1", order("e-1", "c-1", NOW - 20 * MS_PER_DAY))
+    store.update(proc.take_dirty())  # a batch ends
+    # Shipped: the order is still open, so the customer's open items are what they were.
+    proc.handle("orders", 0, 1, b"c-1", shipped("e-2", "c-1", "e-1", NOW - MS_PER_DAY))
+    proc.handle("orders", 0, 2, b"c-2", order("e-3", "c-2", NOW))
+    assert proc.inactive_customers(0) == []  # within this batch, and after it
+    store.update(proc.take_dirty())
+    wall[0] += 61
+    assert proc.inactive_customers(0) == []
 
 
 def alert(customer: str, alert_id: str) -> dict[str, Any]:
