@@ -320,9 +320,12 @@ class Processor:
         if event.at > newest.get(topic, event.at - 1):
             newest[topic] = event.at  # this customer's newest per topic: stream time resumes from it
         changes.extend(apply_event(state, event, self.policy, catalog=self.catalog))
-        self._save(owned, state)
+        set_in_the_past = self._save(owned, state)
         tally[metrics.PROCESSED, (topic,)] += 1
-        changes.extend(self._fire_due(owned, self.topics))  # deadlines the event set in the past
+        if set_in_the_past:
+            # Only this customer can have one: every other customer's due deadlines fired as time moved, and a
+            # firing leaves none due behind it (models.engine.advance_to).
+            changes.extend(self._fire_due(owned, self.topics))
         return Outcome("processed", changes, event_at=event.at)
 
     def tick(self, partition: int) -> list[AlertChange]:
@@ -408,7 +411,8 @@ class Processor:
                 self.touched.add(customer_id)
         return changes
 
-    def _save(self, owned: _Partition, state: State) -> None:
+    def _save(self, owned: _Partition, state: State) -> bool:
+        """Record the customer's state as changed; True if one of their deadlines is already due."""
         customer_id = state["id"]
         owned.note_newest(state)
         if self.batched:
@@ -420,11 +424,17 @@ class Processor:
             owned.count(state)
             self._note_plans(owned, state)
         deadlines = owned.deadlines
+        times = owned.clock.times
+        due_now = False
         for clocks, due in _next_deadlines(state).items():
             index = deadlines.get(clocks)
             if index is None:
                 index = deadlines[clocks] = DeadlineIndex()
             index.add(due, customer_id)
+            if not due_now:
+                now = _time_of(times, clocks)
+                due_now = now is not None and due <= now
+        return due_now
 
     def _partition(self, partition: int) -> _Partition:
         owned = self.partitions.get(partition)
