@@ -41,15 +41,12 @@ from streams.processor import is_input_offsets_key
 from streams.tools.broker import EmbeddedBroker
 from streams.tools.stories import Message, StoryBook
 from streams.tools.supervisor import WorkerProcess
-from streams.tools.topic_commands import publish_plans, read_plans_file
-from streams.topics import ensure_topics
-from tests.support.kafka_io import PARTITIONS, read_topic
+from tests.support.kafka_io import PARTITIONS, prepare_topics_and_plans, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240), pytest.mark.usefixtures("logs_on_failure")]
 
 ENV = {"FAIRWATCH_TICK_SECONDS": "3600"}
 CHANGELOG = "fairwatch-customers-changelog"
-PLANS = Path(__file__).resolve().parents[2] / "streams" / "tools" / "data" / "plans.toml"
 
 
 def _history(customers: int = 120, rounds: int = 3, seed: int = 5) -> list[Message]:
@@ -117,13 +114,6 @@ class _Producer:
             await producer.stop()
 
 
-def _prepare(broker: str) -> None:
-    plans, problems = read_plans_file(PLANS)
-    assert not problems
-    asyncio.run(ensure_topics([broker], PARTITIONS))
-    asyncio.run(publish_plans([broker], plans))
-
-
 def _worker(broker: str, tmp_path: Path, name: str) -> WorkerProcess:
     return WorkerProcess(broker, tmp_path / f"{name}-data", tmp_path / f"{name}.log", env=ENV, partitions=PARTITIONS)
 
@@ -162,7 +152,7 @@ class _Reference:
     def __init__(self, messages: list[Message], tmp_path: Path) -> None:
         self.broker = EmbeddedBroker(log_path=tmp_path / "reference-broker.log").start()
         try:
-            _prepare(self.broker.address)
+            prepare_topics_and_plans(self.broker.address)
             self.worker = _worker(self.broker.address, tmp_path, "reference").start()
             self.worker.wait_ready(60)
         except BaseException:
@@ -283,7 +273,7 @@ def history(tmp_path: Path):
 def test_control_paced_stream_matches_the_reference(broker, tmp_path, history) -> None:
     """No fault: the paced stream itself gives what the reference's backlog gave."""
     messages, customers, reference = history
-    _prepare(broker)
+    prepare_topics_and_plans(broker)
     worker = _worker(broker, tmp_path, "worker").start()
     try:
         worker.wait_ready(60)
@@ -297,7 +287,7 @@ def test_control_paced_stream_matches_the_reference(broker, tmp_path, history) -
 
 def test_kill_9_mid_stream_recovers_the_table_exactly(broker, tmp_path, history) -> None:
     messages, customers, reference = history
-    _prepare(broker)
+    prepare_topics_and_plans(broker)
     first = _worker(broker, tmp_path, "first").start()
     second = None
     try:
@@ -335,7 +325,7 @@ def test_kill_9_mid_stream_recovers_the_table_exactly(broker, tmp_path, history)
 
 def test_a_worker_joining_and_leaving_mid_stream_changes_nothing(broker, tmp_path, history) -> None:
     messages, customers, reference = history
-    _prepare(broker)
+    prepare_topics_and_plans(broker)
     first = _worker(broker, tmp_path, "first").start()
     second = _worker(broker, tmp_path, "second")
     try:
@@ -381,7 +371,7 @@ def test_broker_restart_the_worker_goes_not_ready_then_ready_and_works_on(tmp_pa
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
     worker = None
     try:
-        _prepare(broker.address)
+        prepare_topics_and_plans(broker.address)
         worker = _worker(broker.address, tmp_path, "worker").start()
         worker.wait_ready(60)
         broker.stop()
@@ -392,7 +382,7 @@ def test_broker_restart_the_worker_goes_not_ready_then_ready_and_works_on(tmp_pa
         time.sleep(3)
         assert worker.process is not None and worker.process.poll() is None, "the worker exited"
         broker = EmbeddedBroker(port=broker.port, log_path=tmp_path / "broker-again.log").start()
-        _prepare(broker.address)
+        prepare_topics_and_plans(broker.address)
         worker.wait_ready(90)
         messages = _history(customers=5, rounds=1)
         _Producer(broker.address, messages, chunk=len(messages)).start().join()
@@ -412,7 +402,7 @@ def test_a_crash_at_each_step_of_the_checkpoint_changes_nothing(broker, tmp_path
     """The worker dies at one step of its 5th batch (streams: agents.ingest's checkpoint), RocksDB store; a worker
     restarted on the same data dir ends where the reference did, and re-sends only exact copies."""
     messages, customers, reference = history
-    _prepare(broker)
+    prepare_topics_and_plans(broker)
     env = {**ENV, "FAIRWATCH_STORE": "rocksdb"}
     data = tmp_path / "data"
     first = WorkerProcess(
@@ -468,7 +458,7 @@ def test_a_stale_worker_resumed_after_its_partitions_moved_cannot_roll_state_bac
     another worker takes over; SIGCONT: the frozen worker writes that batch's states late. Those writes are
     fenced, and a fresh worker restored from the changelog ends where the reference did."""
     messages, customers, reference = history
-    _prepare(broker)
+    prepare_topics_and_plans(broker)
     first = WorkerProcess(
         broker,
         tmp_path / "first-data",

@@ -23,14 +23,11 @@ from streams.compat.tables import EPOCH_HEADER
 from streams.processor import is_input_offsets_key
 from streams.tools.broker import EmbeddedBroker
 from streams.tools.supervisor import WorkerProcess
-from streams.tools.topic_commands import publish_plans, read_plans_file
-from streams.topics import ensure_topics
-from tests.support.kafka_io import PARTITIONS, read_topic
+from tests.support.kafka_io import PARTITIONS, prepare_topics_and_plans, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300), pytest.mark.usefixtures("logs_on_failure")]
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "state-format-1.json"
-PLANS = Path(__file__).resolve().parents[2] / "streams" / "tools" / "data" / "plans.toml"
 CHANGELOG = "fairwatch-customers-changelog"
 # No live tick: stream time moves with the events only, so the outcome cannot depend on when things ran.
 ENV = {"FAIRWATCH_TICK_SECONDS": "3600"}
@@ -64,17 +61,10 @@ async def _produce(broker: str, messages: list[tuple[str, bytes, bytes]], change
         await producer.stop()
 
 
-def _prepare(broker: str) -> None:
-    plans, problems = read_plans_file(PLANS)
-    assert not problems
-    asyncio.run(ensure_topics([broker], PARTITIONS))
-    asyncio.run(publish_plans([broker], plans))
-
-
 def _run(broker: str, tmp_path: Path, name: str, messages: list, changelog: list[dict], new: int) -> WorkerProcess:
     """Put the changelog and the messages on the broker, start a worker, and wait until it has handled the
     ``new`` messages the changelog does not cover (the others it may see again: redelivered, not handled)."""
-    _prepare(broker)
+    prepare_topics_and_plans(broker)
     asyncio.run(_produce(broker, messages, changelog))
     worker = WorkerProcess(broker, tmp_path / f"{name}-data", tmp_path / f"{name}.log", env=ENV, partitions=PARTITIONS)
     worker.start()

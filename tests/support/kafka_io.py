@@ -5,14 +5,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
+from streams.tools.topic_commands import publish_plans, read_plans_file
+from streams.topics import ensure_topics
+
 #: The input topics' partition count on the broker the ``broker`` fixture starts (tests/integration/conftest.py).
 PARTITIONS = 4
 T = TypeVar("T")
+#: The demo's plan catalog, which the stories' subscriptions are on.
+DEMO_PLANS = Path(__file__).resolve().parents[2] / "streams" / "tools" / "data" / "plans.toml"
+
+
+def prepare_topics_and_plans(broker: str) -> None:
+    """fairwatch's topics at PARTITIONS, and the demo's catalog on the plans topic."""
+    plans, problems = read_plans_file(DEMO_PLANS)
+    assert not problems
+    asyncio.run(ensure_topics([broker], PARTITIONS))
+    asyncio.run(publish_plans([broker], plans))
 
 
 async def produce(broker: str, messages: list[tuple[str, bytes | None, bytes]]) -> list[tuple[str, int, int]]:
