@@ -821,6 +821,9 @@ def run_bench(opts: Options) -> dict[str, Any]:
             _say(f"fairwatch, {opts.workers} workers ...")
             many = run_fairwatch(address, opts, workdir, opts.workers, opts.events)
             results[f"fairwatch_eps_{opts.workers}_workers"] = many["eps"]
+            # The same under a name that does not depend on the count (issue 14: ``workers_eps``).
+            results["workers_eps"] = many["eps"]
+            results["workers"] = opts.workers
             results["workers_speedup"] = _ratio(many["eps"], one["eps"])
             results["workers_each_in"] = many["shares"]
             # Complete: every message handled, and every worker took part.

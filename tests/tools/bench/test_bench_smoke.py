@@ -60,6 +60,7 @@ def test_bench_on_a_tiny_stream_writes_whole_figures_that_add_up(tmp_path: Path)
         "ratio_raw",
         "ratio_bare_faust",
         "fairwatch_eps_2_workers",
+        "workers_eps",
         "workers_speedup",
         "peak_rss_mib",
         "state_bytes_per_customer",
@@ -68,6 +69,7 @@ def test_bench_on_a_tiny_stream_writes_whole_figures_that_add_up(tmp_path: Path)
     if HAS_QUIX:
         assert results["quix_eps"] > 0 and results["ratio_quix"] > 0
     assert results["bench_seconds"] > 0
+    assert results["workers"] == 2 and results["workers_complete"] is True
     # Stories told live at 300/s trip alerts, so the latency histogram has samples.
     assert results["latency_samples"] > 0
     assert 0 < results["p50_latency_ms"] <= results["p99_latency_ms"]
