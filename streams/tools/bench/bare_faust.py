@@ -52,6 +52,8 @@ def build(result: Path) -> faust.App:
         os.environ.get("BENCH_GROUP", "bench-bare-faust"),
         broker=f"kafka://{os.environ['BENCH_BROKER']}",
         store="memory://",
+        # In the bench's own work directory: Faust's default is "<app id>-data" in the current directory.
+        datadir=str(result.parent / "bare-faust-data"),
         autodiscover=False,
         web_enabled=False,
         broker_session_timeout=2.0,
