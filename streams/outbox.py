@@ -75,13 +75,12 @@ class Outbox:
         for (topic, partition), items in by_partition.items():
             batch, count = self._producer.create_batch(), 0
             for key, value, headers in items:
-                if batch.append(key=key, value=value, timestamp=None, headers=list(headers)) is None:
-                    if count == 0:
-                        raise ValueError(f"a record of {len(value or b'')} bytes does not fit a batch for {topic}")
+                if not _append(batch, key, value, headers):
+                    # Full: submitted as it is, the record starts the next one. An empty builder takes a record
+                    # of any size; one too large for the broker fails its batch's delivery, which the caller awaits.
                     deliveries.append(await self._submit(batch, topic, partition, count))
                     batch, count = self._producer.create_batch(), 0
-                    if batch.append(key=key, value=value, timestamp=None, headers=list(headers)) is None:
-                        raise ValueError(f"a record of {len(value or b'')} bytes does not fit a batch for {topic}")
+                    _append(batch, key, value, headers)
                 count += 1
             deliveries.append(await self._submit(batch, topic, partition, count))
         return deliveries
@@ -90,3 +89,8 @@ class Outbox:
         batch.close()
         future = await self._producer.send_batch(batch, topic, partition=partition)
         return Delivery(topic, partition, count, future)
+
+
+def _append(batch: Any, key: bytes | None, value: bytes | None, headers: Headers) -> bool:
+    """Add a record to an aiokafka batch builder; False when it is full."""
+    return batch.append(key=key, value=value, timestamp=None, headers=list(headers)) is not None

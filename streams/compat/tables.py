@@ -58,14 +58,14 @@ class CustomersTable(faust.Table):
         ``Table.__setitem__`` sends through Faust with a future it discards, so a failed changelog send would
         go unnoticed; and it checks co-partitioning at every write, which the start-up topic check did once.
         """
-        encoded = orjson.dumps(value)  # what the state codec writes (streams.codecs)
+        raw_key, encoded = key.encode(), orjson.dumps(value)  # what the state codec writes (streams.codecs)
         store = self.data
         if isinstance(store, SerializedStore):
             # RocksDB: the bytes already made, not a second encoding through Faust's serializer registry.
-            store._set(key.encode(), encoded)
+            store._set(raw_key, encoded)
         else:
             store[key] = value
-        outbox.add(self._changelog_name, key.encode(), encoded, [(EPOCH_HEADER, b"%d" % epoch)], partition)
+        outbox.add(self._changelog_name, raw_key, encoded, [(EPOCH_HEADER, b"%d" % epoch)], partition)
 
     def stage_removal(self, outbox: Outbox, partition: int, key: str, epoch: int) -> bool:
         """Delete the key from the local store and add its tombstone to ``outbox``; False when the store does

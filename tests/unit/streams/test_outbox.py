@@ -93,3 +93,17 @@ def test_a_partition_whose_records_outgrow_a_batch_goes_in_several_in_order_with
 def test_an_empty_outbox_sends_nothing() -> None:
     producer = Producer()
     assert asyncio.run(Outbox(producer).send()) == [] and producer.sent == []
+
+
+def test_a_record_larger_than_a_batch_goes_alone_in_one() -> None:
+    producer = Producer(batch_size=100)
+
+    async def run() -> None:
+        outbox = Outbox(producer)
+        outbox.add("changelog", b"a", b"x" * 50, partition=0)
+        outbox.add("changelog", b"k", b"x" * 10_000, partition=0)
+        await outbox.send()
+
+    # aiokafka's builder takes a first record of any size (the broker judges it): the big one starts a batch.
+    asyncio.run(run())
+    assert [(partition, sent) for _, partition, sent in producer.sent] == [(0, [b"a"]), (0, [b"k"])]
