@@ -26,14 +26,14 @@ from streams.topics import Layout
 __all__ = ["Runtime", "FairwatchApp", "create_app", "install", "runtime", "use_uvloop"]
 
 #: The customer table's RocksDB options, per partition database: a worker opens one per partition it holds, and
-#: Faust gives each its own block cache, so 8 partitions at 64 MiB each let one worker pass 1.2 GiB resident on
-#: the benchmark's default run. A partition's customers are a few MiB of records; reads the cache misses come
-#: from the page cache.
+#: Faust gives each its own block cache and write buffers, so Faust's defaults (64 MiB of cache each) let one
+#: worker pass 1.2 GiB resident on the benchmark's default run. A partition's customers are a few MiB of
+#: records; the reads the cache misses come from the page cache, and decoding a state costs more than reading
+#: it. With 8 MiB caches and 4 MiB buffers a worker peaked 80-100 MiB higher (two runs each of 200,000 events).
 ROCKSDB_OPTIONS = {
-    "write_buffer_size": 4 << 20,
+    "write_buffer_size": 2 << 20,
     "max_write_buffer_number": 2,
-    "block_cache_size": 8 << 20,
-    "block_cache_compressed_size": 4 << 20,
+    "block_cache_size": 2 << 20,
 }
 #: Producer linger: what it may add to an alert's way out, for far fewer produce requests.
 PRODUCER_LINGER_SECONDS = 0.005
