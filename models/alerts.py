@@ -279,7 +279,8 @@ def feedback_view(record: dict[str, Any]) -> dict[str, Any] | None:
 def prune_alerts(state: dict[str, Any], now: int, retention_ms: int, most: int = 100) -> None:
     """Forget alerts with no emission within the retention, and the oldest beyond ``most``."""
     alerts = state["alerts"]
-    for alert_id in [aid for aid, rec in alerts.items() if rec["t"] < now - retention_ms]:
+    cutoff = now - retention_ms  # once, not per alert: this runs at every deadline firing
+    for alert_id in [aid for aid, rec in alerts.items() if rec["t"] < cutoff]:
         del alerts[alert_id]
     excess = len(alerts) - most
     if excess > 0:

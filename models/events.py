@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from models.errors import Rejected
-from models.fields import MAX_ID, Check, money, required, text
+from models.fields import MAX_ID, Check, money, text
 from models.money import to_micros
 from models.timestamps import parse_rfc3339
 
@@ -142,18 +142,29 @@ def _spec(value: Any, name: str) -> dict[str, str]:
 def _record(fields: Mapping[str, tuple[Check, bool]]) -> Check:
     """A check for a JSON object with the given fields (check, required)."""
 
+    checks = tuple((field, field_check, needed) for field, (field_check, needed) in fields.items())
+    # The fields' full names under each name the record is checked under (few: "data", "data.lines[3]"),
+    # made once rather than at every check of every event.
+    named: dict[str, tuple[tuple[str, Check, bool, str], ...]] = {}
+
     def check(value: Any, name: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise Rejected(f"{name}: must be an object")
+        steps = named.get(name)
+        if steps is None:
+            steps = tuple((field, field_check, needed, f"{name}.{field}") for field, field_check, needed in checks)
+            if len(named) < 4096:
+                named[name] = steps
         out = dict(value)
-        for field, (field_check, needed) in fields.items():
-            item = value.get(field)
+        get = value.get
+        for field, field_check, needed, field_name in steps:
+            item = get(field)
             if item is None:
                 if needed:
-                    raise Rejected(f"{name}.{field}: is required", "missing_field")
+                    raise Rejected(f"{field_name}: is required", "missing_field")
                 out.pop(field, None)  # an explicit null means "not given"
                 continue
-            out[field] = field_check(item, f"{name}.{field}")
+            out[field] = field_check(item, field_name)
         return out
 
     return check
@@ -360,13 +371,23 @@ def validate_event(topic: str | None, key: bytes | None, document: Any) -> Event
     expected_topic = TOPIC_OF_TYPE[event_type]
     if topic is not None and topic != expected_topic:
         raise Rejected(f"type: {event_type} belongs on topic {expected_topic}, not {topic}", "wrong_topic")
-    event_id = required(document, "event_id", _id)
-    customer_id = required(document, "customer_id", _customer_id)
+    # fields.required, written out: three calls fewer on every event.
+    event_id = document.get("event_id")
+    if event_id is None:
+        raise Rejected("event_id: is required", "missing_field")
+    event_id = _id(event_id, "event_id")
+    customer_id = document.get("customer_id")
+    if customer_id is None:
+        raise Rejected("customer_id: is required", "missing_field")
+    customer_id = _customer_id(customer_id, "customer_id")
     if key is None:
         raise Rejected("message has no key (must be the customer_id)", "key_mismatch")
     if key != customer_id.encode():
         raise Rejected("key does not match customer_id", "key_mismatch")
-    at = required(document, "occurred_at", _time)
+    at = document.get("occurred_at")
+    if at is None:
+        raise Rejected("occurred_at: is required", "missing_field")
+    at = _time(at, "occurred_at")
     source = document.get("source")
     if source is not None:
         source = _id(source, "source")

@@ -239,10 +239,10 @@ def prune(state: dict[str, Any], now: int, policy: Policy) -> None:
     """Forget closed orders past retention (and beyond the cap), so state stays bounded."""
     orders = state["orders"]
     horizon = now - int(policy.order_retention_days * MS_PER_DAY)
-    for order_id in [o for o, rec in orders.items() if rec["closed"] is not None and rec["closed"] < horizon]:
+    for order_id in [o for o, rec in orders.items() if (closed := rec["closed"]) is not None and closed < horizon]:
         del orders[order_id]
     complaints = state.get("complaints", {})
-    for complaint_id in [k for k, c in complaints.items() if c["done"] is not None and c["done"] < horizon]:
+    for complaint_id in [k for k, c in complaints.items() if (done := c["done"]) is not None and done < horizon]:
         del complaints[complaint_id]
     excess = len(complaints) - policy.max_complaints_per_customer
     if excess > 0:

@@ -88,9 +88,13 @@ class _Partition:
     open_alerts: Counter[str] = field(default_factory=Counter)
     #: Customers with a running subscription on a plan the catalog does not (yet) know.
     plans_missing: set[str] = field(default_factory=set)
-    #: What each customer's saved state adds to the counts above (open orders, kinds of its open alerts):
-    #: taking it back out needs no second walk over the customer's orders and alerts.
-    counted: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
+    #: What each customer's saved state adds to the counts above (open orders, kinds of its open alerts), with
+    #: the ids of those open alerts: taking it back out needs no second walk over the customer's orders and
+    #: alerts, and a save with the same open alerts needs no kind read from their ids.
+    counted: dict[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    #: Each customer's earliest deadline per set of driving topics, as their last save left it: a customer
+    #: popped from a deadline index but not due is put back without reading (decoding) their state.
+    next_due: dict[str, dict[tuple[str, ...], int]] = field(default_factory=dict)
     #: The next offset to handle, per input topic (absent: none handled, take what comes).
     next_offsets: dict[str, int] = field(default_factory=dict)
     #: The fencing epoch this worker writes the partition's records under (streams.compat.tables).
@@ -106,14 +110,16 @@ class _Partition:
         for order in state["orders"].values():
             if order["status"] in _OPEN_ORDER:
                 orders += 1
-        kinds = tuple([kind_of_alert(alert_id) for alert_id, record in state["alerts"].items() if record["o"]])
-        if self.counted.get(state["id"]) == (orders, kinds):
+        open_ids = tuple([alert_id for alert_id, record in state["alerts"].items() if record["o"]])
+        before = self.counted.get(state["id"])
+        if before is not None and before[0] == orders and before[2] == open_ids:
             return  # saved again with the same open items (most saves): nothing to move
+        kinds = tuple([kind_of_alert(alert_id) for alert_id in open_ids])
         self.uncount(state)
         self.open_orders += orders
         for kind in kinds:
             self.open_alerts[kind] += 1
-        self.counted[state["id"]] = (orders, kinds)
+        self.counted[state["id"]] = (orders, kinds, open_ids)
 
     def note_newest(self, state: State) -> None:
         """Remember the customer's newest event time (at every save: whether or not their open items moved)."""
@@ -424,24 +430,33 @@ class Processor:
             now = _time_of(times, clocks)
             if now is None or heap[0][0] > now:
                 continue  # nothing due: the common case, decided without popping
+            next_due = owned.next_due
             for customer_id in index.pop_due(now):
-                state = self._get(customer_id)
-                if state is None:
-                    continue
-                due = _next_deadline(state, clocks)
+                # What the customer's last save left (every change of a state is saved, and a forgotten
+                # customer has no entry): one no longer due is put back without decoding their state.
+                nexts = next_due.get(customer_id)
+                due = None if nexts is None else nexts.get(clocks)
                 if due is None or due > now:
                     if due is not None:
                         index.add(due, customer_id)
                     continue
+                state = self._get(customer_id)
+                if state is None:
+                    continue
                 changes.extend(advance_to(state, times, self.policy, catalog=self.catalog))
-                self._save(owned, state)
+                self._save(owned, state, fired=True)
                 self.touched.add(customer_id)
         return changes
 
-    def _save(self, owned: _Partition, state: State) -> bool:
-        """Record the customer's state as changed; True if one of their deadlines is already due."""
+    def _save(self, owned: _Partition, state: State, fired: bool = False) -> bool:
+        """Record the customer's state as changed; True if one of their deadlines is already due.
+
+        ``fired``: the change is a deadline firing, which moves no event time (``lt``), so the customer's
+        newest event time is what their last save noted.
+        """
         customer_id = state["id"]
-        owned.note_newest(state)
+        if not fired:
+            owned.note_newest(state)
         if self.batched:
             # The open counts and the catalog check are gauges published each second: taken once per customer
             # per batch, in take_dirty, not at each of the customer's saves (about two per event).
@@ -453,11 +468,14 @@ class Processor:
         deadlines = owned.deadlines
         times = owned.clock.times
         due_now = False
-        for clocks, due in _next_deadlines(state).items():
+        nexts = owned.next_due[customer_id] = _next_deadlines(state)
+        for clocks, due in nexts.items():
             index = deadlines.get(clocks)
             if index is None:
                 index = deadlines[clocks] = DeadlineIndex()
-            index.add(due, customer_id)
+            known = index.earliest.get(customer_id)
+            if known is None or due < known:
+                index.add(due, customer_id)
             if not due_now:
                 now = _time_of(times, clocks)
                 due_now = now is not None and due <= now
@@ -473,7 +491,8 @@ class Processor:
             entries: dict[str, list[tuple[int, str]]] = {}
             for state in self._states_of(partition):
                 _note_newest(newest, state)
-                for clocks, due in _next_deadlines(state).items():
+                nexts = owned.next_due[state["id"]] = _next_deadlines(state)
+                for clocks, due in nexts.items():
                     entries.setdefault(clocks, []).append((due, state["id"]))
                 owned.count(state)
                 owned.note_newest(state)
@@ -513,6 +532,7 @@ class Processor:
             return False
         owned.uncount(state)
         owned.last_event.pop(customer_id, None)
+        owned.next_due.pop(customer_id, None)
         owned.plans_missing.discard(customer_id)
         self.touched.discard(customer_id)
         if self.batched:
@@ -570,7 +590,8 @@ def _next_deadlines(state: State) -> dict[tuple[str, ...], int]:
     earliest: dict[tuple[str, ...], int] = {}
     for name, due in state["deadlines"].items():
         clocks = DEADLINE_CLOCKS[name.partition("|")[0]]
-        if due < earliest.get(clocks, due + 1):
+        known = earliest.get(clocks)
+        if known is None or due < known:
             earliest[clocks] = due
     return earliest
 
@@ -585,15 +606,6 @@ def _time_of(times: dict[str, int], clocks: tuple[str, ...]) -> int | None:
         if now is None or time < now:
             now = time
     return now
-
-
-def _next_deadline(state: State, clocks: tuple[str, ...]) -> int | None:
-    """The customer's earliest deadline driven by ``clocks``."""
-    found = None
-    for name, due in state["deadlines"].items():
-        if (found is None or due < found) and DEADLINE_CLOCKS[name.partition("|")[0]] == clocks:
-            found = due
-    return found
 
 
 def _reach(owned: _Partition, moved: Iterable[str], most: int) -> int | None:
