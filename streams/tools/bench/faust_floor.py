@@ -23,6 +23,7 @@ the one before it is what that one thing costs per event:
 - ``state-2k-produce`` / ``state-9k-produce``: the same plus one more record per event to an output topic
   (as the alerts go, in record batches, delivered before the state as fairwatch's checkpoint orders them).
 
+``bare-last`` is ``bare`` again, run last: how far the shared machine drifted over the phase.
 Off the chain, ``bare-noacks`` is ``bare`` with its topic's acks off (``app.topic(..., acks=False)``, Faust's
 only supported switch for acks tracking; it also means the group never commits, which fairwatch cannot do).
 """
@@ -94,6 +95,8 @@ CHAIN: tuple[Variant, ...] = _chain(
     ("state-9k", "sensor", "+ RocksDB state 9 KB r/w", {"state_bytes": 9_216}),
     ("state-9k-produce", "state-9k", "+ 1 output record/event", {"produce": True}),
     ("bare-noacks", "bare", "bare, topic acks=False", {"acks": False}),
+    # The reference again, last: how far the shared machine drifted over the phase.
+    ("bare-last", "bare", "bare again, run last", {}),
 )
 VARIANTS: dict[str, Variant] = {variant.name: variant for variant in CHAIN}
 
