@@ -139,16 +139,18 @@ class _Seen:
     """Counts events and writes the result file when the expected number has been seen."""
 
     def __init__(self, result: Path, expect: int) -> None:
-        self.result, self.expect, self.count, self.first = result, expect, 0, 0.0
+        self.result, self.expect, self.count, self.first, self.cpu_first = result, expect, 0, 0.0, 0.0
         #: Records delivered to the output topic and to the changelog (the state variants).
         self.produced = self.state_writes = 0
 
     def add(self, n: int) -> None:
         if not self.count:
-            self.first = time.time()
+            self.first, self.cpu_first = time.time(), time.process_time()
         before, self.count = self.count, self.count + n
         if before < self.expect <= self.count:
             found = {"first": self.first, "last": time.time(), "count": self.count}
+            # The process' CPU seconds (every thread: the consumer's too) over the same span: busy or waiting.
+            found["cpu_seconds"] = time.process_time() - self.cpu_first
             self.result.write_bytes(
                 orjson.dumps({**found, "produced": self.produced, "state_writes": self.state_writes})
             )

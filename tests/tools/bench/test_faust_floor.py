@@ -56,6 +56,7 @@ def test_every_floor_variant_reads_the_stream_and_reports_its_cost(tmp_path: Pat
         # What a variant adds is the difference of the two per-event costs (either sign: the machine is noisy).
         base = floor[row["base"]]
         assert row["us_per_event_added"] == pytest.approx(row["us_per_event"] - base["us_per_event"])
+        assert row["cpu_utilisation"] > 0 and row["cpu_us_per_event"] > 0, name
     # The two output variants each sent one record per keyed event; no other variant sends any.
     assert produced == 2 * keyed
     for name in ("state-2k-produce", "state-9k-produce"):
