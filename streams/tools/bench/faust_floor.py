@@ -10,7 +10,7 @@ The chain is cumulative, in the order fairwatch's worker has them, so the differ
 the one before it is what that one thing costs per event:
 
 - ``bare``: the bench's bare Faust agent (asyncio loop, one event at a time, orjson-decode only);
-- ``uvloop``: on uvloop, as the worker runs (streams.tools.cli calls streams.app.use_uvloop);
+- ``uvloop``: on uvloop, switched on as the worker does it (streams.tools.cli calls streams.app.use_uvloop);
 - ``batched``: ``stream.take_events(1000, within=0.01)``, as agents/ingest.py takes the stream;
 - ``web``: Faust's web server on, as fairwatch's worker serves its port;
 - ``sensor``: Faust's Prometheus sensor (``setup_prometheus_sensors``, as agents/web.py sets it up);
@@ -44,7 +44,7 @@ import faust
 import orjson
 
 from models.events import INPUT_TOPICS
-from streams.app import PRODUCER_LINGER_SECONDS, ROCKSDB_OPTIONS
+from streams.app import PRODUCER_LINGER_SECONDS, ROCKSDB_OPTIONS, use_uvloop
 from streams.compat.producer import kafka_producer
 from streams.compat.stream import current_event_var
 from streams.outbox import Outbox
@@ -151,6 +151,7 @@ class _Seen:
             found = {"first": self.first, "last": time.time(), "count": self.count}
             # The process' CPU seconds (every thread: the consumer's too) over the same span: busy or waiting.
             found["cpu_seconds"] = time.process_time() - self.cpu_first
+            found["loop"] = type(asyncio.get_running_loop()).__module__
             self.result.write_bytes(
                 orjson.dumps({**found, "produced": self.produced, "state_writes": self.state_writes})
             )
@@ -286,7 +287,12 @@ def build(result: Path, variant: Variant) -> faust.App:
 def main() -> None:
     variant = VARIANTS[os.environ["BENCH_VARIANT"]]
     app = build(Path(sys.argv[1]), variant)
-    sys.argv = [f"bench-floor-{variant.name}", "--loop", variant.loop, "worker", "-l", "warn"]
+    # Faust reads ``--loop`` from sys.argv when ``faust`` is first imported, long before this: a ``--loop`` put
+    # in sys.argv here is ignored. The worker's own switch (streams.app.use_uvloop) sets the policy before the
+    # loop is made; the result file records which loop ran.
+    if variant.loop == "uvloop" and not use_uvloop():
+        raise SystemExit("uvloop is not installed")
+    sys.argv = [f"bench-floor-{variant.name}", "worker", "-l", "warn"]
     app.main()
 
 
