@@ -142,6 +142,8 @@ class _Seen:
         self.result, self.expect, self.count, self.first, self.cpu_first = result, expect, 0, 0.0, 0.0
         #: Records delivered to the output topic and to the changelog (the state variants).
         self.produced = self.state_writes = 0
+        #: Batches the agent was given (the batched variants): a batch's customers are written once.
+        self.batches = 0
 
     def add(self, n: int) -> None:
         if not self.count:
@@ -152,9 +154,8 @@ class _Seen:
             # The process' CPU seconds (every thread: the consumer's too) over the same span: busy or waiting.
             found["cpu_seconds"] = time.process_time() - self.cpu_first
             found["loop"] = type(asyncio.get_running_loop()).__module__
-            self.result.write_bytes(
-                orjson.dumps({**found, "produced": self.produced, "state_writes": self.state_writes})
-            )
+            found.update(produced=self.produced, state_writes=self.state_writes, batches=self.batches)
+            self.result.write_bytes(orjson.dumps(found))
 
 
 def build(result: Path, variant: Variant) -> faust.App:
@@ -217,6 +218,7 @@ def build(result: Path, variant: Variant) -> faust.App:
                         loads(event.message.value)
                     except error:
                         pass
+                seen.batches += 1
                 seen.add(len(events))
 
         return app
@@ -279,6 +281,7 @@ def build(result: Path, variant: Variant) -> faust.App:
                 seen.state_writes += sum(delivery.count for delivery in written)
             finally:
                 current_event_var.set(previous)
+            seen.batches += 1
             seen.add(len(events))
 
     return app

@@ -677,6 +677,8 @@ def faust_floor_phase(address: str, opts: Options, workdir: Path, common: dict[s
             found[variant.name]["produced_per_event"] = child.get("produced", 0) / child["count"]
             found[variant.name]["state_writes_per_event"] = child.get("state_writes", 0) / child["count"]
             found[variant.name]["loop"] = child.get("loop")
+            if child.get("batches"):
+                found[variant.name]["mean_batch"] = child["count"] / child["batches"]
             if child["last"] > child["first"] and "cpu_seconds" in child:
                 # On shared cores the CPU an event takes moves less than the wall clock: both are reported.
                 found[variant.name]["cpu_utilisation"] = child["cpu_seconds"] / (child["last"] - child["first"])

@@ -58,6 +58,8 @@ def test_every_floor_variant_reads_the_stream_and_reports_its_cost(tmp_path: Pat
         assert row["us_per_event_added"] == pytest.approx(row["us_per_event"] - base["us_per_event"])
         assert row["cpu_utilisation"] > 0 and row["cpu_us_per_event"] > 0, name
         # The event loop the child really ran on (Faust ignores a --loop given after it is imported).
+        if VARIANTS[name].batched:
+            assert 1 <= row["mean_batch"] <= 1000, name  # take_events(1000, ...)
         assert row["loop"] == ("uvloop" if VARIANTS[name].loop == "uvloop" else "asyncio.unix_events"), name
     # The two output variants each sent one record per keyed event; no other variant sends any.
     assert produced == 2 * keyed
