@@ -7,7 +7,7 @@ streams.tools.bench.bare_faust does (same app class, same broker timing, same en
 ``{"first", "last", "count"}`` to RESULT_FILE once it has seen the expected number of messages).
 
 The chain is cumulative, in the order fairwatch's worker has them, so the difference between a variant and
-the one before it is what that one thing costs per event:
+the one it builds on (its ``base``) is what that one thing costs per event:
 
 - ``bare``: the bench's bare Faust agent (asyncio loop, one event at a time, orjson-decode only);
 - ``uvloop``: on uvloop, switched on as the worker does it (streams.tools.cli calls streams.app.use_uvloop);
@@ -26,6 +26,8 @@ the one before it is what that one thing costs per event:
 ``bare-last`` is ``bare`` again, run last: how far the shared machine drifted over the phase.
 Off the chain, ``bare-noacks`` is ``bare`` with its topic's acks off (``app.topic(..., acks=False)``, Faust's
 only supported switch for acks tracking; it also means the group never commits, which fairwatch cannot do).
+Faust's consumer thread has no switch: the aiokafka driver's Consumer is always a ThreadDelegateConsumer
+(faust/transport/drivers/aiokafka.py, ``class Consumer``; faust/transport/consumer.py, ``ThreadDelegateConsumer``).
 """
 
 from __future__ import annotations
