@@ -18,6 +18,7 @@ from typing import Any
 import faust
 import orjson
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode import loop as mode_loop
 
 from models.events import INPUT_TOPICS
 
@@ -86,8 +87,10 @@ def build(result: Path) -> faust.App:
 
 def main() -> None:
     app = build(Path(sys.argv[1]))
-    loop = os.environ.get("BENCH_LOOP", "aio")
-    sys.argv = ["bench-bare-faust", "--loop", loop, "worker", "-l", "warn"]
+    # Faust reads ``--loop`` from sys.argv only when ``faust`` is first imported (faust/__init__.py), so the
+    # policy is set here, before the worker makes its loop.
+    mode_loop.use(os.environ.get("BENCH_LOOP", "aio"))
+    sys.argv = ["bench-bare-faust", "worker", "-l", "warn"]
     app.main()
 
 

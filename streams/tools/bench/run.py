@@ -93,6 +93,7 @@ class Options:
     rules_only: bool = False
     profile_rules: Path | None = None
     busy_customers: int = BUSY_CUSTOMERS
+    faust_floor: bool = False
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -140,6 +141,12 @@ def parse_args(argv: list[str]) -> Options:
         help=f"customers of the rules phase's busy year, {BUSY_EVENTS_PER_CUSTOMER} events each, at most --events "
         f"in all (default {BUSY_CUSTOMERS}; --quick: 200; 0: skip it)",
     )
+    parser.add_argument(
+        "--faust-floor",
+        action="store_true",
+        help="also run bare Faust plus, one at a time, what the worker adds (uvloop, batches, web, sensor, "
+        "RocksDB state, an output record): the floor of a stateful Faust agent (streams.tools.bench.faust_floor)",
+    )
     a = parser.parse_args(argv)
     for name, full, quick in (
         ("events", 500_000, 20_000),
@@ -167,6 +174,7 @@ def parse_args(argv: list[str]) -> Options:
         a.rules_only,
         a.profile_rules,
         a.busy_customers,
+        a.faust_floor,
     )
 
 
@@ -642,6 +650,66 @@ def _latency(address: str, worker: WorkerProcess, opts: Options, expect: int) ->
     }
 
 
+# --- the floor of a stateful Faust agent ------------------------------------------------------------
+
+
+def faust_floor_phase(address: str, opts: Options, workdir: Path, common: dict[str, str]) -> dict[str, Any]:
+    """Each variant of streams.tools.bench.faust_floor over the same messages, as the bare Faust child runs;
+    per variant its events/s, its ratio to ``bare`` (measured here, in this phase) and the µs an event it
+    adds to the variant it builds on."""
+    from streams.tools.bench.faust_floor import CHAIN  # imports Faust: only when this phase runs
+
+    found: dict[str, Any] = {}
+    for variant in CHAIN:
+        _say(f"Faust floor: {variant.name} ...")
+        child = _child(
+            "streams.tools.bench.faust_floor",
+            workdir,
+            f"floor-{variant.name}",
+            {**common, "BENCH_GROUP": f"bench-floor-{uuid.uuid4().hex[:6]}", "BENCH_VARIANT": variant.name},
+            opts.events,
+            opts.timeout,
+        )
+        found[variant.name] = {"eps": _eps(child), "base": variant.base, "adds": variant.adds}
+        if child and child["count"]:
+            # Records the variant sent per event: output records, and changelog records (one per customer a
+            # batch touched, so fewer than one per event when a batch holds a customer twice).
+            found[variant.name]["produced_per_event"] = child.get("produced", 0) / child["count"]
+            found[variant.name]["state_writes_per_event"] = child.get("state_writes", 0) / child["count"]
+            found[variant.name]["loop"] = child.get("loop")
+            if child.get("batches"):
+                found[variant.name]["mean_batch"] = child["count"] / child["batches"]
+            if child["last"] > child["first"] and "cpu_seconds" in child:
+                # On shared cores the CPU an event takes moves less than the wall clock: both are reported.
+                found[variant.name]["cpu_utilisation"] = child["cpu_seconds"] / (child["last"] - child["first"])
+                found[variant.name]["cpu_us_per_event"] = 1e6 * child["cpu_seconds"] / child["count"]
+    bare = found["bare"]["eps"]
+    for row in found.values():
+        base = found[row["base"]]["eps"]
+        row["ratio_bare"] = _ratio(row["eps"], bare)
+        row["us_per_event"] = 1e6 / row["eps"] if row["eps"] else None
+        row["us_per_event_added"] = 1e6 / row["eps"] - 1e6 / base if row["eps"] and base else None
+    return found
+
+
+def print_floor(floor: dict[str, Any]) -> None:
+    print("  Faust floor (cumulative; each row adds one thing to the row it names):")
+    width = max(len(f"{name} ({row['adds']})") for name, row in floor.items())
+    print(
+        f"    {'variant':<{width}}  {'ev/s':>8}  {'x bare':>6}  {'us/ev':>6}  {'added':>6}  {'cpu':>4}  "
+        f"{'cpu us/ev':>9}  to"
+    )
+    for name, row in floor.items():
+        added = "" if name == row["base"] else _fmt(row["us_per_event_added"], "", 1)
+        print(
+            f"    {name + ' (' + row['adds'] + ')':<{width}}  {_fmt(row['eps']):>8}  "
+            f"{_fmt(row['ratio_bare'], '', 3):>6}  {_fmt(row['us_per_event'], '', 1):>6}  {added:>6}  "
+            f"{_fmt(100 * row['cpu_utilisation'] if 'cpu_utilisation' in row else None, '%'):>4}  "
+            f"{_fmt(row.get('cpu_us_per_event'), '', 1):>9}  "
+            f"{'' if name == row['base'] else row['base']}"
+        )
+
+
 # --- the rules alone ------------------------------------------------------------------------------
 
 
@@ -828,6 +896,8 @@ def run_bench(opts: Options) -> dict[str, Any]:
             results["workers_each_in"] = many["shares"]
             # Complete: every message handled, and every worker took part.
             results["workers_complete"] = many["complete"] and all(share > 0 for share in many["shares"])
+        if opts.faust_floor:
+            results["faust_floor"] = faust_floor_phase(address, opts, workdir, common)
         results["ratio_raw"] = _ratio(results["fairwatch_eps"], results["raw_eps"])
         results["ratio_bare_faust"] = _ratio(results["fairwatch_eps"], results["bare_faust_eps"])
         results["ratio_quix"] = _ratio(results["fairwatch_eps"], results["quix_eps"])
@@ -925,6 +995,8 @@ def main(argv: list[str]) -> int:
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     opts.output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     print_table(results)
+    if "faust_floor" in results:
+        print_floor(results["faust_floor"])
     print_rules(results)
     print(f"fairwatch bench: figures in {opts.output} ({results['bench_seconds']:,.0f} s in all)")
     if not results["fairwatch_complete"]:
