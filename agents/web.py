@@ -81,6 +81,8 @@ async def _publish_open_counts() -> None:
 @app.task
 async def _announce_readiness() -> None:
     """Log ``ready`` each time the worker becomes ready (start-up, after a rebalance)."""
+    loop = type(asyncio.get_running_loop())
+    log.info("fairwatch: running on %s.%s", loop.__module__, loop.__qualname__)
     was_ready = False
     while True:
         now_ready = is_ready(rt)

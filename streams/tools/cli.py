@@ -56,6 +56,10 @@ def run_worker(argv: list[str]) -> int:
     from streams.tools.topic_commands import check_configured_topics
     from streams.topics import TopicCheckError
 
+    # First: Faust's app takes the thread's event loop when it is made (create_app, the agents' timers), so a
+    # policy set after that leaves the worker on asyncio's loop (as it ran until 2026-12: py-spy showed
+    # asyncio's _run_once on the worker's main thread).
+    use_uvloop()
     try:
         config = load_config()
         policy = load_policy(config.policy_path, os.environ)
@@ -94,7 +98,6 @@ def run_worker(argv: list[str]) -> int:
     import agents.web  # noqa: F401  (registers /metrics, /health, /ready, /live; agents.page: /, the customer page)
 
     print(f"fairwatch: {config.web_access.describe(config.web_host, config.web_port)}", file=sys.stderr)
-    use_uvloop()
     sys.argv = ["fairwatch", "worker", *argv]
     try:
         runtime.app.main()

@@ -140,6 +140,8 @@ def test_inputs_made_beforehand_at_3_partitions_every_story_alerts_and_both_work
             for customer in customers.values():
                 status, body = worker.get(f"/customers/{customer}", timeout=5)
                 assert status == 200, (customer, status, body[:200])
+        # The README's claim, from the worker itself: on uvloop (the loop is taken when the app is made).
+        assert "running on uvloop.Loop" in (tmp_path / "first.log").read_text()
         topics = _topics(embedded)
         mine = {name: count for name, count in topics.items() if not name.startswith("fairwatch-__assignor")}
         assert mine.pop("plans") == 1
