@@ -182,8 +182,6 @@ class Processor:
         #: Customers forgotten since the last take_dirty(): the store still holds them until the caller's
         #: tombstone, but a later event of the batch must start afresh, not from what was forgotten.
         self._forgotten: set[str] = set()
-        #: Customers whose deadlines the ticks fired since the last take_dirty() (``tick``'s ``most``).
-        self._tick_fired = 0
         #: Where a partition with nothing recorded starts, per (topic, partition): set at assignment, so that
         #: records skipped before the first one handled are noticed too.
         self._starts: dict[tuple[str, int], int] = {}
@@ -227,7 +225,6 @@ class Processor:
         state), then the input-offsets record of each partition that moved (after the customers it covers)."""
         dirty, self.dirty = self.dirty, {}
         self._forgotten.clear()
-        self._tick_fired = 0
         for state in dirty.values():
             owned = self.partitions.get(state["p"])
             if owned is not None:
@@ -341,18 +338,11 @@ class Processor:
     def tick(self, partition: int, most: int | None = None) -> list[AlertChange]:
         """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace.
 
-        With ``most``, the ticks between two checkpoints (two take_dirty calls; in unbatched mode, this one)
-        fire at most that many customers' deadlines in all (more only when more share the earliest moment):
-        time moves only as far as lets them fire, and a tick past the share moves nothing; the ticks after the
-        checkpoint go on. A worker catching up after downtime would otherwise fire, in one batch of the ticks
-        queued meanwhile, the deadlines of nearly every customer it holds, and hold all of their states in
-        memory until the checkpoint.
+        With ``most``, time moves only as far as lets at most that many customers' deadlines fire (more only
+        when more share the earliest moment): the next tick goes on from there. A worker catching up after
+        downtime would otherwise fire, in one step, the deadlines of nearly every customer it holds, and hold
+        all of their states in memory until the checkpoint.
         """
-        if not self.batched:
-            self._tick_fired = 0
-        share = None if most is None else most - self._tick_fired
-        if share is not None and share <= 0:
-            return []
         owned = self._partition(partition)
         before = dict(owned.clock.times)
         ends = {}
@@ -366,16 +356,11 @@ class Processor:
                 end = min(end, handled)
             ends[topic] = end
         moved = owned.clock.tick(ends, int(self.wall_clock() * 1000))
-        if moved and share is not None:
-            reach = _reach(owned, moved, share)
+        if moved and most is not None:
+            reach = _reach(owned, moved, most)
             if reach is not None:
                 moved = _hold_back(owned.clock.times, before, moved, reach)
-        if not moved:
-            return []
-        self.touched.clear()
-        changes = self._fire_due(owned, moved)
-        self._tick_fired += len(self.touched)
-        return changes
+        return self._fire_due(owned, moved) if moved else []
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions were revoked or reassigned: rebuilt from the table when next used."""

@@ -19,7 +19,7 @@ WALL_MS = T0 + 5 * DAY
 class Harness:
     """One partition, many customers, each with one order promised at its own moment (or a shared one)."""
 
-    def __init__(self, *, batched: bool = False) -> None:
+    def __init__(self) -> None:
         self.store: dict[str, Any] = {}
         self.high: dict[str, int] = {}
         self.processor = Processor(
@@ -28,19 +28,12 @@ class Harness:
             lambda key, state: self.store.__setitem__(key, orjson.loads(orjson.dumps(state))),
             lambda topic, partition: self.high.get(topic),
             wall_clock=lambda: WALL_MS / 1000,
-            batched=batched,
         )
 
     def place(self, customer_id: str, value: bytes) -> None:
         offset = self.high.get("orders", 0)
         self.high["orders"] = offset + 1
         assert self.processor.handle("orders", 0, offset, customer_id.encode(), value).status == "processed"
-        self.checkpoint()
-
-    def checkpoint(self) -> None:
-        """Batched mode: write what the batch changed, as the agent does at its checkpoint."""
-        for key, state in self.processor.take_dirty().items():
-            self.store[key] = orjson.loads(orjson.dumps(state))
 
     def ticks(self, most: int | None) -> list[list[Any]]:
         """Tick until a tick moves nothing; the alert changes of each tick, in order."""
@@ -119,16 +112,3 @@ def test_a_bound_above_what_is_due_moves_time_to_the_wall_clock_at_once() -> Non
     names = _customers(harness, DUES[:3])
     assert {change.customer_id for change in harness.processor.tick(0, 10)} == set(names)
     assert harness.processor.stream_time(0)["orders"] == WALL_MS - GRACE_MINUTES * MINUTE
-
-
-def test_between_two_checkpoints_the_ticks_share_one_bound_so_a_queue_of_ticks_cannot_fire_everyone() -> None:
-    harness = Harness(batched=True)
-    _customers(harness, DUES)
-    # Catching up, the ticks queued meanwhile come in one batch: together they fire at most ten customers.
-    fired = [{change.customer_id for change in harness.processor.tick(0, 10)} for _ in range(5)]
-    assert [len(customers) for customers in fired] == [10, 0, 0, 0, 0]
-    assert len(harness.processor.dirty) == 10
-    harness.checkpoint()
-    # The next batch's ticks go on from where time stopped.
-    following = {change.customer_id for change in harness.processor.tick(0, 10)}
-    assert len(following) == 10 and following.isdisjoint(fired[0])
