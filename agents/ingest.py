@@ -59,10 +59,6 @@ __all__ = ["ingest", "processor", "handle_batch", "BATCH_MAX", "BATCH_WITHIN", "
 #: two shared cores, so a batch holds about 100: each customer it touches written once, not once per event.
 BATCH_MAX = 1000
 BATCH_WITHIN = 0.01
-#: Customers whose deadlines one tick of one partition may fire: catching up after downtime, the first tick
-#: would otherwise fire nearly every customer's at once and hold all their states until the checkpoint (on the
-#: benchmark's default run, 10,000 of them). The next ticks go on.
-TICK_MOST_CUSTOMERS = 200
 #: A partition read to its end by the consumer but not by the agent, with no progress for this long: the
 #: consumer passed records it never handed over (streams.holes), and the worker reads them itself.
 TAIL_STALL_SECONDS = 5.0
@@ -329,7 +325,7 @@ async def handle_batch(events: list[Any]) -> None:
                 if message.value:
                     notices += _forget_request(message, forgotten)
                     continue
-                changes = processor.tick(message.partition, TICK_MOST_CUSTOMERS)
+                changes = processor.tick(message.partition)
                 if changes:
                     produced.append((changes, None))
                 for customer_id in processor.inactive_customers(message.partition):

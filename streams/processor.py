@@ -29,7 +29,6 @@ table's restore skips records of a lower epoch written after (streams.compat.tab
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
 from collections import Counter
@@ -335,16 +334,9 @@ class Processor:
             changes.extend(self._fire_due(owned, self.topics))
         return Outcome("processed", changes, event_at=event.at)
 
-    def tick(self, partition: int, most: int | None = None) -> list[AlertChange]:
-        """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace.
-
-        With ``most``, time moves only as far as lets at most that many customers' deadlines fire (more only
-        when more share the earliest moment): the next tick goes on from there. A worker catching up after
-        downtime would otherwise fire, in one step, the deadlines of nearly every customer it holds, and hold
-        all of their states in memory until the checkpoint.
-        """
+    def tick(self, partition: int) -> list[AlertChange]:
+        """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace."""
         owned = self._partition(partition)
-        before = dict(owned.clock.times)
         ends = {}
         for topic in self.topics:
             end = self.highwater(topic, partition)
@@ -356,10 +348,6 @@ class Processor:
                 end = min(end, handled)
             ends[topic] = end
         moved = owned.clock.tick(ends, int(self.wall_clock() * 1000))
-        if moved and most is not None:
-            reach = _reach(owned, moved, most)
-            if reach is not None:
-                moved = _hold_back(owned.clock.times, before, moved, reach)
         return self._fire_due(owned, moved) if moved else []
 
     def forget(self, partitions: Iterable[int]) -> None:
@@ -593,40 +581,6 @@ def _time_of(times: dict[str, int], clocks: tuple[str, ...]) -> int | None:
     return now
 
 
-def _reach(owned: _Partition, moved: Iterable[str], most: int) -> int | None:
-    """How far stream time may move for at most ``most`` customers to fire (None: as far as it went).
-
-    Read from the deadline indexes' heads as time now stands (just moved): entries are hints, so a stale one
-    counts too, which only makes the step shorter. Never short of the earliest due entry, so time moves on.
-    """
-    moved = set(moved)
-    times = owned.clock.times
-    due: list[tuple[int, str]] = []
-    for clocks, index in owned.deadlines.items():
-        now = _time_of(times, clocks) if not moved.isdisjoint(clocks) else None
-        if now is not None and index.heap and index.heap[0][0] <= now:
-            due += [entry for entry in heapq.nsmallest(most + 1, index.heap) if entry[0] <= now]
-    if len(due) <= most:
-        return None
-    due.sort()
-    customers: set[str] = set()
-    for at, customer_id in due:
-        if customer_id not in customers:
-            if len(customers) == most:
-                return max(at - 1, due[0][0])
-            customers.add(customer_id)
-    return None
-
-
-def _hold_back(times: dict[str, int], before: Mapping[str, int], moved: list[str], reach: int) -> list[str]:
-    """Move the ``moved`` topics back to ``reach`` where they went past it (never behind where they were)."""
-    still = []
-    for topic in moved:
-        earlier = before.get(topic)
-        times[topic] = min(times[topic], reach) if earlier is None else max(earlier, min(times[topic], reach))
-        if earlier is None or times[topic] > earlier:
-            still.append(topic)
-    return still
 
 
 def _note_newest(newest: dict[str, int], state: State) -> None:
