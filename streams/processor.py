@@ -581,8 +581,6 @@ def _time_of(times: dict[str, int], clocks: tuple[str, ...]) -> int | None:
     return now
 
 
-
-
 def _note_newest(newest: dict[str, int], state: State) -> None:
     """Fold a customer's newest event time per topic into ``newest``: where the partition's stream time resumes."""
     for topic, at in state.get("lt", {}).items():
