@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from models.errors import Rejected
-from models.fields import MAX_ID, Check, money, text
+from models.fields import MAX_ID, Check, money, required, text
 from models.money import to_micros
 from models.timestamps import parse_rfc3339
 
@@ -371,23 +371,13 @@ def validate_event(topic: str | None, key: bytes | None, document: Any) -> Event
     expected_topic = TOPIC_OF_TYPE[event_type]
     if topic is not None and topic != expected_topic:
         raise Rejected(f"type: {event_type} belongs on topic {expected_topic}, not {topic}", "wrong_topic")
-    # fields.required, written out: three calls fewer on every event.
-    event_id = document.get("event_id")
-    if event_id is None:
-        raise Rejected("event_id: is required", "missing_field")
-    event_id = _id(event_id, "event_id")
-    customer_id = document.get("customer_id")
-    if customer_id is None:
-        raise Rejected("customer_id: is required", "missing_field")
-    customer_id = _customer_id(customer_id, "customer_id")
+    event_id = required(document, "event_id", _id)
+    customer_id = required(document, "customer_id", _customer_id)
     if key is None:
         raise Rejected("message has no key (must be the customer_id)", "key_mismatch")
     if key != customer_id.encode():
         raise Rejected("key does not match customer_id", "key_mismatch")
-    at = document.get("occurred_at")
-    if at is None:
-        raise Rejected("occurred_at: is required", "missing_field")
-    at = _time(at, "occurred_at")
+    at = required(document, "occurred_at", _time)
     source = document.get("source")
     if source is not None:
         source = _id(source, "source")
