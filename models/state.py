@@ -24,6 +24,10 @@ Detectors and the CRM-answer handler keep a few keys of their own beside these (
 ``broken_judged``, ``held_feedback``, ``unmatched_feedback``), each described where it is written.
 Money is integer micro-units and times are integer epoch ms throughout.
 
+The record's bytes (the changelog's and RocksDB's) are this document as JSON,
+compressed with a trained dictionary: streams.state_record says how, and how
+records of earlier builds (plain JSON) are still read.
+
 Version 1 (before 2026-12) differed in two fields: ``seen`` was a list of the
 64-bit digests as integers (about 20 bytes each, 2.4 times the mark), and each
 alert record repeated its kind under ``k``. A worker reads both, so a rolling

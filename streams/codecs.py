@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from faust.serializers import codecs
 
-from models.state import upgrade_state
+from streams.state_record import decode_state, encode_state
 
 __all__ = ["OrjsonCodec", "LenientOrjsonCodec", "StateCodec", "STATE_CODEC", "register"]
 
@@ -37,15 +37,19 @@ class LenientOrjsonCodec(OrjsonCodec):
             return bytes(s)
 
 
-class StateCodec(OrjsonCodec):
-    """A customer's state as stored (models.state): older formats are read into this build's on the way in.
+class StateCodec(codecs.Codec):
+    """A customer's state as stored (streams.state_record): older formats are read into this build's on the way
+    in.
 
     So a changelog written by the previous release restores as it is, and each
     customer is written back in the new format at their next change.
     """
 
+    def _dumps(self, obj: Any) -> bytes:
+        return encode_state(obj)
+
     def _loads(self, s: bytes) -> Any:
-        return upgrade_state(orjson.loads(s))
+        return decode_state(s)
 
 
 def register() -> None:

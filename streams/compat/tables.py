@@ -7,13 +7,12 @@ from collections.abc import Iterable, Iterator, Mapping, ValuesView
 from typing import Any
 
 import faust
-import orjson
 from faust.stores.base import SerializedStore
 from faust.types import TP, EventT
 
-from models.state import upgrade_state
 from streams import metrics
 from streams.outbox import Delivery, Outbox
+from streams.state_record import decode_state, encode_state
 
 __all__ = ["PlansTable", "CustomersTable", "StateView", "EPOCH_HEADER"]
 
@@ -58,7 +57,7 @@ class CustomersTable(faust.Table):
         ``Table.__setitem__`` sends through Faust with a future it discards, so a failed changelog send would
         go unnoticed; and it checks co-partitioning at every write, which the start-up topic check did once.
         """
-        raw_key, encoded = key.encode(), orjson.dumps(value)  # what the state codec writes (streams.codecs)
+        raw_key, encoded = key.encode(), encode_state(value)  # what the state codec writes (streams.codecs)
         store = self.data
         if isinstance(store, SerializedStore):
             # RocksDB: the bytes already made, not a second encoding through Faust's serializer registry.
@@ -120,7 +119,7 @@ class StateView(Mapping[str, Any]):
         if isinstance(store, SerializedStore):
             # As SerializedStore.__getitem__ reads it (the current event's partition database first).
             raw = store._get(key.encode())
-            return default if raw is None else upgrade_state(orjson.loads(raw))
+            return default if raw is None else decode_state(raw)
         return store.get(key, default)
 
     def __getitem__(self, key: str) -> Any:

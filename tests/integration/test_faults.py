@@ -38,6 +38,7 @@ from models.policy import load_policy
 from models.state import event_mark, marks
 from models.timestamps import MS_PER_DAY
 from streams.processor import is_input_offsets_key
+from streams.state_record import decode_state
 from streams.tools.broker import EmbeddedBroker
 from streams.tools.stories import Message, StoryBook
 from streams.tools.supervisor import WorkerProcess
@@ -178,7 +179,7 @@ class _Reference:
 def _changelog(broker: str) -> dict[str, dict]:
     """The table as its changelog holds it: the last record written per key."""
     records = asyncio.run(read_topic(broker, CHANGELOG, expect=1, timeout=30, quiet=2.0))
-    return {record.key.decode(): orjson.loads(record.value) for record in records}
+    return {record.key.decode(): decode_state(record.value) for record in records}
 
 
 def _changelog_states(broker: str) -> dict[str, dict]:

@@ -18,9 +18,10 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from models.state import STATE_VERSION, marks, upgrade_state
+from models.state import STATE_VERSION, marks
 from streams.compat.tables import EPOCH_HEADER
 from streams.processor import is_input_offsets_key
+from streams.state_record import decode_state
 from streams.tools.broker import EmbeddedBroker
 from streams.tools.supervisor import WorkerProcess
 from tests.support.kafka_io import PARTITIONS, prepare_topics_and_plans, read_topic
@@ -83,8 +84,8 @@ def _handled(worker: WorkerProcess) -> int:
 def _stored(broker: str) -> dict[str, dict]:
     """Each customer's state as the changelog holds it (the last record per key), read as a worker reads it."""
     records = asyncio.run(read_topic(broker, CHANGELOG, expect=1, timeout=30, quiet=2.0))
-    latest = {record.key.decode(): orjson.loads(record.value) for record in records}
-    states = {key: upgrade_state(state) for key, state in latest.items() if not is_input_offsets_key(key)}
+    latest = {record.key.decode(): decode_state(record.value) for record in records}
+    states = {key: state for key, state in latest.items() if not is_input_offsets_key(key)}
     # The de-duplication window as a set: it is kept in arrival order, and topics interleave as they are fetched.
     return {key: {**state, "seen": sorted(marks(state))} for key, state in states.items()}
 

@@ -3,10 +3,10 @@
 No broker and no Faust: the pre-generated messages go, as raw bytes, through
 streams.processor.Processor in batched mode as the ingest agent drives it
 (batches of ``BATCH_MAX`` in arrival order; alerts encoded as CloudEvents with
-``orjson.dumps``; then each dirty state encoded with ``orjson.dumps`` and
-written). The store keeps the encoded bytes and decodes on every read, as the
-RocksDB store does, so the size of a state record costs here what it costs the
-worker. A final tick per partition fires what is left, as ``evaluate
+``orjson.dumps``; then each dirty state encoded as the worker stores it,
+streams.state_record, and written). The store keeps the encoded bytes and
+decodes on every read, as the RocksDB store does, so the size of a state record
+costs here what it costs the worker. A final tick per partition fires what is left, as ``evaluate
 --in-process`` does; it is timed too.
 
 The figure is events per second of wall time (one thread: one core), with the
@@ -29,6 +29,7 @@ import orjson
 from models.alerts import to_cloudevent
 from models.policy import Policy
 from streams.processor import Processor, is_input_offsets_key
+from streams.state_record import decode_state, encode_state
 from streams.tools.bench.workload import Message
 from streams.tools.topic_commands import read_plans_file
 
@@ -42,17 +43,17 @@ CATALOG = Path(__file__).resolve().parent.parent / "data" / "plans.toml"
 
 
 class EncodedStore(Mapping[str, Any]):
-    """customer_id -> state, held as orjson bytes and decoded on each read (as the RocksDB store does)."""
+    """customer_id -> state, held as stored bytes and decoded on each read (as the RocksDB store does)."""
 
     def __init__(self) -> None:
         self.records: dict[str, bytes] = {}
 
     def __getitem__(self, key: str) -> Any:
-        return orjson.loads(self.records[key])
+        return decode_state(self.records[key])
 
     def get(self, key: str, default: Any = None) -> Any:
         record = self.records.get(key)
-        return default if record is None else orjson.loads(record)
+        return default if record is None else decode_state(record)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.records)
@@ -74,9 +75,11 @@ def run_rules(
     *,
     profile: Path | None = None,
     keep_alerts: bool = False,
+    keep_records: bool = False,
     wall_clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
-    """Drive the Processor over ``messages``; figures (and, with ``keep_alerts``, the encoded alerts).
+    """Drive the Processor over ``messages``; figures (and, with ``keep_alerts``, the encoded alerts; with
+    ``keep_records``, the stored records by key).
 
     ``wall_clock`` is what the final tick moves stream time to (less the grace): what it fires and what
     retention then forgets depend on it, so a run that must give the same states twice fixes it.
@@ -93,7 +96,7 @@ def run_rules(
     processor = Processor(
         policy,
         store,
-        lambda key, state: records.__setitem__(key, orjson.dumps(state)),
+        lambda key, state: records.__setitem__(key, encode_state(state)),
         lambda topic, partition: ends.get((topic, partition), 0),
         wall_clock=wall_clock,
         catalog=_catalog(),
@@ -122,7 +125,7 @@ def run_rules(
                 out.append(dumps(to_cloudevent(change, currency)))
         processor.flush_metrics()
         for key, state in processor.take_dirty().items():
-            records[key] = dumps(state)
+            records[key] = encode_state(state)
         alert_count += len(out)
         alert_bytes += sum(map(len, out))
         if keep_alerts:
@@ -132,7 +135,7 @@ def run_rules(
         for change in processor.tick(partition):
             out.append(dumps(to_cloudevent(change, currency)))
     for key, state in processor.take_dirty().items():
-        records[key] = dumps(state)
+        records[key] = encode_state(state)
     alert_count += len(out)
     if keep_alerts:
         alerts += out
@@ -142,7 +145,8 @@ def run_rules(
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))
-    sizes = [len(record) for key, record in records.items() if not is_input_offsets_key(key)]
+    states = [record for key, record in records.items() if not is_input_offsets_key(key)]
+    sizes = [len(record) for record in states]
     found: dict[str, Any] = {
         "events": len(messages),
         "seconds": seconds,
@@ -153,7 +157,13 @@ def run_rules(
         "customers": len(sizes),
         "state_bytes_per_customer": sum(sizes) / len(sizes) if sizes else None,
         "state_bytes_max": max(sizes, default=None),
+        # The same records uncompressed (the document models.state describes), for the reader of the figure.
+        "state_json_bytes_per_customer": (
+            sum(len(orjson.dumps(decode_state(record))) for record in states) / len(states) if states else None
+        ),
     }
     if keep_alerts:
         found["encoded_alerts"] = alerts
+    if keep_records:
+        found["records"] = records
     return found

@@ -27,6 +27,7 @@ import orjson
 import pytest
 
 import streams.tools.bench.rules as rules
+from streams.state_record import decode_state
 from streams.tools.bench.workload import mixed_stream
 
 END = 1_793_491_200_000  # 2026-11-01: a fixed year of event time
@@ -49,32 +50,15 @@ RECORDED: dict[tuple[int, int], tuple[int, str, str]] = {
 }
 
 
-_made: list[rules.EncodedStore] = []
-
-
-class _KeptStore(rules.EncodedStore):
-    """The phase's store, kept where the test can read its records after the run."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        _made.append(self)
-
-
 def digests(events: int, customers: int) -> tuple[int, str, str]:
     """Run the rules phase on the workload; (alert count, alerts' sha256, states' sha256)."""
     stream = mixed_stream(events, customers, end_ms=END)
-    _made.clear()
-    original = rules.EncodedStore
-    rules.EncodedStore = _KeptStore  # type: ignore[misc]
-    try:
-        found = rules.run_rules(stream, keep_alerts=True, wall_clock=lambda: WALL)
-    finally:
-        rules.EncodedStore = original  # type: ignore[misc]
+    found = rules.run_rules(stream, keep_alerts=True, keep_records=True, wall_clock=lambda: WALL)
     alerts: list[bytes] = found["encoded_alerts"]
     states = hashlib.sha256()
-    records: dict[str, bytes] = _made[0].records
+    records: dict[str, bytes] = found["records"]
     for key in sorted(records):
-        value: Any = orjson.loads(records[key])
+        value: Any = decode_state(records[key])
         states.update(orjson.dumps([key, value], option=orjson.OPT_SORT_KEYS) + b"\n")
     return len(alerts), hashlib.sha256(b"\n".join(alerts)).hexdigest(), states.hexdigest()
 
