@@ -1,8 +1,11 @@
-"""A rolling upgrade over a changelog in the previous state format (models.state: the record is versioned).
+"""A rolling upgrade over a changelog in an earlier state format (models.state: the record is versioned;
+streams.state_record: its bytes).
 
-``data/state-format-1.json`` was written once by fairwatch f6019c9, the last build of state format 1: a
-history of customer stories, and the changelog that build's processor left after the first two thirds of it
-(the last record per key, as compaction leaves it, input-offsets records included). This build restores that
+``data/state-format-1.json`` was written once by fairwatch f6019c9, the last build of state format 1, and
+``data/state-format-2.json`` by 71e6876, the last build whose records were plain JSON (format 2, before the
+bytes were compressed): each a history of customer stories, and the changelog that build's processor left
+after the first two thirds of it (the last record per key, as compaction leaves it, input-offsets records
+included). This build restores that
 changelog, is handed the whole history (the first two thirds come again, so they are duplicates), and must
 end where a worker of this build that read the whole history itself ends: the same state for every customer,
 as served and as stored, and every alert it sends byte for byte the reference's under the same CloudEvents id.
@@ -28,14 +31,15 @@ from tests.support.kafka_io import PARTITIONS, prepare_topics_and_plans, read_to
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300), pytest.mark.usefixtures("logs_on_failure")]
 
-FIXTURE = Path(__file__).resolve().parent / "data" / "state-format-1.json"
+DATA = Path(__file__).resolve().parent / "data"
+MAGIC = b"\x28\xb5\x2f\xfd"  # a zstd frame: how this build stores a record
 CHANGELOG = "fairwatch-customers-changelog"
 # No live tick: stream time moves with the events only, so the outcome cannot depend on when things ran.
 ENV = {"FAIRWATCH_TICK_SECONDS": "3600"}
 
 
-def _fixture() -> tuple[list[tuple[str, bytes, bytes]], int, list[dict]]:
-    document = orjson.loads(FIXTURE.read_bytes())
+def _fixture(version: int) -> tuple[list[tuple[str, bytes, bytes]], int, list[dict]]:
+    document = orjson.loads((DATA / f"state-format-{version}.json").read_bytes())
     assert document["partitions"] == PARTITIONS
     messages = [(topic, key.encode(), value.encode()) for topic, key, value in document["messages"]]
     return messages, document["first"], document["changelog"]
@@ -81,10 +85,15 @@ def _handled(worker: WorkerProcess) -> int:
     return counts["in"] - counts["redelivered"]
 
 
+def _latest(broker: str) -> dict[str, bytes]:
+    """The changelog's last record per key, as stored."""
+    records = asyncio.run(read_topic(broker, CHANGELOG, expect=1, timeout=30, quiet=2.0))
+    return {record.key.decode(): record.value for record in records}
+
+
 def _stored(broker: str) -> dict[str, dict]:
     """Each customer's state as the changelog holds it (the last record per key), read as a worker reads it."""
-    records = asyncio.run(read_topic(broker, CHANGELOG, expect=1, timeout=30, quiet=2.0))
-    latest = {record.key.decode(): decode_state(record.value) for record in records}
+    latest = {key: decode_state(value) for key, value in _latest(broker).items()}
     states = {key: state for key, state in latest.items() if not is_input_offsets_key(key)}
     # The de-duplication window as a set: it is kept in arrival order, and topics interleave as they are fetched.
     return {key: {**state, "seen": sorted(marks(state))} for key, state in states.items()}
@@ -99,14 +108,18 @@ def _served(worker: WorkerProcess, customers: list[str]) -> dict[str, dict]:
     return out
 
 
-def test_a_changelog_in_format_1_restores_and_the_worker_ends_where_one_that_read_everything_does(
-    broker: str, tmp_path: Path
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_changelog_in_an_earlier_format_restores_and_the_worker_ends_where_one_that_read_everything_does(
+    broker: str, tmp_path: Path, version: int
 ) -> None:
-    messages, first, changelog = _fixture()
+    messages, first, changelog = _fixture(version)
     old_states = [record["value"] for record in changelog if "id" in record["value"]]
-    # The fixture is what format 1 looked like: no version, the digests as integers, the kind in each alert.
-    assert old_states and all("v" not in state and isinstance(state["seen"], list) for state in old_states)
-    assert any(alert.get("k") for state in old_states for alert in state["alerts"].values())
+    if version == 1:
+        # What format 1 looked like: no version, the digests as integers, the kind in each alert.
+        assert old_states and all("v" not in state and isinstance(state["seen"], list) for state in old_states)
+        assert any(alert.get("k") for state in old_states for alert in state["alerts"].values())
+    else:
+        assert old_states and all(state["v"] == 2 and isinstance(state["seen"], str) for state in old_states)
 
     with EmbeddedBroker(log_path=tmp_path / "reference-broker.log") as reference_broker:
         reference = _run(reference_broker.address, tmp_path, "reference", messages, [], len(messages))
@@ -135,6 +148,12 @@ def test_a_changelog_in_format_1_restores_and_the_worker_ends_where_one_that_rea
     finally:
         upgraded.stop()
 
+    # What the upgraded worker wrote is in this build's bytes; what it did not touch is the old record as it was.
+    old = {record["key"]: orjson.dumps(record["value"]) for record in changelog}
+    latest = _latest(broker)
+    written = [key for key, value in latest.items() if value[:4] == MAGIC]
+    assert written, "the upgraded worker wrote nothing in this build's format"
+    assert all(value[:4] == MAGIC or value == old.get(key) for key, value in latest.items())
     stored = _stored(broker)
     assert stored.keys() == expected_stored.keys()
     for customer, state in expected_stored.items():

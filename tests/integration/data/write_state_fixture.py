@@ -1,9 +1,11 @@
-"""How ``state-format-1.json`` was written (kept for the record; not run by the tests).
+"""How ``state-format-1.json`` and ``state-format-2.json`` were written (kept for the record; not run by the tests).
 
-Run once against a checkout of the last build that wrote state format 1 (f6019c9):
+Run once against a checkout of the last build that wrote each format: f6019c9 (format 1), 71e6876 (format 2,
+the last build whose changelog records were plain JSON; streams.state_record compresses them since):
 
     git worktree add /tmp/v1 f6019c9
-    PYTHONPATH=/tmp/v1 .venv/bin/python tests/integration/data/write_state_format_1.py /tmp/v1 OUT.json
+    PYTHONPATH=/tmp/v1 .venv/bin/python tests/integration/data/write_state_fixture.py /tmp/v1 OUT.json \
+        "fairwatch f6019c9 (state format 1)"
 
 It builds a history of customer stories as tests/integration/test_faults.py does, hands its first two thirds
 to that build's processor in batched mode (as its ingest agent drove it, on the partitions the default
@@ -34,7 +36,7 @@ PARTITIONS = 4
 CUSTOMERS, ROUNDS, SEED = 60, 3, 11
 
 
-def main(checkout: Path, out: Path) -> None:
+def main(checkout: Path, out: Path, written_by: str) -> None:
     book = StoryBook(seed=SEED)
     rng = random.Random(SEED)
     end = int(time.time() * 1000) - 2 * MS_PER_DAY
@@ -81,7 +83,7 @@ def main(checkout: Path, out: Path) -> None:
         for key, state in processor.take_dirty().items():
             store[key] = orjson.loads(orjson.dumps(state))
     document = {
-        "written_by": "fairwatch f6019c9 (state format 1), streams.processor.Processor in batched mode",
+        "written_by": f"{written_by}, streams.processor.Processor in batched mode",
         "partitions": PARTITIONS,
         "messages": [[topic, key.decode(), value.decode()] for topic, key, value in messages],
         "first": first,
@@ -91,4 +93,4 @@ def main(checkout: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
