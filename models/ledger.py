@@ -220,7 +220,7 @@ def _stage(details: Mapping[str, Any]) -> str:
 
 
 def _pack(notes: list[Any]) -> bytes | list[Any]:
-    """A finding's notes as JSON bytes: a third of what the same values take as Python objects."""
+    """A finding's notes as JSON bytes."""
     try:
         encoded = orjson.dumps(notes)
     except orjson.JSONEncodeError:
@@ -246,10 +246,10 @@ def _words(record: list[Any]) -> list[Any]:
 class Finding:
     """One alert_id at its latest revision, with when its current episode opened and closed.
 
-    Held compactly, as a full ledger is ten thousand of them in every worker: the figures' fields are slots (kinds,
-    severities, customers and the like interned by :func:`read_emission`); what only the story, the page's oldest
-    promises and ``fairwatch report``'s rows read (evidence, the detector's words and details, the history) is one
-    JSON array of bytes, decoded when read. The properties give the same values as before.
+    Held compactly, as a full ledger is ten thousand of them in every worker (issue 14): what the figures read is
+    in slots, each kind, severity, currency and lifecycle one shared string; what only a customer's story and the
+    page's oldest open promises read (the evidence, the detector's words and details, the history) is one JSON
+    array of bytes, decoded on each read: about a third of what the same values take as Python objects.
     """
 
     __slots__ = (
@@ -384,7 +384,7 @@ class Finding:
     @property
     def evidence(self) -> list[str]:
         """Every revision's evidence (the CRM's answers' aside), first seen first."""
-        return self._read()[0]
+        return list(self._read()[0])
 
     @property
     def history(self) -> list[Emission]:
