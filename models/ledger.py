@@ -187,7 +187,7 @@ def read_emission(document: Any) -> Emission:
             alert_id=alert_id,
             revision=revision,
             lifecycle=lifecycle,
-            # The few kinds, severities and currencies are repeated in every emission: one copy of each.
+            # The few kinds, severities, currencies and periods are repeated in every emission: one copy of each.
             kind=sys.intern(_text(data, "kind")),
             customer_id=_text(data, "customer_id"),
             severity=sys.intern(_text(data, "severity")),
@@ -383,7 +383,7 @@ class Finding:
 
     @property
     def evidence(self) -> list[str]:
-        """Every revision's evidence (the CRM's answers' aside), first seen first."""
+        """The evidence of every revision but the CRM's answers, first seen first."""
         return list(self._read()[0])
 
     @property
