@@ -32,11 +32,15 @@ episode; the share disputed, per kind, is real-world precision's complement.
 from __future__ import annotations
 
 import bisect
+import sys
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
+
+import orjson
 
 from models.alerts import FORGOTTEN_TYPE
 from models.kinds import OVERCHARGE_KINDS
@@ -74,6 +78,12 @@ PUT_RIGHT = frozenset(("fixed", "refunded"))
 #: Revisions of one finding kept for the customer's timeline (its whole story is in the topic).
 _HISTORY = 6
 _CENT = Decimal("0.01")
+#: One string object per lifecycle, however many emissions name it.
+_LIFECYCLE = {name: name for name in LIFECYCLES}
+#: No answers (most findings): one shared, read-only mapping rather than an empty dict each.
+_NO_ANSWERS: Mapping[str, Answer] = MappingProxyType({})
+# Where a history record (Finding._record) holds the detector's words and the emission's evidence.
+_SUMMARY, _EVIDENCE, _ACTION, _DETAILS = 6, 11, 12, 13
 
 
 class LedgerError(ValueError):
@@ -150,8 +160,8 @@ def read_emission(document: Any) -> Emission:
     data = document.get("data")
     if not isinstance(data, Mapping):
         raise LedgerError("no data object")
-    lifecycle = str(document.get("type", "")).rpartition(".")[2]
-    if lifecycle not in LIFECYCLES:
+    lifecycle = _LIFECYCLE.get(str(document.get("type", "")).rpartition(".")[2])
+    if lifecycle is None:
         raise LedgerError(f"unknown type {document.get('type')!r}")
     impact = data.get("impact")
     try:
@@ -177,13 +187,14 @@ def read_emission(document: Any) -> Emission:
             alert_id=alert_id,
             revision=revision,
             lifecycle=lifecycle,
-            kind=_text(data, "kind"),
+            # The few kinds, severities, currencies and periods are repeated in every emission: one copy of each.
+            kind=sys.intern(_text(data, "kind")),
             customer_id=_text(data, "customer_id"),
-            severity=_text(data, "severity"),
+            severity=sys.intern(_text(data, "severity")),
             summary=str(data.get("summary", "")),
             amount=amount,
-            currency=str(impact.get("currency", "")),
-            per=per,
+            currency=sys.intern(str(impact.get("currency", ""))),
+            per="year" if per == "year" else "once",
             at=at,
             evidence=tuple(str(event_id) for event_id in evidence),
             suggested_action=str(data.get("suggested_action", "")),
@@ -203,29 +214,182 @@ def _text(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
-@dataclass(slots=True)
-class Finding:
-    """One alert_id at its latest revision, with when its current episode opened and closed."""
+def _stage(details: Mapping[str, Any]) -> str:
+    stage = details.get("status") or details.get("breach") or details.get("problem") or "open"
+    return sys.intern(stage) if type(stage) is str else str(stage)
 
-    alert_id: str
-    kind: str
-    customer_id: str
-    severity: str
-    summary: str
-    amount: int
-    currency: str
-    per: str
-    revision: int
-    lifecycle: str
-    raised_at: int
-    resolved_at: int | None
-    last_at: int
-    suggested_action: str
-    details: Mapping[str, Any]
-    evidence: list[str] = field(default_factory=list)  # every revision's, first seen first
-    history: list[Emission] = field(default_factory=list)  # the latest revisions, oldest first
-    #: The CRM's answers on the current episode (``acknowledged``, ``closed``, ``disputed``).
-    feedback: Mapping[str, Answer] = field(default_factory=dict)
+
+def _pack(notes: list[Any]) -> bytes | list[Any]:
+    """A finding's notes as JSON bytes."""
+    try:
+        encoded = orjson.dumps(notes)
+    except orjson.JSONEncodeError:
+        # An integer beyond 64 bits (a revision read from an id) or text orjson cannot encode: kept as they are.
+        return notes
+    # orjson's bytes keep the 4 KiB buffer they were written in (orjson 3.13): a copy is the size of the text.
+    return memoryview(encoded).tobytes()
+
+
+def _unpack(notes: bytes | list[Any]) -> list[Any]:
+    return orjson.loads(notes) if isinstance(notes, bytes) else notes
+
+
+def _notes(evidence: list[str], words: list[Any] | None, records: list[list[Any]]) -> bytes | list[Any]:
+    # Most findings rest on the evidence of their one emission: it is not written twice.
+    return _pack([None if evidence == records[-1][_EVIDENCE] else evidence, words, *records])
+
+
+def _words(record: list[Any]) -> list[Any]:
+    return [record[_SUMMARY], record[_ACTION], record[_DETAILS]]
+
+
+class Finding:
+    """One alert_id at its latest revision, with when its current episode opened and closed.
+
+    Held compactly, as a full ledger is ten thousand of them in every worker (issue 14): what the figures read is
+    in slots, each kind, severity, currency and lifecycle one shared string; what only a customer's story and the
+    page's oldest open promises read (the evidence, the detector's words and details, the history) is one JSON
+    array of bytes, decoded on each read: about a third of what the same values take as Python objects.
+    """
+
+    __slots__ = (
+        "_notes",
+        "alert_id",
+        "amount",
+        "currency",
+        "customer_id",
+        "feedback",
+        "kind",
+        "last_at",
+        "lifecycle",
+        "per",
+        "raised_at",
+        "resolved_at",
+        "revision",
+        "severity",
+        "stage",
+    )
+
+    def __init__(self, emission: Emission) -> None:
+        self.alert_id = emission.alert_id
+        self.kind = emission.kind
+        self.customer_id = emission.customer_id
+        self.severity = emission.severity
+        self.amount = emission.amount  # micro-units
+        self.currency = emission.currency
+        self.per = emission.per
+        self.revision = emission.revision
+        self.lifecycle = emission.lifecycle
+        self.raised_at = emission.at
+        self.resolved_at: int | None = emission.at if emission.lifecycle == "resolved" else None
+        self.last_at = emission.at
+        #: The CRM's answers on the current episode (``acknowledged``, ``closed``, ``disputed``).
+        self.feedback: Mapping[str, Answer] = emission.feedback or _NO_ANSWERS
+        #: Where a promise stands (``details.status``, ``breach`` or ``problem``; ``open``): open_promises counts it.
+        self.stage = _stage(emission.details)
+        # An answer's evidence is the CRM's event, not a fact the finding rests on.
+        evidence = [] if emission.lifecycle in ANSWERS else list(dict.fromkeys(emission.evidence))
+        self._notes = _notes(evidence, None, [self._record(emission)])
+
+    def fold(self, emission: Emission) -> None:
+        """Take a newer revision of the same alert (the ledger has checked that it is newer)."""
+        evidence, words, records = self._read()
+        self.feedback = emission.feedback or _NO_ANSWERS
+        if emission.lifecycle in ANSWERS:
+            # The CRM's answer: the condition and its words stay as the detector last said them.
+            self.revision, self.last_at = emission.revision, max(self.last_at, emission.at)
+            if words is None:
+                words = _words(records[-1])
+        else:
+            if emission.lifecycle == "raised":  # a new episode of the same condition
+                self.raised_at = emission.at
+            self.resolved_at = emission.at if emission.lifecycle == "resolved" else None
+            self.severity, self.amount, self.currency, self.per = (
+                emission.severity,
+                emission.amount,
+                emission.currency,
+                emission.per,
+            )
+            self.revision, self.lifecycle, self.last_at = emission.revision, emission.lifecycle, emission.at
+            self.stage = _stage(emission.details)
+            words = None
+            evidence += [event_id for event_id in dict.fromkeys(emission.evidence) if event_id not in evidence]
+        records.append(self._record(emission))
+        self._notes = _notes(evidence, words, records[-_HISTORY:])
+
+    def _read(self) -> tuple[list[str], list[Any] | None, list[list[Any]]]:
+        """The finding's evidence, the detector's words if not the latest record's, and the history records."""
+        shown, words, *records = _unpack(self._notes)
+        return list(records[-1][_EVIDENCE]) if shown is None else shown, words, records
+
+    def _record(self, emission: Emission) -> list[Any]:
+        # What the finding holds for ever (alert_id, kind, customer) is not repeated; nor is an id that is the SPEC's.
+        return [
+            None if emission.id == f"{emission.alert_id}-{emission.revision}" else emission.id,
+            emission.revision,
+            emission.lifecycle,
+            None if emission.kind == self.kind else emission.kind,
+            None if emission.customer_id == self.customer_id else emission.customer_id,
+            emission.severity,
+            emission.summary,
+            emission.amount,
+            emission.currency,
+            emission.per,
+            emission.at,
+            list(emission.evidence),
+            emission.suggested_action,
+            dict(emission.details),
+            {name: [answer.by, answer.at, answer.text] for name, answer in emission.feedback.items()} or None,
+        ]
+
+    def _emission(self, record: list[Any]) -> Emission:
+        id_, revision, lifecycle, kind, customer_id, severity, summary, amount = record[:8]
+        currency, per, at, evidence, action, details, answers = record[8:]
+        return Emission(
+            id=f"{self.alert_id}-{revision}" if id_ is None else id_,
+            alert_id=self.alert_id,
+            revision=revision,
+            lifecycle=_LIFECYCLE[lifecycle],
+            kind=self.kind if kind is None else kind,
+            customer_id=self.customer_id if customer_id is None else customer_id,
+            severity=severity,
+            summary=summary,
+            amount=amount,
+            currency=currency,
+            per=per,
+            at=at,
+            evidence=tuple(evidence),
+            suggested_action=action,
+            details=details,
+            feedback={name: Answer(*answer) for name, answer in (answers or {}).items()},
+        )
+
+    def _words(self) -> list[Any]:
+        """The detector's latest summary, suggested action and details."""
+        _, words, records = self._read()
+        return _words(records[-1]) if words is None else words
+
+    @property
+    def summary(self) -> str:
+        return self._words()[0]
+
+    @property
+    def suggested_action(self) -> str:
+        return self._words()[1]
+
+    @property
+    def details(self) -> Mapping[str, Any]:
+        return self._words()[2]
+
+    @property
+    def evidence(self) -> list[str]:
+        """The evidence of every revision but the CRM's answers, first seen first."""
+        return list(self._read()[0])
+
+    @property
+    def history(self) -> list[Emission]:
+        """The latest revisions (at most six), oldest first, decoded anew on each call."""
+        return [self._emission(record) for record in self._read()[2]]
 
     @property
     def open(self) -> bool:
@@ -306,7 +470,8 @@ class Ledger:
         self.max_findings = max_findings
         self.forgotten = 0
         self.findings: dict[str, Finding] = {}
-        self.by_customer: dict[str, set[str]] = {}
+        #: customer_id -> the alert_ids of its findings (a list: a customer has a few, and a set costs 216 bytes).
+        self.by_customer: dict[str, list[str]] = {}
         self.feed: deque[FeedEntry] = deque(maxlen=feed_size)
         self.seq = 0  # emissions folded (the feed's sequence numbers)
         self.stale = 0  # re-sent or out-of-date emissions ignored
@@ -340,45 +505,16 @@ class Ledger:
             self.stale += 1
             return False
         if finding is None:
-            finding = Finding(
-                alert_id=emission.alert_id,
-                kind=emission.kind,
-                customer_id=emission.customer_id,
-                severity=emission.severity,
-                summary=emission.summary,
-                amount=emission.amount,
-                currency=emission.currency,
-                per=emission.per,
-                revision=emission.revision,
-                lifecycle=emission.lifecycle,
-                raised_at=emission.at,
-                resolved_at=emission.at if emission.lifecycle == "resolved" else None,
-                last_at=emission.at,
-                suggested_action=emission.suggested_action,
-                details=emission.details,
-                feedback=emission.feedback,
-            )
+            finding = Finding(emission)
             self.findings[emission.alert_id] = finding
-            self.by_customer.setdefault(emission.customer_id, set()).add(emission.alert_id)
-        elif emission.lifecycle in ANSWERS:
-            # The CRM's answer: the condition and its words stay as the detector last said them.
-            finding.feedback = emission.feedback
-            finding.revision, finding.last_at = emission.revision, max(finding.last_at, emission.at)
+            siblings = self.by_customer.get(emission.customer_id)
+            if siblings is None:
+                self.by_customer[emission.customer_id] = [emission.alert_id]
+            else:  # one copy of the customer's id for all its findings (and the index's key)
+                finding.customer_id = self.findings[siblings[0]].customer_id
+                siblings.append(emission.alert_id)
         else:
-            finding.feedback = emission.feedback
-            if emission.lifecycle == "raised":  # a new episode of the same condition
-                finding.raised_at = emission.at
-            finding.resolved_at = emission.at if emission.lifecycle == "resolved" else None
-            finding.severity, finding.summary = emission.severity, emission.summary
-            finding.amount, finding.currency, finding.per = emission.amount, emission.currency, emission.per
-            finding.revision, finding.lifecycle, finding.last_at = emission.revision, emission.lifecycle, emission.at
-            finding.suggested_action, finding.details = emission.suggested_action, emission.details
-        # An answer's evidence is the CRM's event, not a fact the finding rests on.
-        for event_id in () if emission.lifecycle in ANSWERS else emission.evidence:
-            if event_id not in finding.evidence:
-                finding.evidence.append(event_id)
-        finding.history.append(emission)
-        del finding.history[:-_HISTORY]
+            finding.fold(emission)
         self.seq += 1
         self.feed.append(FeedEntry(self.seq, emission))
         if self.max_findings is not None and len(self.findings) > self.max_findings + self.max_findings // 10:
@@ -391,14 +527,14 @@ class Ledger:
         for finding in ranked[:count]:
             del self.findings[finding.alert_id]
             alert_ids = self.by_customer[finding.customer_id]
-            alert_ids.discard(finding.alert_id)
+            alert_ids.remove(finding.alert_id)
             if not alert_ids:
                 del self.by_customer[finding.customer_id]
         self.forgotten += count
 
     def forget_customer(self, customer_id: str) -> None:
         """Drop the customer's findings and feed entries (the page then shows nothing of them)."""
-        for alert_id in self.by_customer.pop(customer_id, set()):
+        for alert_id in self.by_customer.pop(customer_id, []):
             self.findings.pop(alert_id, None)
         kept = [entry for entry in self.feed if entry.emission.customer_id != customer_id]
         if len(kept) != len(self.feed):
@@ -609,11 +745,8 @@ def open_promises(findings: Iterable[Finding], oldest: int = 8) -> dict[str, Any
     promised = [f for f in findings if f.open and f.kind.startswith("promise.")]
     by_kind: dict[str, dict[str, int]] = {}
     for finding in promised:
-        stage = str(
-            finding.details.get("status") or finding.details.get("breach") or finding.details.get("problem") or "open"
-        )
         stages = by_kind.setdefault(finding.kind, {})
-        stages[stage] = stages.get(stage, 0) + 1
+        stages[finding.stage] = stages.get(finding.stage, 0) + 1
     ranked = sorted(promised, key=lambda f: (f.raised_at, f.alert_id))[:oldest]
     return {"by_kind": {kind: by_kind[kind] for kind in sorted(by_kind)}, "oldest": ranked}
 

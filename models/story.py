@@ -41,9 +41,10 @@ def customer_story(
         # An alert's revisions stay in their order on the timeline even when a later one carries an earlier event
         # time (a resolving event that arrived late): each sorts at the latest time of the revisions up to it.
         moment = None
-        for emission in finding.history:
+        history = finding.history  # decoded anew on each read (models.ledger.Finding): once here
+        for emission in history:
             moment = emission.at if moment is None else max(moment, emission.at)
-            latest = emission is finding.history[-1]  # the alert's anchor, once
+            latest = emission is history[-1]  # the alert's anchor, once
             entries.append(
                 _entry(
                     emission.at,

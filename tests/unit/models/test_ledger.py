@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import gc
+import tracemalloc
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 
 from models.ledger import (
@@ -19,6 +23,7 @@ from models.ledger import (
     select,
     top_customers,
 )
+from models.timestamps import format_ms
 from tests.support.alert_documents import EUR, alert
 
 from ..factories import DAY, HOUR, T0
@@ -235,3 +240,97 @@ def test_a_bounded_ledger_forgets_the_findings_resolved_longest_ago_first() -> N
     assert ledger.forgotten == 2
     assert set(ledger.findings) == {f"old-{n}" for n in range(2, 10)} | {"open-0", "open-1"}
     assert "c-0" not in ledger.by_customer and ledger.of_customer("c-2")[0].alert_id == "old-2"
+
+
+# --- How a finding is held (compactly: models.ledger.Finding) -----------------------------------------------------
+
+
+def _answer(document: dict[str, Any], revision: int, lifecycle: str, by: str, at: int) -> dict[str, Any]:
+    """The CRM's answer to the alert ``document`` as the worker emits it: its own words and evidence, the answers."""
+    answer = copy.deepcopy(document)
+    data = answer["data"]
+    answer.update(type=f"fairwatch.alert.{lifecycle}", id=f"{data['alert_id']}-{revision}", time=format_ms(at))
+    text = {"acknowledged": "note", "closed": "outcome", "disputed": "reason"}[lifecycle]
+    data.update(
+        revision=revision,
+        summary=f"{lifecycle.capitalize()} by {by}.",
+        evidence=[f"crm-{revision}"],
+        suggested_action="none",
+        details={},
+        feedback={lifecycle: {"by": by, "at": format_ms(at), text: "fixed"}},
+    )
+    return answer
+
+
+def test_a_findings_history_reads_back_the_emissions_folded_into_it() -> None:
+    documents = [
+        alert(evidence=("e-1", "e-1"), details={"status": "at_risk", "late_by_hours": 0.5, "lines": [{"qty": 2}]}),
+        alert(revision=2, lifecycle="updated", amount=11 * EUR, evidence=("e-2",), details={"status": "undelivered"}),
+    ]
+    documents.append(_answer(documents[1], 3, "acknowledged", "ann", T0 + HOUR))
+    documents.append(alert(revision=4, lifecycle="resolved", at=T0 + DAY, evidence=("e-3",)))
+    documents[3]["id"] = "not-the-spec-id"  # an id read back as it was, not rebuilt from the alert_id
+    ledger = fold(*documents)
+    (finding,) = ledger.of_customer("c-1")
+    assert finding.history == [read_emission(document) for document in documents]
+    assert [entry.emission for entry in ledger.feed] == finding.history
+    assert finding.evidence == ["e-1", "e-2", "e-3"]  # the answer's own evidence is not the finding's
+
+
+def test_the_detectors_words_outlive_the_answers_that_push_them_out_of_the_history() -> None:
+    raised = alert(details={"status": "at_risk"}, evidence=("e-1", "e-2"))
+    answers = [
+        _answer(raised, revision, "acknowledged", f"agent-{revision}", T0 + revision) for revision in range(2, 10)
+    ]
+    ledger = fold(raised, *answers)
+    finding = ledger.findings["late-1"]
+    assert [emission.revision for emission in finding.history] == [4, 5, 6, 7, 8, 9]  # the raise is gone
+    assert (finding.summary, finding.suggested_action, finding.details) == (
+        "summary late-1",
+        "act",
+        {"status": "at_risk"},
+    )
+    assert finding.evidence == ["e-1", "e-2"] and finding.owner == "agent-9" and finding.lifecycle == "raised"
+    assert open_promises([finding])["by_kind"] == {"promise.late_delivery": {"at_risk": 1}}
+
+
+def test_an_emission_json_bytes_cannot_carry_is_held_all_the_same() -> None:
+    # A revision read from the CloudEvents id may be beyond the 64 bits JSON bytes (orjson) carry.
+    huge = 10**20
+    document = alert(evidence=("e-1",))
+    del document["data"]["revision"]
+    document["id"] = f"late-1-{huge}"
+    ledger = fold(document, alert(revision=huge + 1, lifecycle="resolved", evidence=("e-2",)))
+    finding = ledger.findings["late-1"]
+    assert [emission.revision for emission in finding.history] == [huge, huge + 1]
+    assert finding.evidence == ["e-1", "e-2"] and finding.summary == "summary late-1" and not finding.open
+
+
+def test_a_finding_of_two_revisions_is_held_in_under_two_kilobytes() -> None:
+    # Issue 14, target 5: the page's ledger is in every worker, full at its bound. These findings took 5.6 KB each
+    # as Python objects (the emissions and their details), 4.4 KB if orjson's bytes keep their 4 KiB write buffer,
+    # and 1.5 KB as held now (tracemalloc, Python 3.11).
+    documents = []
+    for n in range(2000):  # a late delivery raised then updated, as the bench's world has thousands of
+        alert_id, customer = f"late-delivery-{n:024x}", f"c-{n % 700:06d}"
+        for revision, status in ((1, "at_risk"), (2, "undelivered")):
+            lines = [{"line_id": str(line), "sku": f"SKU-{line}", "qty": line, "unit_price": 2.5} for line in (1, 2, 3)]
+            details = {"order_id": f"O-{n}", "promised_by": "2026-11-23T10:00:00Z", "status": status, "lines": lines}
+            lifecycle = "raised" if revision == 1 else "updated"
+            document = alert(alert_id, revision, lifecycle, customer=customer, evidence=(f"ev-{n}-{revision}",))
+            document["data"]["details"] = details
+            document["data"]["summary"] = f"Your order O-{n}, promised by 23 Nov 2026, 10:00 UTC, is {status}."
+            document["data"]["suggested_action"] = f"Ship order O-{n} today, or tell the customer when it will arrive."
+            documents.append(orjson.dumps(document))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        ledger = Ledger(feed_size=1)  # the findings alone
+        for document in documents:  # decoded here, as the page's reader does, so the ledger holds its own values
+            ledger.add_document(orjson.loads(document))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(ledger.findings) == 2000
+    assert held / len(ledger.findings) < 2000
