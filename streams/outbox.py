@@ -54,6 +54,11 @@ class Outbox:
     def add(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers = (), partition: int | None = None
     ) -> None:
+        if value is not None:
+            # A copy of exactly its length: orjson's output keeps its 4 KiB working buffer (and zstandard's the
+            # compression bound) for as long as it lives, and a batch holds thousands until it is sent; a
+            # catch-up batch's alerts held 4 KiB each for about 1 KB of JSON. 0.2-0.4 us a record.
+            value = memoryview(value).tobytes()
         self._records.setdefault((topic, partition), []).append((key, value, headers))
 
     def __len__(self) -> int:

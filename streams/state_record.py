@@ -67,7 +67,8 @@ _loads = orjson.loads
 
 def encode_state(state: Any) -> bytes:
     """A state (or input-offsets record) as it is stored."""
-    return _compress(_dumps(state))
+    # Copied to its length: zstandard's output keeps the whole compression bound (the JSON's size) allocated.
+    return memoryview(_compress(_dumps(state))).tobytes()
 
 
 def decode_state(raw: bytes) -> Any:
