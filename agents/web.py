@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 
 from agents.ingest import processor
@@ -14,6 +13,7 @@ from agents.page import customer_page, wants_html
 from models.views import customer_view
 from streams import metrics
 from streams.app import runtime
+from streams.compat.sensor import setup_light_prometheus_sensors
 from streams.health import assigned_partitions, input_lag, is_live, is_ready
 from streams.processor import is_input_offsets_key
 
@@ -24,7 +24,7 @@ app, customers, policy = rt.app, rt.customers, rt.policy
 
 log = logging.getLogger("fairwatch")
 
-setup_prometheus_sensors(app, pattern="/metrics")
+setup_light_prometheus_sensors(app, pattern="/metrics")
 
 
 @app.page("/health")

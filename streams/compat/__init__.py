@@ -14,6 +14,8 @@ an upgrade moves the private name it relies on.
   record batches through.
 - ``stream``: the current-event context variable that the table and its RocksDB
   store read the partition from.
+- ``sensor``: Faust's Prometheus sensor whose per-event hooks only count; a
+  collector publishes Faust's metric families from the counts at scrape time.
 """
 
 from streams.compat.consumer import VERSIONS_CHECKED, FairwatchTransport

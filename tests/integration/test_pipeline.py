@@ -115,6 +115,15 @@ def test_metrics_show_domain_and_faust_figures(start_worker, broker) -> None:
     assert value("fairwatch_processing_latency_seconds_count") > 0
     assert value("fairwatch_event_to_alert_seconds_count") == len(expected["alerts"])
     assert value("fairwatch_ready") == 1
-    # Faust's own sensor metrics, through faust.sensors.prometheus.
-    assert any(name == "fairwatch_messages_received_total" for name, _ in samples)
+    # Faust's own sensor metrics (streams.compat.sensor publishes them under Faust's names): every input message
+    # counted once under its topic, and the whole as the sum of the topics.
+    per_topic = {
+        dict(labels)["topic"]: count
+        for (name, labels), count in samples.items()
+        if name == "fairwatch_messages_received_per_topic_total"
+    }
+    for topic in ("orders", "billing", "complaints"):
+        assert per_topic[topic] == sum(1 for sent_to, _, _ in messages if sent_to == topic), topic
+    assert value("fairwatch_messages_received_total") == sum(per_topic.values())
+    assert value("fairwatch_total_events_total") > 0
     assert "customer_id" not in text and "c-late" not in text  # never a customer as a label

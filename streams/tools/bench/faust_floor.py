@@ -13,7 +13,9 @@ the one it builds on (its ``base``) is what that one thing costs per event:
 - ``uvloop``: on uvloop, switched on as the worker does it (streams.tools.cli calls streams.app.use_uvloop);
 - ``batched``: ``stream.take_events(1000, within=0.01)``, as agents/ingest.py takes the stream;
 - ``web``: Faust's web server on, as fairwatch's worker serves its port;
-- ``sensor``: Faust's Prometheus sensor (``setup_prometheus_sensors``, as agents/web.py sets it up);
+- ``sensor``: Faust's Prometheus sensor (``faust.sensors.prometheus.setup_prometheus_sensors``);
+- ``light-sensor``: instead, the sensor agents/web.py sets up (streams.compat.sensor: Faust's metric families,
+  counted plainly per event and made into families when scraped);
 - ``state-2k`` / ``state-9k``: a RocksDB Faust table (fairwatch's RocksDB options, raw serializers, a
   changelog): per event the customer's record (keyed by the message key) is read from the store's bytes and
   orjson-decoded (once per batch per customer, as the processor keeps a batch's states), changed; per batch
@@ -69,7 +71,8 @@ class Variant:
     loop: str = "aio"
     batched: bool = False
     web: bool = False
-    sensor: bool = False
+    #: The Prometheus sensor: "" (none), "faust" (Faust's own) or "light" (streams.compat.sensor).
+    sensor: str = ""
     #: Bytes of the per-customer state record (0: no table).
     state_bytes: int = 0
     #: One more record per event to an output topic.
@@ -91,10 +94,11 @@ CHAIN: tuple[Variant, ...] = _chain(
     ("uvloop", "bare", "+ uvloop", {"loop": "uvloop"}),
     ("batched", "uvloop", "+ take_events(1000, 0.01)", {"batched": True}),
     ("web", "batched", "+ web server", {"web": True}),
-    ("sensor", "web", "+ Prometheus sensor", {"sensor": True}),
-    ("state-2k", "sensor", "+ RocksDB state 2 KB r/w", {"state_bytes": 2_048}),
+    ("sensor", "web", "+ Prometheus sensor", {"sensor": "faust"}),
+    ("light-sensor", "web", "+ light Prometheus sensor", {"sensor": "light"}),
+    ("state-2k", "light-sensor", "+ RocksDB state 2 KB r/w", {"state_bytes": 2_048}),
     ("state-2k-produce", "state-2k", "+ 1 output record/event", {"produce": True}),
-    ("state-9k", "sensor", "+ RocksDB state 9 KB r/w", {"state_bytes": 9_216}),
+    ("state-9k", "light-sensor", "+ RocksDB state 9 KB r/w", {"state_bytes": 9_216}),
     ("state-9k-produce", "state-9k", "+ 1 output record/event", {"produce": True}),
     ("bare-noacks", "bare", "bare, topic acks=False", {"acks": False}),
     # The reference again, last: how far the shared machine drifted over the phase.
@@ -187,10 +191,14 @@ def build(result: Path, variant: Variant) -> faust.App:
         producer_linger=PRODUCER_LINGER_SECONDS,
         producer_max_batch_size=1 << 20,
     )
-    if variant.sensor:
+    if variant.sensor == "faust":
         from faust.sensors.prometheus import setup_prometheus_sensors
 
         setup_prometheus_sensors(app, pattern="/metrics")
+    elif variant.sensor == "light":
+        from streams.compat.sensor import setup_light_prometheus_sensors
+
+        setup_light_prometheus_sensors(app, pattern="/metrics")
     topic = app.topic(
         *INPUT_TOPICS, partitions=partitions, key_serializer="raw", value_serializer="raw", acks=variant.acks
     )

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import faust.sensors.prometheus
 import pytest
 
 import streams.app
+import streams.compat.sensor
 from models.policy import Policy
 from streams.app import Runtime, install
 from streams.config import load_config
@@ -56,7 +56,9 @@ def agents(monkeypatch: pytest.MonkeyPatch) -> Iterator[Agents]:
     built.outbox = lambda: FakeOutbox((built.alerts, built.dead_letter, built.ticks), built.customers)  # type: ignore[method-assign]
     setups: list[tuple[Any, str]] = []
     monkeypatch.setattr(
-        faust.sensors.prometheus, "setup_prometheus_sensors", lambda app, pattern: setups.append((app, pattern))
+        streams.compat.sensor,
+        "setup_light_prometheus_sensors",
+        lambda app, pattern: setups.append((app, pattern)),
     )
     monkeypatch.delenv("FAIRWATCH_TEST_FAULT", raising=False)
     before, installed = _agent_modules(), list(streams.app._installed)
