@@ -90,14 +90,16 @@ class DeadlineIndex:
             self.earliest[customer_id] = due
             heapq.heappush(self.heap, (due, customer_id))
 
-    def pop_due(self, now: int) -> list[str]:
-        """Customers with an entry at or before ``now`` (each once), in deadline order."""
+    def pop_due(self, now: int, most: int | None = None) -> list[str]:
+        """Customers with an entry at or before ``now`` (each once, at most ``most``), in deadline order."""
         heap = self.heap
         if not heap or heap[0][0] > now:
             return []
         due: dict[str, None] = {}
         earliest = self.earliest
         while heap and heap[0][0] <= now:
+            if most is not None and len(due) >= most and heap[0][1] not in due:
+                break  # the rest stay in the heap, due, for the next call
             customer_id = heapq.heappop(heap)[1]
             if customer_id not in due:
                 due[customer_id] = None

@@ -155,6 +155,7 @@ class Processor:
         catalog: Mapping[str, Any] | None = None,
         batched: bool = False,
         consumed: Callable[[str, int], int | None] | None = None,
+        fire_most: int | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
@@ -181,6 +182,11 @@ class Processor:
         #: Customers forgotten since the last take_dirty(): the store still holds them until the caller's
         #: tombstone, but a later event of the batch must start afresh, not from what was forgotten.
         self._forgotten: set[str] = set()
+        #: Batched mode: how many customers' deadlines may fire between two take_dirty() calls for the sake
+        #: of stream time alone (None: all that are due). A customer's own due deadlines always fire before
+        #: their next event, whatever is left.
+        self.fire_most = fire_most
+        self._fire_left = fire_most
         #: Where a partition with nothing recorded starts, per (topic, partition): set at assignment, so that
         #: records skipped before the first one handled are noticed too.
         self._starts: dict[tuple[str, int], int] = {}
@@ -224,6 +230,7 @@ class Processor:
         state), then the input-offsets record of each partition that moved (after the customers it covers)."""
         dirty, self.dirty = self.dirty, {}
         self._forgotten.clear()
+        self._fire_left = self.fire_most
         for state in dirty.values():
             owned = self.partitions.get(state["p"])
             if owned is not None:
@@ -321,6 +328,9 @@ class Processor:
         changes = self._fire_due(owned, [topic]) if clock.observe(topic, offset, event.at) else []
         if state is None or customer_id in self.touched:
             state = self._get(customer_id) or new_state(customer_id, partition)
+        if self._owes(owned, customer_id):
+            # Left due by a bounded firing (fire_most): the customer's own deadlines come before their event.
+            changes.extend(self._fire_own(owned, state))
         remember_mark(state, mark, self.policy.dedup_window)
         newest = state.setdefault("lt", {})
         if event.at > newest.get(topic, event.at - 1):
@@ -332,6 +342,8 @@ class Processor:
             # This customer's, and any that a firing of this batch left due (a firing's own saves do not look
             # again): the replays' outputs (tests/tools/bench/test_rules_unchanged.py) depend on both going here.
             changes.extend(self._fire_due(owned, self.topics))
+            if self._owes(owned, customer_id):  # the checkpoint's share was spent (fire_most): theirs all the same
+                changes.extend(self._fire_own(owned, state))
         return Outcome("processed", changes, event_at=event.at)
 
     def tick(self, partition: int) -> list[AlertChange]:
@@ -348,7 +360,10 @@ class Processor:
                 end = min(end, handled)
             ends[topic] = end
         moved = owned.clock.tick(ends, int(self.wall_clock() * 1000))
-        return self._fire_due(owned, moved) if moved else []
+        if not moved and self.fire_most is None:
+            return []
+        # Bounded (fire_most), a tick goes on with what earlier batches left due, whether or not time moved.
+        return self._fire_due(owned, moved or self.topics)
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions were revoked or reassigned: rebuilt from the table when next used."""
@@ -403,8 +418,11 @@ class Processor:
             now = _time_of(times, clocks)
             if now is None or heap[0][0] > now:
                 continue  # nothing due: the common case, decided without popping
+            left = self._fire_left
+            if left is not None and left <= 0:
+                break  # this checkpoint's share is fired: the rest stay due in the heaps, for the next batch
             next_due = owned.next_due
-            for customer_id in index.pop_due(now):
+            for customer_id in index.pop_due(now, left):
                 # What the customer's last save left (every change of a state is saved, and a forgotten
                 # customer has no entry): one no longer due is put back without decoding their state.
                 nexts = next_due.get(customer_id)
@@ -419,6 +437,27 @@ class Processor:
                 changes.extend(advance_to(state, times, self.policy, catalog=self.catalog))
                 self._save(owned, state, fired=True)
                 self.touched.add(customer_id)
+                if self._fire_left is not None:
+                    self._fire_left -= 1
+        return changes
+
+    def _owes(self, owned: _Partition, customer_id: str) -> bool:
+        """True if one of the customer's deadlines is due by stream time now (left by a bounded firing)."""
+        nexts = owned.next_due.get(customer_id)
+        if not nexts:
+            return False
+        times = owned.clock.times
+        for clocks, due in nexts.items():
+            now = _time_of(times, clocks)
+            if now is not None and due <= now:
+                return True
+        return False
+
+    def _fire_own(self, owned: _Partition, state: State) -> list[AlertChange]:
+        """Fire the customer's own due deadlines now, whatever the checkpoint's share (``fire_most``)."""
+        changes = advance_to(state, owned.clock.times, self.policy, catalog=self.catalog)
+        self._save(owned, state, fired=True)
+        self.touched.add(state["id"])
         return changes
 
     def _save(self, owned: _Partition, state: State, fired: bool = False) -> bool:

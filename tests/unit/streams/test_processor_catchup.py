@@ -1,0 +1,138 @@
+"""A jump of stream time, fired in slices: at most ``fire_most`` customers' deadlines a checkpoint.
+
+When stream time jumps (a worker catching up after downtime over a quiet spell) nearly every customer has a
+deadline in the jump. Bounded, the processor fires the earliest customers' first and leaves the rest due for the
+batches after; a customer's own due deadlines fire before their next event whatever is left. Each customer's
+alerts, and every state in the end, are what one unbounded firing gives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from models.policy import Policy
+from streams.processor import Processor
+
+from ..factories import DAY, MINUTE, T0, document, encode, iso, make_line
+
+GRACE_MINUTES = 10
+#: The wall clock: far past every promise below.
+WALL_MS = T0 + 6 * DAY
+#: Promised two days or more after the order: each customer has two deadlines, at risk (a day before) and late.
+DUES = [T0 + 2 * DAY + n * MINUTE for n in range(25)]
+
+
+def _placed(customer_id: str, due: int, at: int = T0) -> bytes:
+    data = {"order_id": f"o-{customer_id}", "lines": [make_line()], "promised_delivery_by": iso(due)}
+    return encode(document("order.placed", data, customer_id=customer_id, at=at))
+
+
+def _delivered(customer_id: str, at: int) -> bytes:
+    return encode(document("order.delivered", {"order_id": f"o-{customer_id}"}, customer_id=customer_id, at=at))
+
+
+#: The same bytes for every harness: 25 customers' orders, then one order days later that moves stream time.
+PLACEMENTS = [(f"c-{n:02d}", _placed(f"c-{n:02d}", due)) for n, due in enumerate(DUES)]
+JUMP = ("c-late", _placed("c-late", T0 + 5 * DAY + DAY, at=T0 + 5 * DAY))
+
+
+class Harness:
+    """One partition, batched as the agent drives it; the store written at each checkpoint."""
+
+    def __init__(self, fire_most: int | None) -> None:
+        self.store: dict[str, Any] = {}
+        self.offset = 0
+        self.processor = Processor(
+            Policy(grace_minutes=GRACE_MINUTES),
+            self.store,
+            lambda key, state: None,
+            lambda topic, partition: self.offset if topic == "orders" else None,
+            wall_clock=lambda: WALL_MS / 1000,
+            batched=True,
+            fire_most=fire_most,
+        )
+        self.alerts: list[Any] = []
+
+    def send(self, customer_id: str, value: bytes) -> list[Any]:
+        outcome = self.processor.handle("orders", 0, self.offset, customer_id.encode(), value)
+        self.offset += 1
+        assert outcome.status == "processed"
+        self.alerts += outcome.changes
+        return outcome.changes
+
+    def checkpoint(self) -> int:
+        """Write the batch's states (as the agent's checkpoint does); how many customers it held."""
+        dirty = self.processor.take_dirty()
+        for key, state in dirty.items():
+            self.store[key] = orjson.loads(orjson.dumps(state))
+        return sum(1 for key in dirty if key.startswith("c-"))
+
+    def drain(self) -> list[int]:
+        """Tick and checkpoint until a tick fires nothing; the customers each batch held."""
+        held = []
+        while True:
+            fired = self.processor.tick(0)
+            self.alerts += fired
+            held.append(self.checkpoint())
+            if not fired:
+                return held
+
+
+def _fed(fire_most: int | None) -> Harness:
+    harness = Harness(fire_most)
+    for customer_id, value in PLACEMENTS:
+        harness.send(customer_id, value)
+    harness.checkpoint()
+    return harness
+
+
+def _by_customer(alerts: list[Any]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for change in alerts:
+        found.setdefault(change.customer_id, []).append(change)
+    return found
+
+
+def test_a_jump_fires_at_most_that_many_customers_a_batch_and_ends_where_one_unbounded_firing_does() -> None:
+    unbounded, bounded = _fed(None), _fed(10)
+    everything = unbounded.send(*JUMP)
+    assert {change.customer_id for change in everything} == {name for name, _ in PLACEMENTS}
+
+    first = bounded.send(*JUMP)
+    assert len({change.customer_id for change in first}) == 10
+    # The earliest promises first.
+    assert {change.customer_id for change in first} == {name for name, _ in PLACEMENTS[:10]}
+    assert bounded.checkpoint() <= 11  # the ten and the customer of the event
+    unbounded.checkpoint()
+    assert max(bounded.drain()) <= 10
+    unbounded.drain()
+    # Each customer's alerts as one unbounded firing gives them, in the same order; every state the same.
+    assert _by_customer(bounded.alerts) == _by_customer(unbounded.alerts)
+    assert bounded.store == unbounded.store
+
+
+def test_a_customer_left_due_has_their_deadlines_fired_before_their_own_next_event() -> None:
+    unbounded, bounded = _fed(None), _fed(1)
+    unbounded.send(*JUMP)
+    bounded.send(*JUMP)
+    late = PLACEMENTS[-1][0]
+    assert late not in {change.customer_id for change in bounded.alerts}  # left due by the bounded firing
+    delivery = _delivered(late, T0 + 5 * DAY + MINUTE)
+    unbounded.checkpoint()
+    bounded.checkpoint()
+    unbounded.send(late, delivery)
+    expected = [c for c in unbounded.alerts if c.customer_id == late]
+    got = [c for c in bounded.send(late, delivery) if c.customer_id == late]
+    # At risk, then late (the deadlines), then delivered late (the event): as unbounded, in that order.
+    assert [c.details.get("status") for c in got] == ["at_risk", "undelivered", "delivered_late"]
+    assert got == expected
+
+
+def test_unbounded_a_tick_that_moves_no_time_fires_nothing() -> None:
+    harness = _fed(None)
+    harness.send(*JUMP)
+    harness.checkpoint()
+    harness.drain()
+    assert harness.processor.tick(0) == []
