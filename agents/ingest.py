@@ -64,7 +64,7 @@ BATCH_WITHIN = 0.01
 #: catching up after downtime over a quiet spell; the benchmark's backlog, which ends a day before the wall
 #: clock) nearly every customer has a deadline in the jump, and one batch held all their states at once: on
 #: the default benchmark, 10,000 states, 6 million objects, the worker from about 315 to 750 MiB.
-FIRE_MOST = 1000
+FIRE_MOST = 100
 #: A partition read to its end by the consumer but not by the agent, with no progress for this long: the
 #: consumer passed records it never handed over (streams.holes), and the worker reads them itself.
 TAIL_STALL_SECONDS = 5.0
