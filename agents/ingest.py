@@ -109,6 +109,8 @@ processor = Processor(
     consumed=_consumed,
     fire_most=FIRE_MOST,
 )
+# Read when /metrics is scraped (on the event loop, between batches), not kept up on the hot path.
+metrics.DEADLINES_DUE.set_function(processor.due_customers)
 
 
 async def _resume(

@@ -349,6 +349,14 @@ class Processor:
     def tick(self, partition: int) -> list[AlertChange]:
         """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace."""
         owned = self._partition(partition)
+        moved = owned.clock.tick(self._ends(partition, owned), int(self.wall_clock() * 1000))
+        if not moved and self.fire_most is None:
+            return []
+        # Bounded (fire_most), a tick goes on with what earlier batches left due, whether or not time moved.
+        return self._fire_due(owned, moved or self.topics)
+
+    def _ends(self, partition: int, owned: _Partition) -> dict[str, int | None]:
+        """Per input topic, the offset the partition counts as caught up at (the live tick's test)."""
         ends = {}
         for topic in self.topics:
             end = self.highwater(topic, partition)
@@ -359,11 +367,34 @@ class Processor:
             if end is not None and consumed is not None and handled is not None and handled >= consumed:
                 end = min(end, handled)
             ends[topic] = end
-        moved = owned.clock.tick(ends, int(self.wall_clock() * 1000))
-        if not moved and self.fire_most is None:
-            return []
-        # Bounded (fire_most), a tick goes on with what earlier batches left due, whether or not time moved.
-        return self._fire_due(owned, moved or self.topics)
+        return ends
+
+    def due_customers(self) -> int:
+        """Customers with a deadline due and not yet fired, over the partitions this worker owns.
+
+        Due by stream time, or by the time the next live tick gives a caught-up topic: a jump of stream time
+        counts from the moment the partition caught up, not from the tick that makes it. Non-zero while a
+        bounded firing (``fire_most``) catches up; the benchmark waits for 0 before it measures steady latency.
+        The walk costs what is due (every index's top is checked first), so an idle scrape costs little.
+        """
+        wall_ms = int(self.wall_clock() * 1000)
+        total = 0
+        for partition, owned in tuple(self.partitions.items()):
+            times = owned.clock.ahead(self._ends(partition, owned), wall_ms)
+            next_due = owned.next_due
+            due: set[str] = set()
+            for clocks, index in tuple(owned.deadlines.items()):
+                now = _time_of(times, clocks)
+                if now is None:
+                    continue
+                for customer_id in index.entries_due(now):
+                    # An entry is a hint (streams.clock.DeadlineIndex): the last save says whether it is due.
+                    nexts = next_due.get(customer_id)
+                    at = None if nexts is None else nexts.get(clocks)
+                    if at is not None and at <= now:
+                        due.add(customer_id)
+            total += len(due)
+        return total
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions were revoked or reassigned: rebuilt from the table when next used."""

@@ -8,11 +8,13 @@ alerts, and every state in the end, are what one unbounded firing gives.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import orjson
 
 from models.policy import Policy
+from streams.clock import DeadlineIndex
 from streams.processor import Processor
 
 from ..factories import DAY, MINUTE, T0, document, encode, iso, make_line
@@ -44,11 +46,13 @@ class Harness:
     def __init__(self, fire_most: int | None) -> None:
         self.store: dict[str, Any] = {}
         self.offset = 0
+        #: Records on the log past those handled: the partition is caught up only at 0.
+        self.behind = 0
         self.processor = Processor(
             Policy(grace_minutes=GRACE_MINUTES),
             self.store,
             lambda key, state: None,
-            lambda topic, partition: self.offset if topic == "orders" else None,
+            lambda topic, partition: self.offset + self.behind if topic == "orders" else None,
             wall_clock=lambda: WALL_MS / 1000,
             batched=True,
             fire_most=fire_most,
@@ -136,3 +140,48 @@ def test_unbounded_a_tick_that_moves_no_time_fires_nothing() -> None:
     harness.checkpoint()
     harness.drain()
     assert harness.processor.tick(0) == []
+
+
+def test_the_due_count_is_what_a_bounded_firing_left_and_drains_to_none() -> None:
+    bounded = _fed(10)
+    bounded.behind = 1  # not caught up: only stream time counts, and it has passed no deadline yet
+    assert bounded.processor.due_customers() == 0
+    bounded.send(*JUMP)
+    bounded.checkpoint()
+    # 25 customers due, 10 fired: the rest wait for the batches after.
+    assert bounded.processor.due_customers() == 15
+    counts = []
+    while bounded.processor.due_customers():
+        bounded.alerts += bounded.processor.tick(0)
+        bounded.checkpoint()
+        counts.append(bounded.processor.due_customers())
+    assert counts == [5, 0]
+
+
+def test_a_caught_up_partition_counts_what_the_next_tick_makes_due() -> None:
+    # Caught up on the placements with the wall clock days past every promise: the jump has not happened
+    # (no tick yet), but every customer is due by the time the tick is about to give.
+    harness = _fed(10)
+    assert harness.processor.stream_time(0)["orders"] < DUES[0]
+    assert harness.processor.due_customers() == 25
+    harness.behind = 1
+    assert harness.processor.due_customers() == 0
+    harness.behind = 0
+    assert max(harness.drain()) <= 10
+    assert harness.processor.due_customers() == 0
+
+
+def test_unbounded_nothing_is_left_due_after_a_jump() -> None:
+    harness = _fed(None)
+    harness.behind = 1
+    harness.send(*JUMP)
+    assert harness.processor.due_customers() == 0
+
+
+def test_the_heap_walk_finds_every_entry_at_or_before_now_and_no_other() -> None:
+    rng = random.Random(7)
+    entries = [(rng.randrange(1_000), f"c-{n}") for n in range(500)]
+    index = DeadlineIndex.build(entries)
+    for now in (-1, 0, 10, 250, 500, 999, 1_000):
+        expected = sorted(customer for due, customer in index.heap if due <= now)
+        assert sorted(index.entries_due(now)) == expected
