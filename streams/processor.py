@@ -156,6 +156,7 @@ class Processor:
         batched: bool = False,
         consumed: Callable[[str, int], int | None] | None = None,
         fire_most: int | None = None,
+        fire_within: float | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
@@ -187,6 +188,10 @@ class Processor:
         #: their next event, whatever is left.
         self.fire_most = fire_most
         self._fire_left = fire_most
+        #: Batched mode: the seconds of such firings one checkpoint may spend (None: no limit); the first
+        #: customer of a checkpoint fires whatever, so a catch-up always moves.
+        self.fire_within = fire_within
+        self._fire_until: float | None = None
         #: Where a partition with nothing recorded starts, per (topic, partition): set at assignment, so that
         #: records skipped before the first one handled are noticed too.
         self._starts: dict[tuple[str, int], int] = {}
@@ -231,6 +236,7 @@ class Processor:
         dirty, self.dirty = self.dirty, {}
         self._forgotten.clear()
         self._fire_left = self.fire_most
+        self._fire_until = None
         for state in dirty.values():
             owned = self.partitions.get(state["p"])
             if owned is not None:
@@ -350,7 +356,7 @@ class Processor:
         """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace."""
         owned = self._partition(partition)
         moved = owned.clock.tick(self._ends(partition, owned), int(self.wall_clock() * 1000))
-        if not moved and self.fire_most is None:
+        if not moved and self.fire_most is None and self.fire_within is None:
             return []
         # Bounded (fire_most), a tick goes on with what earlier batches left due, whether or not time moved.
         return self._fire_due(owned, moved or self.topics)
@@ -453,7 +459,8 @@ class Processor:
             if left is not None and left <= 0:
                 break  # this checkpoint's share is fired: the rest stay due in the heaps, for the next batch
             next_due = owned.next_due
-            for customer_id in index.pop_due(now, left):
+            popped = index.pop_due(now, left)
+            for at, customer_id in enumerate(popped):
                 # What the customer's last save left (every change of a state is saved, and a forgotten
                 # customer has no entry): one no longer due is put back without decoding their state.
                 nexts = next_due.get(customer_id)
@@ -462,6 +469,14 @@ class Processor:
                     if due is not None:
                         index.add(due, customer_id)
                     continue
+                if self.fire_within is not None and self._out_of_time():
+                    # This checkpoint's time is spent: the rest go back in the heap, due, for the next batch.
+                    for rest in popped[at:]:
+                        again = next_due.get(rest, {}).get(clocks)
+                        if again is not None:
+                            index.add(again, rest)
+                    self._fire_left = 0
+                    return changes
                 state = self._get(customer_id)
                 if state is None:
                     continue
@@ -471,6 +486,15 @@ class Processor:
                 if self._fire_left is not None:
                     self._fire_left -= 1
         return changes
+
+    def _out_of_time(self) -> bool:
+        """True once this checkpoint's firings for the sake of stream time took ``fire_within`` seconds (the
+        clock starts at its first)."""
+        now = time.perf_counter()
+        if self._fire_until is None:
+            self._fire_until = now + self.fire_within  # type: ignore[operator]
+            return False
+        return now >= self._fire_until
 
     def _owes(self, owned: _Partition, customer_id: str) -> bool:
         """True if one of the customer's deadlines is due by stream time now (left by a bounded firing)."""

@@ -43,7 +43,7 @@ JUMP = ("c-late", _placed("c-late", T0 + 5 * DAY + DAY, at=T0 + 5 * DAY))
 class Harness:
     """One partition, batched as the agent drives it; the store written at each checkpoint."""
 
-    def __init__(self, fire_most: int | None) -> None:
+    def __init__(self, fire_most: int | None, fire_within: float | None = None) -> None:
         self.store: dict[str, Any] = {}
         self.offset = 0
         #: Records on the log past those handled: the partition is caught up only at 0.
@@ -56,6 +56,7 @@ class Harness:
             wall_clock=lambda: WALL_MS / 1000,
             batched=True,
             fire_most=fire_most,
+            fire_within=fire_within,
         )
         self.alerts: list[Any] = []
 
@@ -84,8 +85,8 @@ class Harness:
                 return held
 
 
-def _fed(fire_most: int | None) -> Harness:
-    harness = Harness(fire_most)
+def _fed(fire_most: int | None, fire_within: float | None = None) -> Harness:
+    harness = Harness(fire_most, fire_within)
     for customer_id, value in PLACEMENTS:
         harness.send(customer_id, value)
     harness.checkpoint()
@@ -185,3 +186,23 @@ def test_the_heap_walk_finds_every_entry_at_or_before_now_and_no_other() -> None
     for now in (-1, 0, 10, 250, 500, 999, 1_000):
         expected = sorted(customer for due, customer in index.heap if due <= now)
         assert sorted(index.entries_due(now)) == expected
+
+
+def test_a_time_budget_slices_a_jump_too_and_ends_where_one_unbounded_firing_does() -> None:
+    # No time at all: the first customer of each checkpoint fires (a catch-up always moves), no other.
+    unbounded, timed = _fed(None), _fed(None, fire_within=0.0)
+    unbounded.send(*JUMP)
+    first = timed.send(*JUMP)
+    assert len({change.customer_id for change in first}) == 1
+    timed.behind = 1  # stream time alone (caught up, the next tick would make the event's customer due too)
+    assert timed.processor.due_customers() == 24
+    timed.behind = 0
+    unbounded.checkpoint()
+    timed.checkpoint()
+    held = timed.drain()
+    unbounded.drain()
+    # The 24 left, then the event's own customer (the tick moves time to the wall clock), one a batch; then
+    # the tick that finds none.
+    assert held == [1] * 25 + [0]
+    assert _by_customer(timed.alerts) == _by_customer(unbounded.alerts)
+    assert timed.store == unbounded.store
