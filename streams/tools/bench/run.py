@@ -932,7 +932,8 @@ def run_bench(opts: Options) -> dict[str, Any]:
             catchup_samples=one.get("catchup_samples"),
             catchup_p50_latency_ms=one.get("catchup_p50_latency_ms"),
             catchup_p99_latency_ms=one.get("catchup_p99_latency_ms"),
-            fire_most=_fire_most(),
+            fire_most=_ingest_constant("FIRE_MOST"),
+            fire_within=_ingest_constant("FIRE_WITHIN"),
             p50_latency_ms=one.get("p50_latency_ms"),
             p99_latency_ms=one.get("p99_latency_ms"),
             latency_rate=opts.rate,
@@ -974,14 +975,14 @@ def run_bench(opts: Options) -> dict[str, Any]:
             broker.stop()
 
 
-def _fire_most() -> int | None:
-    """The worker's slice of a catch-up (agents.ingest.FIRE_MOST), read from the source: importing the agent
-    module would build a Faust app in this process."""
+def _ingest_constant(name: str) -> Any:
+    """A constant of agents.ingest (FIRE_MOST, FIRE_WITHIN), read from the source: importing the agent module
+    would build a Faust app in this process."""
     import ast
 
     tree = ast.parse((ROOT / "agents" / "ingest.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "FIRE_MOST" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
             value = node.value
             return value.value if isinstance(value, ast.Constant) else None
     return None
@@ -1042,7 +1043,8 @@ def print_table(r: dict[str, Any]) -> None:
             (
                 "catch-up after the backlog",
                 f"{_fmt(r['catchup_seconds'], ' s', 1)} for {_fmt(r['catchup_due_at_start'], '', 0)} customers due "
-                f"(FIRE_MOST {_fmt(r['fire_most'])})" + ("" if r["catchup_drained"] else ": NOT DRAINED"),
+                f"(FIRE_MOST {_fmt(r['fire_most'])}, FIRE_WITHIN {_fmt(r['fire_within'])} s)"
+                + ("" if r["catchup_drained"] else ": NOT DRAINED"),
             )
         )
         rows.append(
