@@ -102,6 +102,11 @@ class _Partition:
     last_event: dict[str, int] = field(default_factory=dict)
     #: When (wall clock) the partition was last looked over for inactive customers.
     swept_at: float = float("-inf")
+    #: The partition number (the Processor's key for it).
+    number: int = -1
+    #: A bounded firing (fire_most, fire_within) left deadlines due: the partition's next events fire more of
+    #: them, tick or no tick.
+    owed: bool = False
 
     def count(self, state: State) -> None:
         """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
@@ -331,7 +336,12 @@ class Processor:
         # applies. So a backlog replayed gives what a live run gave, where the tick
         # had fired them.
         self.touched.clear()
-        changes = self._fire_due(owned, [topic]) if clock.observe(topic, offset, event.at) else []
+        if clock.observe(topic, offset, event.at):
+            changes = self._fire_due(owned, [topic])
+        elif owned.owed:
+            changes = self._fire_due(owned, self.topics)  # more of what a bounded firing left due
+        else:
+            changes = []
         if state is None or customer_id in self.touched:
             state = self._get(customer_id) or new_state(customer_id, partition)
         if self._owes(owned, customer_id):
@@ -356,10 +366,23 @@ class Processor:
         """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace."""
         owned = self._partition(partition)
         moved = owned.clock.tick(self._ends(partition, owned), int(self.wall_clock() * 1000))
-        if not moved and self.fire_most is None and self.fire_within is None:
-            return []
-        # Bounded (fire_most), a tick goes on with what earlier batches left due, whether or not time moved.
-        return self._fire_due(owned, moved or self.topics)
+        if self.fire_most is None and self.fire_within is None:
+            return self._fire_due(owned, moved) if moved else []
+        # Bounded, a tick goes on with what earlier batches left due, whether or not time moved.
+        return self._fire_due(owned, self.topics)
+
+    def _live(self, owned: _Partition) -> bool:
+        """True if every input topic of the partition with a known end is read to it (the live tick's test): a bounded
+        firing applies only then. Reading a backlog (a restart, a replay) fires every due deadline as stream
+        time passes it, so its outcome is the reference's whatever the batches."""
+        offsets = owned.clock.next_offset
+        known = False
+        for topic, end in self._ends(owned.number, owned).items():
+            if end is not None:  # None: no end known (yet) for the topic here
+                if offsets.get(topic, 0) < end:
+                    return False
+                known = True
+        return known
 
     def _ends(self, partition: int, owned: _Partition) -> dict[str, int | None]:
         """Per input topic, the offset the partition counts as caught up at (the live tick's test)."""
@@ -446,6 +469,10 @@ class Processor:
         changes: list[AlertChange] = []
         times = owned.clock.times
         moved = topics if isinstance(topics, (set, frozenset)) else set(topics)
+        if moved.issuperset(self.topics):
+            owned.owed = False  # set again below if this firing is cut short too
+        #: Whether this call is bounded: decided at the first index with something due (None: not yet).
+        bounded: bool | None = None
         # A copy: saving below may add an index. (Their order is the order they were made in: it decides
         # which customers' alerts come first when several indexes fire at once.)
         for clocks, index in tuple(owned.deadlines.items()):
@@ -455,8 +482,11 @@ class Processor:
             now = _time_of(times, clocks)
             if now is None or heap[0][0] > now:
                 continue  # nothing due: the common case, decided without popping
-            left = self._fire_left
+            if bounded is None:
+                bounded = (self.fire_most is not None or self.fire_within is not None) and self._live(owned)
+            left = self._fire_left if bounded else None
             if left is not None and left <= 0:
+                owned.owed = True
                 break  # this checkpoint's share is fired: the rest stay due in the heaps, for the next batch
             next_due = owned.next_due
             popped = index.pop_due(now, left)
@@ -469,13 +499,14 @@ class Processor:
                     if due is not None:
                         index.add(due, customer_id)
                     continue
-                if self.fire_within is not None and self._out_of_time():
+                if bounded and self.fire_within is not None and self._out_of_time():
                     # This checkpoint's time is spent: the rest go back in the heap, due, for the next batch.
                     for rest in popped[at:]:
                         again = next_due.get(rest, {}).get(clocks)
                         if again is not None:
                             index.add(again, rest)
                     self._fire_left = 0
+                    owned.owed = True
                     return changes
                 state = self._get(customer_id)
                 if state is None:
@@ -485,6 +516,8 @@ class Processor:
                 self.touched.add(customer_id)
                 if self._fire_left is not None:
                     self._fire_left -= 1
+            if bounded and heap and heap[0][0] <= now:
+                owned.owed = True  # the share ran out within this index (pop_due stopped at it)
         return changes
 
     def _out_of_time(self) -> bool:
@@ -551,7 +584,7 @@ class Processor:
         if owned is None:
             # One pass over the recovered table: stream time resumes at the newest
             # event seen here, and every pending deadline and open item is indexed.
-            owned = _Partition(PartitionClock(self.topics, self.grace_ms), {})
+            owned = _Partition(PartitionClock(self.topics, self.grace_ms), {}, number=partition)
             newest: dict[str, int] = {}
             entries: dict[str, list[tuple[int, str]]] = {}
             for state in self._states_of(partition):

@@ -151,12 +151,16 @@ def test_the_due_count_is_what_a_bounded_firing_left_and_drains_to_none() -> Non
     bounded.checkpoint()
     # 25 customers due, 10 fired: the rest wait for the batches after.
     assert bounded.processor.due_customers() == 15
+    # Caught up, the ticks go on in slices; the count now takes in what the tick's time (the wall clock) makes
+    # due besides: the fired customers' later deadlines, and the event's customer's.
+    bounded.behind = 0
+    assert bounded.processor.due_customers() == 25
     counts = []
     while bounded.processor.due_customers():
         bounded.alerts += bounded.processor.tick(0)
         bounded.checkpoint()
         counts.append(bounded.processor.due_customers())
-    assert counts == [5, 0]
+    assert counts == [15, 5, 0]
 
 
 def test_a_caught_up_partition_counts_what_the_next_tick_makes_due() -> None:
@@ -206,3 +210,28 @@ def test_a_time_budget_slices_a_jump_too_and_ends_where_one_unbounded_firing_doe
     assert held == [1] * 25 + [0]
     assert _by_customer(timed.alerts) == _by_customer(unbounded.alerts)
     assert timed.store == unbounded.store
+
+
+def test_reading_a_backlog_a_jump_fires_whole_as_unbounded() -> None:
+    # Records wait on the log past the jump: a restarted or replaying worker gives the reference's outcome,
+    # whatever its batches, so the bound (for the jump to the wall clock once caught up) does not apply.
+    unbounded, backlog = _fed(None), _fed(10)
+    backlog.behind = 5
+    assert {c.customer_id for c in backlog.send(*JUMP)} == {c.customer_id for c in unbounded.send(*JUMP)}
+    assert backlog.processor.due_customers() == 0
+
+
+def test_what_a_bounded_firing_left_fires_with_the_partitions_next_events_tick_or_no_tick() -> None:
+    unbounded, bounded = _fed(None), _fed(10)
+    unbounded.send(*JUMP)
+    bounded.send(*JUMP)
+    unbounded.checkpoint()
+    assert bounded.checkpoint() <= 11
+    # Other customers' events that move no stream time, a batch each, no tick: 10 more of those left each.
+    for n in range(2):
+        at = T0 + 4 * DAY + n * MINUTE  # before stream time: it moves none
+        bounded.send(f"c-other-{n}", _placed(f"c-other-{n}", T0 + 9 * DAY, at=at))
+        bounded.checkpoint()
+    placed = {name for name, _ in PLACEMENTS}
+    fired = _by_customer(bounded.alerts)
+    assert {name: fired[name] for name in placed} == {name: _by_customer(unbounded.alerts)[name] for name in placed}
