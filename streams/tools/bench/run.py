@@ -1042,8 +1042,10 @@ def print_table(r: dict[str, Any]) -> None:
         rows.append(
             (
                 "catch-up after the backlog",
-                f"{_fmt(r['catchup_seconds'], ' s', 1)} for {_fmt(r['catchup_due_at_start'], '', 0)} customers due "
-                f"(FIRE_MOST {_fmt(r['fire_most'])}, FIRE_WITHIN {_fmt(r['fire_within'])} s)"
+                f"{_fmt(r['catchup_seconds'], ' s', 1)}, {_fmt(r['catchup_due_at_start'], '', 0)} customers due as "
+                "the backlog ended "
+                f"(FIRE_MOST {_fmt(r['fire_most'])}, FIRE_WITHIN "
+                f"{_fmt(None if r['fire_within'] is None else r['fire_within'] * 1000, ' ms', 0)})"
                 + ("" if r["catchup_drained"] else ": NOT DRAINED"),
             )
         )
