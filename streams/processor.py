@@ -336,10 +336,13 @@ class Processor:
         # applies. So a backlog replayed gives what a live run gave, where the tick
         # had fired them.
         self.touched.clear()
-        if clock.observe(topic, offset, event.at):
+        moved = clock.observe(topic, offset, event.at)
+        if owned.owed:
+            # More of what a bounded firing left due, on every topic's indexes: those of a topic whose time
+            # does not move again would otherwise wait for a tick.
+            changes = self._fire_due(owned, self.topics)
+        elif moved:
             changes = self._fire_due(owned, [topic])
-        elif owned.owed:
-            changes = self._fire_due(owned, self.topics)  # more of what a bounded firing left due
         else:
             changes = []
         if state is None or customer_id in self.touched:

@@ -982,8 +982,11 @@ def _ingest_constant(name: str) -> Any:
 
     tree = ast.parse((ROOT / "agents" / "ingest.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            value = node.value
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        if any(getattr(t, "id", None) == name for t in targets):
+            value = node.value  # type: ignore[union-attr]
             return value.value if isinstance(value, ast.Constant) else None
     return None
 
