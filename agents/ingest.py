@@ -64,12 +64,15 @@ BATCH_WITHIN = 0.01
 #: catching up after downtime over a quiet spell; the benchmark's backlog, which ends a day before the wall
 #: clock) nearly every customer has a deadline in the jump, and one batch held all their states at once: on
 #: the default benchmark, 10,000 states, 6 million objects, the worker from about 315 to 750 MiB.
-FIRE_MOST = 100
-#: And at most this many seconds of such firings a batch: a customer's firing costs 0.35-1 ms of CPU here (10
-#: ms for a few), so 100 of them took 54 ms a batch at the median and 122 ms at worst on the default bench's
-#: catch-up, every live event of the batch waiting behind them; with this budget 11 ms and 58 ms, and the
-#: catch-up no more CPU in all (4.9 s against 6.3 s). FIRE_MOST stays the bound on states held a batch.
-FIRE_WITHIN = 0.01
+FIRE_MOST: int | None = 100
+#: And at most this many seconds of such firings a batch (None: no limit). Measured, a budget bounds what the
+#: live events of a batch wait better than the count: a customer's firing costs 0.35-1 ms of CPU (10 ms for a
+#: few), so 100 of them took 54 ms a batch at the median and 122 ms at worst on the default bench's catch-up;
+#: with 10 ms, 11 and 58 ms, and on the bench p99 consume -> alert 226 ms during the catch-up against 479.
+#: Not on: a wall-clock budget makes which customers fire in which batch depend on the machine's speed, and a
+#: live worker with the tick off (tests/integration/test_faults.py) then ends with deadlines left due that the
+#: reference fired (2 of its 11 cases failed with 10 ms).
+FIRE_WITHIN: float | None = None
 #: A partition read to its end by the consumer but not by the agent, with no progress for this long: the
 #: consumer passed records it never handed over (streams.holes), and the worker reads them itself.
 TAIL_STALL_SECONDS = 5.0
