@@ -71,8 +71,8 @@ FIRE_MOST: int | None = 100
 #: with 10 ms, 11 and 58 ms, and on the bench p99 consume -> alert 226 ms during the catch-up against 479.
 #: Not on: a wall-clock budget makes which customers fire in which batch depend on the machine's speed, and a
 #: worker's outcome, with the tick off, then depends on it (tests/integration/test_faults.py compares with a
-#: reference: 2 of 11 cases failed with 10 ms, 3 of 9 with the count alone, both before leftovers drained on
-#: every event; not run again with 10 ms since).
+#: reference). With leftovers drained on every event, its 11 cases pass with the count alone; with 10 ms,
+#: 1 of the 5 run (control and the crash steps) still failed.
 FIRE_WITHIN: float | None = None
 #: A partition read to its end by the consumer but not by the agent, with no progress for this long: the
 #: consumer passed records it never handed over (streams.holes), and the worker reads them itself.
