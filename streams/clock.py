@@ -47,6 +47,16 @@ class PartitionClock:
                 moved.append(topic)
         return moved
 
+    def ahead(self, highwaters: Mapping[str, int | None], wall_ms: int) -> dict[str, int]:
+        """The times the live tick would give now (``tick``'s rule), without moving any."""
+        times = dict(self.times)
+        candidate = wall_ms - self.grace_ms
+        for topic in self.topics:
+            high = highwaters.get(topic)
+            if high is not None and self.next_offset.get(topic, 0) >= high and times.get(topic, candidate) <= candidate:
+                times[topic] = candidate
+        return times
+
     def time(self, topic: str) -> int | None:
         return self.times.get(topic)
 
@@ -90,14 +100,30 @@ class DeadlineIndex:
             self.earliest[customer_id] = due
             heapq.heappush(self.heap, (due, customer_id))
 
-    def pop_due(self, now: int) -> list[str]:
-        """Customers with an entry at or before ``now`` (each once), in deadline order."""
+    def entries_due(self, now: int) -> list[str]:
+        """The customers of every entry at or before ``now``, without popping: a walk of the heap's top, which
+        stops under each entry past ``now`` (every entry below it is later), so it costs what is due."""
+        heap = self.heap
+        found: list[str] = []
+        stack = [0] if heap and heap[0][0] <= now else []
+        while stack:
+            at = stack.pop()
+            found.append(heap[at][1])
+            for child in (2 * at + 1, 2 * at + 2):
+                if child < len(heap) and heap[child][0] <= now:
+                    stack.append(child)
+        return found
+
+    def pop_due(self, now: int, most: int | None = None) -> list[str]:
+        """Customers with an entry at or before ``now`` (each once, at most ``most``), in deadline order."""
         heap = self.heap
         if not heap or heap[0][0] > now:
             return []
         due: dict[str, None] = {}
         earliest = self.earliest
         while heap and heap[0][0] <= now:
+            if most is not None and len(due) >= most and heap[0][1] not in due:
+                break  # the rest stay in the heap, due, for the next call
             customer_id = heapq.heappop(heap)[1]
             if customer_id not in due:
                 due[customer_id] = None

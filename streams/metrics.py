@@ -29,6 +29,7 @@ __all__ = [
     "CATALOG_PLANS",
     "PLANS_INVALID",
     "PLAN_NOT_IN_CATALOG",
+    "DEADLINES_DUE",
     "FIRST_CONSUMED",
     "LAST_CONSUMED",
     "BATCH_MESSAGES",
@@ -115,6 +116,12 @@ PLANS_INVALID = Counter(
 PLAN_NOT_IN_CATALOG = Gauge(
     "fairwatch_customers_plan_not_in_catalog",
     "Customers (on this worker's partitions) with a running subscription whose plan is not (yet) in the catalog.",
+)
+
+DEADLINES_DUE = Gauge(
+    "fairwatch_customers_deadline_due",
+    "Customers (on this worker's partitions) with a deadline that stream time, or the next live tick, has passed "
+    "and that has not fired yet: non-zero while a jump of stream time (a catch-up) fires in slices of FIRE_MOST.",
 )
 
 

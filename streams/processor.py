@@ -102,6 +102,11 @@ class _Partition:
     last_event: dict[str, int] = field(default_factory=dict)
     #: When (wall clock) the partition was last looked over for inactive customers.
     swept_at: float = float("-inf")
+    #: The partition number (the Processor's key for it).
+    number: int = -1
+    #: A bounded firing (fire_most, fire_within) left deadlines due: the partition's next events fire more of
+    #: them, tick or no tick.
+    owed: bool = False
 
     def count(self, state: State) -> None:
         """Add a saved state's open orders and alerts (replacing what the customer's previous state added)."""
@@ -155,6 +160,8 @@ class Processor:
         catalog: Mapping[str, Any] | None = None,
         batched: bool = False,
         consumed: Callable[[str, int], int | None] | None = None,
+        fire_most: int | None = None,
+        fire_within: float | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
@@ -181,6 +188,15 @@ class Processor:
         #: Customers forgotten since the last take_dirty(): the store still holds them until the caller's
         #: tombstone, but a later event of the batch must start afresh, not from what was forgotten.
         self._forgotten: set[str] = set()
+        #: Batched mode: how many customers' deadlines may fire between two take_dirty() calls for the sake
+        #: of stream time alone (None: all that are due). A customer's own due deadlines always fire before
+        #: their next event, whatever is left.
+        self.fire_most = fire_most
+        self._fire_left = fire_most
+        #: Batched mode: the seconds of such firings one checkpoint may spend (None: no limit); the first
+        #: customer of a checkpoint fires whatever, so a catch-up always moves.
+        self.fire_within = fire_within
+        self._fire_until: float | None = None
         #: Where a partition with nothing recorded starts, per (topic, partition): set at assignment, so that
         #: records skipped before the first one handled are noticed too.
         self._starts: dict[tuple[str, int], int] = {}
@@ -224,6 +240,8 @@ class Processor:
         state), then the input-offsets record of each partition that moved (after the customers it covers)."""
         dirty, self.dirty = self.dirty, {}
         self._forgotten.clear()
+        self._fire_left = self.fire_most
+        self._fire_until = None
         for state in dirty.values():
             owned = self.partitions.get(state["p"])
             if owned is not None:
@@ -318,9 +336,20 @@ class Processor:
         # applies. So a backlog replayed gives what a live run gave, where the tick
         # had fired them.
         self.touched.clear()
-        changes = self._fire_due(owned, [topic]) if clock.observe(topic, offset, event.at) else []
+        moved = clock.observe(topic, offset, event.at)
+        if owned.owed:
+            # More of what a bounded firing left due, on every topic's indexes: those of a topic whose time
+            # does not move again would otherwise wait for a tick.
+            changes = self._fire_due(owned, self.topics)
+        elif moved:
+            changes = self._fire_due(owned, [topic])
+        else:
+            changes = []
         if state is None or customer_id in self.touched:
             state = self._get(customer_id) or new_state(customer_id, partition)
+        if self._owes(owned, customer_id):
+            # Left due by a bounded firing (fire_most): the customer's own deadlines come before their event.
+            changes.extend(self._fire_own(owned, state))
         remember_mark(state, mark, self.policy.dedup_window)
         newest = state.setdefault("lt", {})
         if event.at > newest.get(topic, event.at - 1):
@@ -332,11 +361,34 @@ class Processor:
             # This customer's, and any that a firing of this batch left due (a firing's own saves do not look
             # again): the replays' outputs (tests/tools/bench/test_rules_unchanged.py) depend on both going here.
             changes.extend(self._fire_due(owned, self.topics))
+            if self._owes(owned, customer_id):  # the checkpoint's share was spent (fire_most): theirs all the same
+                changes.extend(self._fire_own(owned, state))
         return Outcome("processed", changes, event_at=event.at)
 
     def tick(self, partition: int) -> list[AlertChange]:
         """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace."""
         owned = self._partition(partition)
+        moved = owned.clock.tick(self._ends(partition, owned), int(self.wall_clock() * 1000))
+        if self.fire_most is None and self.fire_within is None:
+            return self._fire_due(owned, moved) if moved else []
+        # Bounded, a tick goes on with what earlier batches left due, whether or not time moved.
+        return self._fire_due(owned, self.topics)
+
+    def _live(self, owned: _Partition) -> bool:
+        """True if every input topic of the partition with a known end is read to it (the live tick's test): a bounded
+        firing applies only then. Reading a backlog (a restart, a replay) fires every due deadline as stream
+        time passes it, so its outcome is the reference's whatever the batches."""
+        offsets = owned.clock.next_offset
+        known = False
+        for topic, end in self._ends(owned.number, owned).items():
+            if end is not None:  # None: no end known (yet) for the topic here
+                if offsets.get(topic, 0) < end:
+                    return False
+                known = True
+        return known
+
+    def _ends(self, partition: int, owned: _Partition) -> dict[str, int | None]:
+        """Per input topic, the offset the partition counts as caught up at (the live tick's test)."""
         ends = {}
         for topic in self.topics:
             end = self.highwater(topic, partition)
@@ -347,8 +399,34 @@ class Processor:
             if end is not None and consumed is not None and handled is not None and handled >= consumed:
                 end = min(end, handled)
             ends[topic] = end
-        moved = owned.clock.tick(ends, int(self.wall_clock() * 1000))
-        return self._fire_due(owned, moved) if moved else []
+        return ends
+
+    def due_customers(self) -> int:
+        """Customers with a deadline due and not yet fired, over the partitions this worker owns.
+
+        Due by stream time, or by the time the next live tick gives a caught-up topic: a jump of stream time
+        counts from the moment the partition caught up, not from the tick that makes it. Non-zero while a
+        bounded firing (``fire_most``) catches up; the benchmark waits for 0 before it measures steady latency.
+        The walk costs what is due (every index's top is checked first), so an idle scrape costs little.
+        """
+        wall_ms = int(self.wall_clock() * 1000)
+        total = 0
+        for partition, owned in tuple(self.partitions.items()):
+            times = owned.clock.ahead(self._ends(partition, owned), wall_ms)
+            next_due = owned.next_due
+            due: set[str] = set()
+            for clocks, index in tuple(owned.deadlines.items()):
+                now = _time_of(times, clocks)
+                if now is None:
+                    continue
+                for customer_id in index.entries_due(now):
+                    # An entry is a hint (streams.clock.DeadlineIndex): the last save says whether it is due.
+                    nexts = next_due.get(customer_id)
+                    at = None if nexts is None else nexts.get(clocks)
+                    if at is not None and at <= now:
+                        due.add(customer_id)
+            total += len(due)
+        return total
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions were revoked or reassigned: rebuilt from the table when next used."""
@@ -394,6 +472,10 @@ class Processor:
         changes: list[AlertChange] = []
         times = owned.clock.times
         moved = topics if isinstance(topics, (set, frozenset)) else set(topics)
+        if moved.issuperset(self.topics):
+            owned.owed = False  # set again below if this firing is cut short too
+        #: Whether this call is bounded: decided at the first index with something due (None: not yet).
+        bounded: bool | None = None
         # A copy: saving below may add an index. (Their order is the order they were made in: it decides
         # which customers' alerts come first when several indexes fire at once.)
         for clocks, index in tuple(owned.deadlines.items()):
@@ -403,8 +485,15 @@ class Processor:
             now = _time_of(times, clocks)
             if now is None or heap[0][0] > now:
                 continue  # nothing due: the common case, decided without popping
+            if bounded is None:
+                bounded = (self.fire_most is not None or self.fire_within is not None) and self._live(owned)
+            left = self._fire_left if bounded else None
+            if left is not None and left <= 0:
+                owned.owed = True
+                break  # this checkpoint's share is fired: the rest stay due in the heaps, for the next batch
             next_due = owned.next_due
-            for customer_id in index.pop_due(now):
+            popped = index.pop_due(now, left)
+            for at, customer_id in enumerate(popped):
                 # What the customer's last save left (every change of a state is saved, and a forgotten
                 # customer has no entry): one no longer due is put back without decoding their state.
                 nexts = next_due.get(customer_id)
@@ -413,12 +502,53 @@ class Processor:
                     if due is not None:
                         index.add(due, customer_id)
                     continue
+                if bounded and self.fire_within is not None and self._out_of_time():
+                    # This checkpoint's time is spent: the rest go back in the heap, due, for the next batch.
+                    for rest in popped[at:]:
+                        again = next_due.get(rest, {}).get(clocks)
+                        if again is not None:
+                            index.add(again, rest)
+                    self._fire_left = 0
+                    owned.owed = True
+                    return changes
                 state = self._get(customer_id)
                 if state is None:
                     continue
                 changes.extend(advance_to(state, times, self.policy, catalog=self.catalog))
                 self._save(owned, state, fired=True)
                 self.touched.add(customer_id)
+                if self._fire_left is not None:
+                    self._fire_left -= 1
+            if bounded and heap and heap[0][0] <= now:
+                owned.owed = True  # the share ran out within this index (pop_due stopped at it)
+        return changes
+
+    def _out_of_time(self) -> bool:
+        """True once this checkpoint's firings for the sake of stream time took ``fire_within`` seconds (the
+        clock starts at its first)."""
+        now = time.perf_counter()
+        if self._fire_until is None:
+            self._fire_until = now + self.fire_within  # type: ignore[operator]
+            return False
+        return now >= self._fire_until
+
+    def _owes(self, owned: _Partition, customer_id: str) -> bool:
+        """True if one of the customer's deadlines is due by stream time now (left by a bounded firing)."""
+        nexts = owned.next_due.get(customer_id)
+        if not nexts:
+            return False
+        times = owned.clock.times
+        for clocks, due in nexts.items():
+            now = _time_of(times, clocks)
+            if now is not None and due <= now:
+                return True
+        return False
+
+    def _fire_own(self, owned: _Partition, state: State) -> list[AlertChange]:
+        """Fire the customer's own due deadlines now, whatever the checkpoint's share (``fire_most``)."""
+        changes = advance_to(state, owned.clock.times, self.policy, catalog=self.catalog)
+        self._save(owned, state, fired=True)
+        self.touched.add(state["id"])
         return changes
 
     def _save(self, owned: _Partition, state: State, fired: bool = False) -> bool:
@@ -457,7 +587,7 @@ class Processor:
         if owned is None:
             # One pass over the recovered table: stream time resumes at the newest
             # event seen here, and every pending deadline and open item is indexed.
-            owned = _Partition(PartitionClock(self.topics, self.grace_ms), {})
+            owned = _Partition(PartitionClock(self.topics, self.grace_ms), {}, number=partition)
             newest: dict[str, int] = {}
             entries: dict[str, list[tuple[int, str]]] = {}
             for state in self._states_of(partition):

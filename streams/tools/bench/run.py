@@ -8,9 +8,12 @@
    (streams.tools.bench.bare_faust) and Quix Streams with a stateful step (streams.tools.bench.quix).
 3. fairwatch: a real worker process (its own consumer group, so it starts from the beginning) processes it
    end to end; events/s from its first to its last input message consumed (the worker's own clock, read
-   from /metrics). Then, caught up, it is offered live stories at a fixed rate for the latency figures
-   (the worker's consume -> alert produced histogram), and its peak RSS, state size (the changelog's newest
-   record per customer) and conservation count are read.
+   from /metrics). Then the catch-up: the backlog ends a day before the wall clock, so stream time jumps a
+   day and the deadlines in that day fire in slices (agents.ingest.FIRE_MOST); live stories are offered at
+   the fixed rate until the worker has nothing due (``fairwatch_customers_deadline_due``): how long that
+   took, and the consume -> alert latency meanwhile. Then, in steady state, live stories at the same rate
+   for the latency figures (the worker's consume -> alert produced histogram), and its peak RSS, state size
+   (the changelog's newest record per customer) and conservation count are read.
 4. Optionally the same with N workers in one group (speed-up over one).
 
 Figures print as a table and go to ``bench-results.json``. Timings are only as steady as the machine.
@@ -41,6 +44,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from models.events import INPUT_TOPICS
 from streams.security import EMBEDDED_ENV, client_kwargs
+from streams.tools.bench.latency import DUE_GAUGE, until_nothing_due
 from streams.tools.bench.rules import RULES_TARGET_EPS, run_rules
 from streams.tools.bench.workload import Message, live_stories, mixed_stream
 from streams.tools.broker import EmbeddedBroker, child_preexec
@@ -59,6 +63,7 @@ REQUIRED_KEYS = (
     "quix_eps",
     "ratio_quix",
     "p50_latency_ms",
+    "catchup_seconds",
     "p99_latency_ms",
     "state_bytes_per_customer",
     "peak_rss_mib",
@@ -74,6 +79,8 @@ LATENCY_HISTOGRAM = "fairwatch_processing_latency_seconds"
 #: The busy year of the rules phase (issue 14, target 4): a year of a real customer's events each.
 BUSY_CUSTOMERS = 2_000
 BUSY_EVENTS_PER_CUSTOMER = 50
+#: How long the catch-up after the backlog may take before the latency phase starts all the same.
+CATCHUP_LIMIT_SECONDS = 300.0
 
 
 @dataclass
@@ -206,9 +213,14 @@ async def _create_inputs(address: str, partitions: int) -> None:
 
 
 async def _produce(
-    address: str, messages: list[Message] | Iterator[Message], rate: float | None = None, seconds: float | None = None
+    address: str,
+    messages: list[Message] | Iterator[Message],
+    rate: float | None = None,
+    seconds: float | None = None,
+    stop: asyncio.Event | None = None,
 ) -> int:
-    """Send everything (or, with ``rate``, paced for ``seconds``); return the count acknowledged."""
+    """Send everything (or, with ``rate``, paced for ``seconds`` or until ``stop`` is set); return the count
+    acknowledged."""
     producer = AIOKafkaProducer(
         bootstrap_servers=[address], **_client(), linger_ms=0 if rate else 20, max_batch_size=1 << 20, acks=1
     )
@@ -225,6 +237,8 @@ async def _produce(
                 if ahead > 0:
                     await asyncio.sleep(ahead)
                 if seconds is not None and time.perf_counter() - started >= seconds:
+                    break
+                if stop is not None and stop.is_set():
                     break
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
@@ -584,10 +598,12 @@ def run_fairwatch(address: str, opts: Options, workdir: Path, count: int, expect
                 f"worker(s) consumed {counts['in']:,} of {expect:,}; per partition (records, committed): "
                 f"{out['shortfall']}"
             )
-        if count == 1 and opts.latency_seconds > 0:
-            out.update(_latency(address, workers[0], opts, expect))
         if count == 1:
-            total = out.get("latency_events", 0) + expect
+            out.update(_catchup(address, workers[0], opts, expect))
+        if count == 1 and opts.latency_seconds > 0:
+            out.update(_latency(address, workers[0], opts, expect + out["catchup_events"]))
+        if count == 1:
+            total = out.get("latency_events", 0) + out["catchup_events"] + expect
             final, _ = _wait_counts(workers, total, 60)
             out["counts"] = dict(final)
             if final["in"] - final["redelivered"] != total and out["complete"]:
@@ -631,6 +647,48 @@ def _rocksdb_sizes(data_dir: Path, skip_prefix: str) -> tuple[int, int]:
         finally:
             db.close()
     return customers, size
+
+
+def _catchup(address: str, worker: WorkerProcess, opts: Options, expect: int) -> dict[str, Any]:
+    """The backlog consumed, offer live stories at ``--rate`` until the worker has nothing due (or for at most
+    CATCHUP_LIMIT_SECONDS): how long it took, and its consume -> alert histogram meanwhile, diffed."""
+    before_text = _scrape(worker)
+    before = _buckets(before_text)
+    # Caught up, the worker counts what the next tick makes due at once (streams.processor.due_customers).
+    at_start = _gauges(before_text, DUE_GAUGE).get(DUE_GAUGE)
+    _say(f"catch-up: {_fmt(at_start)} customers with deadlines due; live stories at {opts.rate:g}/s until none ...")
+
+    async def offer_until_drained() -> tuple[int, float, float, bool]:
+        # Stories under their own names and seed: the steady phase's are told afresh, not as duplicates.
+        stories = live_stories(max(100, opts.customers // 10), seed=10, prefix="live-catchup")
+        stop = asyncio.Event()
+        producing = asyncio.create_task(_produce(address, stories, opts.rate, CATCHUP_LIMIT_SECONDS + 60, stop))
+        try:
+            seconds, most, drained = await until_nothing_due(worker, CATCHUP_LIMIT_SECONDS)
+        finally:
+            stop.set()
+        return await producing, seconds, most, drained
+
+    sent, seconds, most, drained = asyncio.run(offer_until_drained())
+    if not drained:
+        _say(
+            f"catch-up: the worker still had deadlines due after {CATCHUP_LIMIT_SECONDS:g} s (its "
+            f"{DUE_GAUGE}): the latency phase below overlaps the rest of its catch-up"
+        )
+    _wait_counts([worker], expect + sent, 60)
+    after = _buckets(_scrape(worker))
+    delta = {bound: after[bound] - before.get(bound, 0.0) for bound in after}
+    p50, p99 = quantile(delta, 0.5), quantile(delta, 0.99)
+    return {
+        "catchup_seconds": seconds,
+        "catchup_drained": drained,
+        "catchup_due_at_start": at_start,
+        "catchup_due_most": max(most, at_start or 0.0),
+        "catchup_events": sent,
+        "catchup_samples": int(delta.get(float("inf"), 0)),
+        "catchup_p50_latency_ms": None if p50 is None else p50 * 1000,
+        "catchup_p99_latency_ms": None if p99 is None else p99 * 1000,
+    }
 
 
 def _latency(address: str, worker: WorkerProcess, opts: Options, expect: int) -> dict[str, Any]:
@@ -866,6 +924,16 @@ def run_bench(opts: Options) -> dict[str, Any]:
             ),
             mean_batch=one["mean_batch"],
             table_writes_per_message=one["writes_per_message"],
+            catchup_seconds=one.get("catchup_seconds"),
+            catchup_drained=one.get("catchup_drained"),
+            catchup_due_at_start=one.get("catchup_due_at_start"),
+            catchup_due_most=one.get("catchup_due_most"),
+            catchup_events=one.get("catchup_events"),
+            catchup_samples=one.get("catchup_samples"),
+            catchup_p50_latency_ms=one.get("catchup_p50_latency_ms"),
+            catchup_p99_latency_ms=one.get("catchup_p99_latency_ms"),
+            fire_most=_ingest_constant("FIRE_MOST"),
+            fire_within=_ingest_constant("FIRE_WITHIN"),
             p50_latency_ms=one.get("p50_latency_ms"),
             p99_latency_ms=one.get("p99_latency_ms"),
             latency_rate=opts.rate,
@@ -905,6 +973,22 @@ def run_bench(opts: Options) -> dict[str, Any]:
     finally:
         if broker is not None:
             broker.stop()
+
+
+def _ingest_constant(name: str) -> Any:
+    """A constant of agents.ingest (FIRE_MOST, FIRE_WITHIN), read from the source: importing the agent module
+    would build a Faust app in this process."""
+    import ast
+
+    tree = ast.parse((ROOT / "agents" / "ingest.py").read_text())
+    for node in tree.body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        if any(getattr(t, "id", None) == name for t in targets):
+            value = node.value  # type: ignore[union-attr]
+            return value.value if isinstance(value, ast.Constant) else None
+    return None
 
 
 def _has_quix() -> bool:
@@ -957,9 +1041,27 @@ def print_table(r: dict[str, Any]) -> None:
         if key.startswith("fairwatch_eps_") and key.endswith("_workers"):
             rows.append((key.removeprefix("fairwatch_eps_").replace("_", " "), _fmt(value, " ev/s")))
             rows.append(("speed-up over 1 worker", _fmt(r.get("workers_speedup"), "x", 2)))
+    if r.get("catchup_seconds") is not None:
+        rows.append(
+            (
+                "catch-up after the backlog",
+                f"{_fmt(r['catchup_seconds'], ' s', 1)}, {_fmt(r['catchup_due_at_start'], '', 0)} customers due as "
+                "the backlog ended "
+                f"(FIRE_MOST {_fmt(r['fire_most'])}, FIRE_WITHIN "
+                f"{_fmt(None if r['fire_within'] is None else r['fire_within'] * 1000, ' ms', 0)})"
+                + ("" if r["catchup_drained"] else ": NOT DRAINED"),
+            )
+        )
+        rows.append(
+            (
+                f"  latency p50 / p99 meanwhile, {r['latency_rate']:g} ev/s",
+                f"{_fmt(r['catchup_p50_latency_ms'], ' ms', 1)} / {_fmt(r['catchup_p99_latency_ms'], ' ms', 1)} "
+                f"({_fmt(r['catchup_samples'])} alerts)",
+            )
+        )
     rows += [
         (
-            f"latency p50 / p99 at {r['latency_rate']:g} ev/s",
+            f"latency p50 / p99 at {r['latency_rate']:g} ev/s" + (", caught up" if r.get("catchup_drained") else ""),
             f"{_fmt(r['p50_latency_ms'], ' ms', 1)} / {_fmt(r['p99_latency_ms'], ' ms', 1)} "
             f"({_fmt(r['latency_samples'])} alerts)",
         ),
