@@ -474,7 +474,7 @@ def _wait_counts(
 
 
 async def _changelog_sizes(address: str, topic: str, partitions: int, skip_prefix: str) -> tuple[int, int]:
-    """(customers, bytes): the newest changelog record of every customer, as stored (orjson)."""
+    """(customers, bytes): the newest changelog record of every customer, as stored (streams.state_record)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=[address],
         **_client(),
@@ -781,6 +781,7 @@ def rules_phase(opts: Options, stream: list[Message]) -> dict[str, Any]:
         "ratio_rules_target": _ratio(found["eps"], RULES_TARGET_EPS),
         "rules_alerts": found["alerts"],
         "rules_state_bytes_per_customer": found["state_bytes_per_customer"],
+        "rules_state_json_bytes_per_customer": found["state_json_bytes_per_customer"],
         "rules_state_customers": found["customers"],
         "rules_events_per_customer": len(stream) / max(1, found["customers"]),
     }
@@ -795,6 +796,7 @@ def rules_phase(opts: Options, stream: list[Message]) -> dict[str, Any]:
         results.update(
             rules_busy_eps=busy["eps"],
             rules_busy_state_bytes_per_customer=busy["state_bytes_per_customer"],
+            rules_busy_state_json_bytes_per_customer=busy["state_json_bytes_per_customer"],
             rules_busy_state_bytes_max=busy["state_bytes_max"],
             rules_busy_customers=busy["customers"],
             ratio_rules_busy=_ratio(busy["eps"], found["eps"]),
@@ -811,7 +813,8 @@ def print_rules(r: dict[str, Any]) -> None:
         ),
         (
             "  state per customer",
-            f"{_fmt(r['rules_state_bytes_per_customer'], ' B')} ({_fmt(r['rules_state_customers'])} customers)",
+            f"{_fmt(r['rules_state_bytes_per_customer'], ' B')} ({_fmt(r['rules_state_customers'])} customers; "
+            f"{_fmt(r.get('rules_state_json_bytes_per_customer'), ' B')} as JSON)",
         ),
     ]
     if "rules_busy_eps" in r:
@@ -823,7 +826,8 @@ def print_rules(r: dict[str, Any]) -> None:
             (
                 "  state per customer",
                 f"{_fmt(r['rules_busy_state_bytes_per_customer'], ' B')} (largest "
-                f"{_fmt(r['rules_busy_state_bytes_max'], ' B')}; target <= 2,048 B)",
+                f"{_fmt(r['rules_busy_state_bytes_max'], ' B')}; target <= 2,048 B; "
+                f"{_fmt(r.get('rules_busy_state_json_bytes_per_customer'), ' B')} as JSON)",
             ),
         ]
     width = max(len(name) for name, _ in rows)
