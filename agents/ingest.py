@@ -64,7 +64,12 @@ BATCH_WITHIN = 0.01
 #: catching up after downtime over a quiet spell; the benchmark's backlog, which ends a day before the wall
 #: clock) nearly every customer has a deadline in the jump, and one batch held all their states at once: on
 #: the default benchmark, 10,000 states, 6 million objects, the worker from about 315 to 750 MiB.
-FIRE_MOST: int | None = 100
+#: Off (None) for now: a sliced firing changes the order of alerts across customers and what retention prunes
+#: at the next save, and whether a step is sliced depends on whether the partition happened to be read to its
+#: end at that moment, which is timing. With 100, test_faults' kill -9 case failed once under load (its
+#: outcome is compared with a reference run), and on the benchmark the step is made by the first live event
+#: with more behind it, so it fired whole anyway (512 MiB peak with 100).
+FIRE_MOST: int | None = None
 #: And at most this many seconds of such firings a batch (None: no limit). Measured, a budget bounds what the
 #: live events of a batch wait better than the count: a customer's firing costs 0.35-1 ms of CPU (10 ms for a
 #: few), so 100 of them took 54 ms a batch at the median and 122 ms at worst on the default bench's catch-up;

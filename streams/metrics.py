@@ -121,7 +121,7 @@ PLAN_NOT_IN_CATALOG = Gauge(
 DEADLINES_DUE = Gauge(
     "fairwatch_customers_deadline_due",
     "Customers (on this worker's partitions) with a deadline that stream time, or the next live tick, has passed "
-    "and that has not fired yet: non-zero while a jump of stream time (a catch-up) fires in slices of FIRE_MOST.",
+    "and that has not fired yet: non-zero while a jump of stream time (a catch-up) is being fired.",
 )
 
 

@@ -9,7 +9,7 @@
 3. fairwatch: a real worker process (its own consumer group, so it starts from the beginning) processes it
    end to end; events/s from its first to its last input message consumed (the worker's own clock, read
    from /metrics). Then the catch-up: the backlog ends a day before the wall clock, so stream time jumps a
-   day and the deadlines in that day fire in slices (agents.ingest.FIRE_MOST); live stories are offered at
+   day and the deadlines in that day fire (in slices if agents.ingest.FIRE_MOST is set); live stories at
    the fixed rate until the worker has nothing due (``fairwatch_customers_deadline_due``): how long that
    took, and the consume -> alert latency meanwhile. Then, in steady state, live stories at the same rate
    for the latency figures (the worker's consume -> alert produced histogram), and its peak RSS, state size
