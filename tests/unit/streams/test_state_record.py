@@ -13,9 +13,17 @@ from streams import state_record
 from streams.state_record import STATE_DICTIONARY_ID, decode_state, dictionary_path, encode_state
 from streams.tools.state_dictionary import sample_states, train
 
-from ..models.test_state import _v1_record
-
 MAGIC = b"\x28\xb5\x2f\xfd"
+#: A format-1 record as those builds stored it: no ``v``, the seen digests as integers, the kind in each alert.
+V1_RECORD = {
+    "id": "c-1",
+    "p": 3,
+    "last": 1_767_225_600_000,
+    "seen": [12_345_678_901_234_567, 8_137_986_367_825_531_241],
+    "orders": {},
+    "deadlines": {},
+    "alerts": {"late-delivery-d955f2fdfeb253480a6c22f9": {"k": "promise.late_delivery", "r": 1, "o": True}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +51,9 @@ def test_a_year_of_history_stores_in_under_2_kib(busy_states: list[bytes]) -> No
 def test_uncompressed_json_of_earlier_builds_is_read() -> None:
     current = new_state("c-1", 3)
     assert decode_state(orjson.dumps(current)) == current
-    upgraded = decode_state(orjson.dumps(_v1_record()))
+    upgraded = decode_state(orjson.dumps(V1_RECORD))
     assert upgraded["v"] == STATE_VERSION and len(marks(upgraded)) == 2
+    assert "k" not in upgraded["alerts"]["late-delivery-d955f2fdfeb253480a6c22f9"]
     offsets = {"p": 1, "input_offsets": {"orders": 5}, "epoch": 2}
     assert decode_state(orjson.dumps(offsets)) == offsets
     assert decode_state(encode_state(offsets)) == offsets
