@@ -197,6 +197,8 @@ class Processor:
         #: customer of a checkpoint fires whatever, so a catch-up always moves.
         self.fire_within = fire_within
         self._fire_until: float | None = None
+        #: Either bound set: unbounded, nothing is ever left due, so the per-event checks for it are skipped.
+        self._bounded = fire_most is not None or fire_within is not None
         #: Where a partition with nothing recorded starts, per (topic, partition): set at assignment, so that
         #: records skipped before the first one handled are noticed too.
         self._starts: dict[tuple[str, int], int] = {}
@@ -347,7 +349,7 @@ class Processor:
             changes = []
         if state is None or customer_id in self.touched:
             state = self._get(customer_id) or new_state(customer_id, partition)
-        if self._owes(owned, customer_id):
+        if self._bounded and self._owes(owned, customer_id):
             # Left due by a bounded firing (fire_most): the customer's own deadlines come before their event.
             changes.extend(self._fire_own(owned, state))
         remember_mark(state, mark, self.policy.dedup_window)
@@ -361,7 +363,8 @@ class Processor:
             # This customer's, and any that a firing of this batch left due (a firing's own saves do not look
             # again): the replays' outputs (tests/tools/bench/test_rules_unchanged.py) depend on both going here.
             changes.extend(self._fire_due(owned, self.topics))
-            if self._owes(owned, customer_id):  # the checkpoint's share was spent (fire_most): theirs all the same
+            # The checkpoint's share was spent (fire_most): theirs all the same.
+            if self._bounded and self._owes(owned, customer_id):
                 changes.extend(self._fire_own(owned, state))
         return Outcome("processed", changes, event_at=event.at)
 
@@ -369,7 +372,7 @@ class Processor:
         """The live tick: each caught-up topic of the partition moves to the wall clock minus the grace."""
         owned = self._partition(partition)
         moved = owned.clock.tick(self._ends(partition, owned), int(self.wall_clock() * 1000))
-        if self.fire_most is None and self.fire_within is None:
+        if not self._bounded:
             return self._fire_due(owned, moved) if moved else []
         # Bounded, a tick goes on with what earlier batches left due, whether or not time moved.
         return self._fire_due(owned, self.topics)
@@ -486,7 +489,7 @@ class Processor:
             if now is None or heap[0][0] > now:
                 continue  # nothing due: the common case, decided without popping
             if bounded is None:
-                bounded = (self.fire_most is not None or self.fire_within is not None) and self._live(owned)
+                bounded = self._bounded and self._live(owned)
             left = self._fire_left if bounded else None
             if left is not None and left <= 0:
                 owned.owed = True
