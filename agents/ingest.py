@@ -50,7 +50,8 @@ from streams.health import assigned_partitions, is_ready, position_and_end
 from streams.holes import LogReader
 from streams.outbox import Outbox
 from streams.positions import resume_position
-from streams.processor import Processor
+from streams.processor import HOLD_DECODED, Processor
+from streams.state_record import SetAside
 
 __all__ = ["ingest", "processor", "handle_batch", "BATCH_MAX", "BATCH_WITHIN", "EXIT_PROCESSING_FAILED"]
 
@@ -123,6 +124,8 @@ processor = Processor(
     consumed=_consumed,
     fire_most=FIRE_MOST,
     fire_within=FIRE_WITHIN,
+    # Test only: a lower bound, so that a test's few customers are set aside too (tests/integration/test_faults.py).
+    hold_decoded=int(os.environ.get("FAIRWATCH_TEST_HOLD_DECODED") or HOLD_DECODED),
 )
 # Read when /metrics is scraped (on the event loop, between batches), not kept up on the hot path.
 metrics.DEADLINES_DUE.set_function(processor.due_customers)
@@ -401,7 +404,7 @@ async def handle_batch(events: list[Any]) -> None:
             customers.stage_removal(states, partition, customer_id, processor.epoch(partition))
         dirty = processor.take_dirty()
         for key, state in dirty.items():
-            partition = state["p"]
+            partition = state.partition if type(state) is SetAside else state["p"]
             current_event_var.set(weakref.ref(last_of_partition[partition]))
             customers.stage(states, partition, key, state, processor.epoch(partition))
         metrics.BATCH_WRITES.inc(len(dirty))

@@ -10,7 +10,12 @@ decisions but defers the two per-event costs that do not decide anything:
 writes go to ``dirty`` (each touched customer once, however many of its events
 the batch held; the caller persists them with ``take_dirty``), and metric
 increments are tallied and applied by ``flush_metrics``. Reads see ``dirty``
-first, so every event of a batch sees what the events before it did.
+first, so every event of a batch sees what the events before it did. With
+``hold_decoded`` set, at most that many of the written states are held decoded;
+the least recently written of the others wait in their stored bytes
+(streams.state_record), so a batch that touches every customer (a catch-up
+after downtime fires nearly all of them at once) holds a few MiB, not one
+decoded state per customer.
 
 The table also records, per partition, the next offset to handle on each input
 topic (the input-offsets record, written to the changelog after the customers it
@@ -48,8 +53,9 @@ from models.state import event_mark, has_mark, new_state, remember_mark
 from models.subscriptions import plans_missing
 from streams import metrics
 from streams.clock import DeadlineIndex, PartitionClock
+from streams.state_record import SetAside, decode_state, encode_state
 
-__all__ = ["Processor", "Outcome", "input_offsets_key", "is_input_offsets_key"]
+__all__ = ["Processor", "Outcome", "HOLD_DECODED", "input_offsets_key", "is_input_offsets_key"]
 
 State = dict[str, Any]
 log = logging.getLogger("fairwatch")
@@ -66,6 +72,12 @@ EPOCH = "epoch"
 _OPEN_ORDER = frozenset(("open", "shipped"))
 #: How often (wall clock) a partition is looked over for customers inactive past inactive_customer_days.
 SWEEP_SECONDS = 60.0
+#: What the worker's batches hold decoded of the states they write (``hold_decoded``). A busy customer's state
+#: is about 40 KiB decoded and 2 KiB stored, and a batch that fires every customer (a worker catching up after
+#: downtime over a quiet spell; the benchmark's catch-up) held them all: 5,871 states, the worker from about
+#: 330 to 512 MiB. With 256, about 10 MiB; the rest cost the encoding the checkpoint makes anyway, made
+#: earlier, and a decoding if read again within the batch.
+HOLD_DECODED = 256
 
 
 def input_offsets_key(partition: int) -> str:
@@ -162,6 +174,7 @@ class Processor:
         consumed: Callable[[str, int], int | None] | None = None,
         fire_most: int | None = None,
         fire_within: float | None = None,
+        hold_decoded: int | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
@@ -181,8 +194,14 @@ class Processor:
         self.catalog = None if catalog is None else CatalogView(catalog, on_invalid=_plan_invalid)
         self._catalog_published = 0.0
         self.batched = batched
-        #: Batched mode: customer_id -> state written since the last take_dirty().
-        self.dirty: dict[str, State] = {}
+        #: Batched mode: customer_id -> state written since the last take_dirty(), or its stored bytes once
+        #: more than ``hold_decoded`` states are held (a record's place in the order is its first write's).
+        self.dirty: dict[str, State | SetAside] = {}
+        #: Batched mode: at most this many written states held decoded (None: all). A busy customer's state is
+        #: about 40 KiB of Python objects and 2 KiB stored.
+        self.hold_decoded = hold_decoded
+        #: The customers of ``dirty`` held decoded, least recently written first.
+        self._decoded: dict[str, None] = {}
         #: Batched mode: partitions whose input offsets moved since the last take_dirty().
         self._offsets_moved: set[int] = set()
         #: Customers forgotten since the last take_dirty(): the store still holds them until the caller's
@@ -237,18 +256,18 @@ class Processor:
             self.flush_metrics()
         return outcome
 
-    def take_dirty(self) -> dict[str, State]:
+    def take_dirty(self) -> dict[str, State | SetAside]:
         """Batched mode: what to persist now, in order: the states written since the last call (customer_id ->
-        state), then the input-offsets record of each partition that moved (after the customers it covers)."""
+        state, or its stored bytes when ``hold_decoded`` set it aside), then
+        the input-offsets record of each partition that moved (after the customers it covers)."""
         dirty, self.dirty = self.dirty, {}
+        self._decoded.clear()
         self._forgotten.clear()
         self._fire_left = self.fire_most
         self._fire_until = None
         for state in dirty.values():
-            owned = self.partitions.get(state["p"])
-            if owned is not None:
-                owned.count(state)
-                self._note_plans(owned, state)
+            if type(state) is not SetAside:  # counted when set aside
+                self._tally_state(state)
         for partition in sorted(self._offsets_moved):
             owned = self.partitions.get(partition)
             if owned is not None:
@@ -299,11 +318,37 @@ class Processor:
             child.inc(count)
         tally.clear()
 
+    def _tally_state(self, state: State) -> None:
+        """The open counts and the catalog check of a state about to be persisted."""
+        owned = self.partitions.get(state["p"])
+        if owned is not None:
+            owned.count(state)
+            self._note_plans(owned, state)
+
     def _get(self, customer_id: str) -> State | None:
         state = self.dirty.get(customer_id)
-        if state is not None or customer_id in self._forgotten:
-            return state
+        if state is not None:
+            return decode_state(state.record) if type(state) is SetAside else state
+        if customer_id in self._forgotten:
+            return None
         return self.store.get(customer_id)
+
+    def _hold(self, customer_id: str, state: State) -> None:
+        """Batched mode: the written state waits for take_dirty(); beyond ``hold_decoded``, the least recently
+        written waits encoded (a read decodes it, as a read from the store would)."""
+        self.dirty[customer_id] = state
+        limit = self.hold_decoded
+        if limit is None:
+            return
+        decoded = self._decoded
+        decoded.pop(customer_id, None)
+        decoded[customer_id] = None
+        if len(decoded) > limit:
+            oldest = next(iter(decoded))
+            del decoded[oldest]
+            aside: Any = self.dirty[oldest]
+            self._tally_state(aside)
+            self.dirty[oldest] = SetAside(aside["p"], encode_state(aside))
 
     def _handle(
         self, owned: _Partition, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -363,9 +408,10 @@ class Processor:
             # This customer's, and any that a firing of this batch left due (a firing's own saves do not look
             # again): the replays' outputs (tests/tools/bench/test_rules_unchanged.py) depend on both going here.
             changes.extend(self._fire_due(owned, self.topics))
-            # The checkpoint's share was spent (fire_most): theirs all the same.
+            # The checkpoint's share was spent (fire_most): theirs all the same. Read again: that firing may
+            # have fired them, from a copy decoded from what ``hold_decoded`` set aside.
             if self._bounded and self._owes(owned, customer_id):
-                changes.extend(self._fire_own(owned, state))
+                changes.extend(self._fire_own(owned, self._get(customer_id) or state))
         return Outcome("processed", changes, event_at=event.at)
 
     def tick(self, partition: int) -> list[AlertChange]:
@@ -566,7 +612,7 @@ class Processor:
         if self.batched:
             # The open counts and the catalog check are gauges published each second: taken once per customer
             # per batch, in take_dirty, not at each of the customer's saves (about two per event).
-            self.dirty[customer_id] = state
+            self._hold(customer_id, state)
         else:
             self.persist(customer_id, state)
             owned.count(state)
@@ -632,6 +678,7 @@ class Processor:
         owned = self._partition(partition)
         state = self._get(customer_id)
         self.dirty.pop(customer_id, None)
+        self._decoded.pop(customer_id, None)
         if state is None or state.get("p") != partition:
             return False
         owned.uncount(state)

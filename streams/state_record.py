@@ -26,14 +26,14 @@ say) compress less (2.8 KB at 50 events when every event id is a UUID).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import zstandard
 
 from models.state import StateVersionError, upgrade_state
 
-__all__ = ["encode_state", "decode_state", "STATE_DICTIONARY_ID", "LEVEL", "dictionary_path"]
+__all__ = ["encode_state", "decode_state", "SetAside", "STATE_DICTIONARY_ID", "LEVEL", "dictionary_path"]
 
 #: The dictionary this build compresses with (``streams/data/state-<id>.zdict``).
 STATE_DICTIONARY_ID = 0x46570001
@@ -63,6 +63,14 @@ _compress = zstandard.ZstdCompressor(level=LEVEL, dict_data=_current, write_chec
 _decompressors: dict[int, Any] = {STATE_DICTIONARY_ID: zstandard.ZstdDecompressor(dict_data=_current).decompress}
 _dumps = orjson.dumps
 _loads = orjson.loads
+
+
+class SetAside(NamedTuple):
+    """A customer's written state held in its stored bytes until the checkpoint writes it (streams.processor's
+    ``hold_decoded``): what a batch holds of a customer costs the record's size, not the decoded state's."""
+
+    partition: int
+    record: bytes  # encode_state's
 
 
 def encode_state(state: Any) -> bytes:

@@ -12,7 +12,7 @@ from faust.types import TP, EventT
 
 from streams import metrics
 from streams.outbox import Delivery, Outbox
-from streams.state_record import decode_state, encode_state
+from streams.state_record import SetAside, decode_state, encode_state
 
 __all__ = ["PlansTable", "CustomersTable", "StateView", "EPOCH_HEADER"]
 
@@ -57,13 +57,15 @@ class CustomersTable(faust.Table):
         ``Table.__setitem__`` sends through Faust with a future it discards, so a failed changelog send would
         go unnoticed; and it checks co-partitioning at every write, which the start-up topic check did once.
         """
-        raw_key, encoded = key.encode(), encode_state(value)  # what the state codec writes (streams.codecs)
+        set_aside = type(value) is SetAside
+        # What the state codec writes (streams.codecs); a state set aside is in those bytes already.
+        raw_key, encoded = key.encode(), value.record if set_aside else encode_state(value)
         store = self.data
         if isinstance(store, SerializedStore):
             # RocksDB: the bytes already made, not a second encoding through Faust's serializer registry.
             store._set(raw_key, encoded)
         else:
-            store[key] = value
+            store[key] = decode_state(encoded) if set_aside else value
         outbox.add(self._changelog_name, raw_key, encoded, [(EPOCH_HEADER, b"%d" % epoch)], partition)
 
     def stage_removal(self, outbox: Outbox, partition: int, key: str, epoch: int) -> bool:

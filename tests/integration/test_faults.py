@@ -46,7 +46,10 @@ from tests.support.kafka_io import PARTITIONS, prepare_topics_and_plans, read_to
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240), pytest.mark.usefixtures("logs_on_failure")]
 
-ENV = {"FAIRWATCH_TICK_SECONDS": "3600"}
+REFERENCE_ENV = {"FAIRWATCH_TICK_SECONDS": "3600"}
+#: The workers under fault hold at most 8 written states of a batch decoded (the others in their stored bytes):
+#: a paced batch here touches up to about 30 customers, far below the worker's own bound.
+ENV = {**REFERENCE_ENV, "FAIRWATCH_TEST_HOLD_DECODED": "8"}
 CHANGELOG = "fairwatch-customers-changelog"
 
 
@@ -115,8 +118,8 @@ class _Producer:
             await producer.stop()
 
 
-def _worker(broker: str, tmp_path: Path, name: str) -> WorkerProcess:
-    return WorkerProcess(broker, tmp_path / f"{name}-data", tmp_path / f"{name}.log", env=ENV, partitions=PARTITIONS)
+def _worker(broker: str, tmp_path: Path, name: str, env: dict[str, str] = ENV) -> WorkerProcess:
+    return WorkerProcess(broker, tmp_path / f"{name}-data", tmp_path / f"{name}.log", env=env, partitions=PARTITIONS)
 
 
 def _tables(workers: list[WorkerProcess], customers: list[str]) -> dict[str, bytes]:
@@ -154,7 +157,7 @@ class _Reference:
         self.broker = EmbeddedBroker(log_path=tmp_path / "reference-broker.log").start()
         try:
             prepare_topics_and_plans(self.broker.address)
-            self.worker = _worker(self.broker.address, tmp_path, "reference").start()
+            self.worker = _worker(self.broker.address, tmp_path, "reference", REFERENCE_ENV).start()
             self.worker.wait_ready(60)
         except BaseException:
             self.close()

@@ -28,8 +28,8 @@ import orjson
 
 from models.alerts import to_cloudevent
 from models.policy import Policy
-from streams.processor import Processor, is_input_offsets_key
-from streams.state_record import decode_state, encode_state
+from streams.processor import HOLD_DECODED, Processor, is_input_offsets_key
+from streams.state_record import SetAside, decode_state, encode_state
 from streams.tools.bench.workload import Message
 from streams.tools.topic_commands import read_plans_file
 
@@ -69,6 +69,12 @@ def _catalog() -> dict[str, Any]:
     return {key.decode(): orjson.loads(value) for key, value in plans}
 
 
+def _write(records: dict[str, bytes], dirty: Mapping[str, Any]) -> None:
+    """A checkpoint's writes, as the worker stores them (a state set aside is in those bytes already)."""
+    for key, state in dirty.items():
+        records[key] = state.record if type(state) is SetAside else encode_state(state)
+
+
 def run_rules(
     messages: list[Message],
     partitions: int = 8,
@@ -101,6 +107,7 @@ def run_rules(
         wall_clock=wall_clock,
         catalog=_catalog(),
         batched=True,
+        hold_decoded=HOLD_DECODED,
     )
     offsets: dict[tuple[str, int], int] = {}
     dumps = orjson.dumps
@@ -124,8 +131,7 @@ def run_rules(
             for change in outcome.changes:
                 out.append(dumps(to_cloudevent(change, currency)))
         processor.flush_metrics()
-        for key, state in processor.take_dirty().items():
-            records[key] = encode_state(state)
+        _write(records, processor.take_dirty())
         alert_count += len(out)
         alert_bytes += sum(map(len, out))
         if keep_alerts:
@@ -134,8 +140,7 @@ def run_rules(
     for partition in range(partitions):
         for change in processor.tick(partition):
             out.append(dumps(to_cloudevent(change, currency)))
-    for key, state in processor.take_dirty().items():
-        records[key] = encode_state(state)
+    _write(records, processor.take_dirty())
     alert_count += len(out)
     if keep_alerts:
         alerts += out

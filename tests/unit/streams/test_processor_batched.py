@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 
 from models.policy import Policy
 from streams.processor import Processor
+from streams.state_record import SetAside, decode_state
 from streams.tools.bench.workload import mixed_stream
 
 PARTITIONS = 4
@@ -30,8 +31,25 @@ def _partition(key: bytes) -> int:
     return zlib.crc32(key) % PARTITIONS
 
 
-def _run(messages: list[tuple[str, bytes, bytes]], batch_sizes: list[int] | None) -> dict[str, Any]:
+def _run(
+    messages: list[tuple[str, bytes, bytes]], batch_sizes: list[int] | None, hold_decoded: int | None = None
+) -> dict[str, Any]:
     store: dict[str, Any] = {}
+    taken = {"decoded": 0, "set_aside": 0, "most_decoded": 0}
+
+    def write(dirty: dict[str, Any]) -> None:
+        decoded = 0
+        for customer_id, state in dirty.items():
+            if type(state) is SetAside:
+                assert state.partition == _partition(customer_id.encode())
+                taken["set_aside"] += 1
+                state = decode_state(state.record)
+            elif "input_offsets" not in state:
+                decoded += 1
+            store[customer_id] = orjson.loads(orjson.dumps(state))
+        taken["decoded"] += decoded
+        taken["most_decoded"] = max(taken["most_decoded"], decoded)
+
     highwater = {}
     for topic, key, _ in messages:
         tp = (topic, _partition(key))
@@ -43,6 +61,7 @@ def _run(messages: list[tuple[str, bytes, bytes]], batch_sizes: list[int] | None
         lambda topic, partition: highwater.get((topic, partition), 0),
         wall_clock=lambda: WALL,
         batched=batch_sizes is not None,
+        hold_decoded=hold_decoded,
     )
     offsets: dict[tuple[str, int], int] = {}
     outcomes, changes = [], []
@@ -61,15 +80,19 @@ def _run(messages: list[tuple[str, bytes, bytes]], batch_sizes: list[int] | None
         if batch_sizes is not None:
             left -= 1
             if left == 0:
-                for customer_id, state in processor.take_dirty().items():
-                    store[customer_id] = orjson.loads(orjson.dumps(state))
+                write(processor.take_dirty())
                 processor.flush_metrics()
                 left = next(sizes, 1)
     if batch_sizes is not None:
-        for customer_id, state in processor.take_dirty().items():
-            store[customer_id] = orjson.loads(orjson.dumps(state))
+        write(processor.take_dirty())
         processor.flush_metrics()
-    return {"outcomes": outcomes, "changes": changes, "store": store, "open": processor.open_counts()}
+    return {
+        "outcomes": outcomes,
+        "changes": changes,
+        "store": store,
+        "open": processor.open_counts(),
+        "taken": taken,
+    }
 
 
 def _counted() -> float:
@@ -112,3 +135,20 @@ def test_batches_of_any_size_decide_what_single_messages_decide(
     assert batched["changes"] == once["changes"]
     assert batched["store"] == once["store"]
     assert batched["open"] == once["open"]
+
+
+@pytest.mark.parametrize("hold", [1, 4])
+def test_states_set_aside_in_their_bytes_decide_what_states_held_decoded_decide(
+    messages: list[tuple[str, bytes, bytes]], hold: int
+) -> None:
+    # Big batches: each touches dozens of customers, and many are read and written again after being set aside.
+    sizes = [400, 1000, 50, 1000, 7, 1000] * (len(messages) // 1000 + 1)
+    held = _run(messages, sizes)
+    aside = _run(messages, sizes, hold_decoded=hold)
+    assert held["taken"]["set_aside"] == 0
+    assert aside["taken"]["set_aside"] > 200
+    assert aside["taken"]["most_decoded"] <= hold
+    assert aside["outcomes"] == held["outcomes"]
+    assert aside["changes"] == held["changes"]
+    assert aside["store"] == held["store"]
+    assert aside["open"] == held["open"]
