@@ -30,10 +30,11 @@ PartitionPosition = tuple[int | None, int | None, int | None]
 
 #: At most this many records a fetch hands from the consumer thread to the streams. Unbounded (Faust's
 #: broker_max_poll_records, None by default), a fetch hands over all the fetcher holds, up to 1 MiB a partition,
-#: and Faust keeps all of it decoded until the last record has gone to the agent: through the benchmark's
-#: backlog about 51,000 records (~35 MiB of objects), and RSS settles above the high-water it leaves. With
-#: 2,000 (200,000 events, 4,000 customers, two runs each), RSS through the backlog 195-207 MiB against
-#: 238-268 MiB, at 1,407-1,748 events/s against 1,249-1,383. A broker_max_poll_records set in Faust's
+#: and Faust's getmany keeps all of it decoded until the last record has gone to the agent: through the
+#: benchmark's backlog 51,000-57,000 records, 25 MiB by sys.getsizeof and 40 MiB of Python's allocated blocks,
+#: and RSS settles above the high-water they leave. With 2,000, RSS through the backlog 195-207 MiB against
+#: 238-268 (200,000 events, 4,000 customers, two runs each) and 266 against 313 (500,000 events, 10,000
+#: customers), at 1,407-1,748 events/s against 1,249-1,383. A broker_max_poll_records set in Faust's
 #: configuration is kept.
 MAX_POLL_RECORDS = 2000
 
