@@ -33,9 +33,9 @@ PartitionPosition = tuple[int | None, int | None, int | None]
 #: and Faust's getmany keeps all of it decoded until the last record has gone to the agent: through the
 #: benchmark's backlog 51,000-57,000 records, 25 MiB by sys.getsizeof and 40 MiB of Python's allocated blocks,
 #: and RSS settles above the high-water they leave. With 2,000, RSS through the backlog 195-207 MiB against
-#: 238-268 (200,000 events, 4,000 customers, two runs each) and 266 against 313 (500,000 events, 10,000
-#: customers), at 1,407-1,748 events/s against 1,249-1,383. A broker_max_poll_records set in Faust's
-#: configuration is kept.
+#: 238-268 (200,000 events, 4,000 customers) and 249-266 against 313-362 (500,000 events, 10,000 customers),
+#: two runs each, at 1,407-1,748 events/s against 1,249-1,383 and 1,630-1,645 against 1,244-1,360. A
+#: broker_max_poll_records set in Faust's configuration is kept.
 MAX_POLL_RECORDS = 2000
 
 
