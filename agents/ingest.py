@@ -64,7 +64,8 @@ BATCH_WITHIN = 0.01
 #: batches after (and a customer's own always before their next event). When stream time jumps (a worker
 #: catching up after downtime over a quiet spell; the benchmark's backlog, which ends a day before the wall
 #: clock) nearly every customer has a deadline in the jump, and one batch held all their states at once: on
-#: the default benchmark, 10,000 states, 6 million objects, the worker from about 315 to 750 MiB.
+#: the default benchmark, 10,000 states, 6 million objects, the worker from about 315 to 750 MiB. (What a
+#: batch holds decoded is now bounded without slicing: streams.processor.HOLD_DECODED.)
 #: Off (None) for now: a sliced firing changes the order of alerts across customers and what retention prunes
 #: at the next save, and whether a step is sliced depends on whether the partition happened to be read to its
 #: end at that moment, which is timing. With 100, test_faults' kill -9 case failed once under load (its
