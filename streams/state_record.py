@@ -33,7 +33,15 @@ import zstandard
 
 from models.state import StateVersionError, upgrade_state
 
-__all__ = ["encode_state", "decode_state", "SetAside", "STATE_DICTIONARY_ID", "LEVEL", "dictionary_path"]
+__all__ = [
+    "encode_state",
+    "decode_state",
+    "stored_bytes",
+    "SetAside",
+    "STATE_DICTIONARY_ID",
+    "LEVEL",
+    "dictionary_path",
+]
 
 #: The dictionary this build compresses with (``streams/data/state-<id>.zdict``).
 STATE_DICTIONARY_ID = 0x46570001
@@ -77,6 +85,11 @@ def encode_state(state: Any) -> bytes:
     """A state (or input-offsets record) as it is stored."""
     # Copied to its length: zstandard's output keeps the whole compression bound (the JSON's size) allocated.
     return memoryview(_compress(_dumps(state))).tobytes()
+
+
+def stored_bytes(value: Any) -> bytes:
+    """What a checkpoint stores for a written state: a set-aside state's bytes as they are, else encoded."""
+    return value.record if type(value) is SetAside else encode_state(value)
 
 
 def decode_state(raw: bytes) -> Any:

@@ -12,7 +12,7 @@ from faust.types import TP, EventT
 
 from streams import metrics
 from streams.outbox import Delivery, Outbox
-from streams.state_record import SetAside, decode_state, encode_state
+from streams.state_record import SetAside, decode_state, stored_bytes
 
 __all__ = ["PlansTable", "CustomersTable", "StateView", "EPOCH_HEADER"]
 
@@ -58,8 +58,7 @@ class CustomersTable(faust.Table):
         go unnoticed; and it checks co-partitioning at every write, which the start-up topic check did once.
         """
         set_aside = type(value) is SetAside
-        # What the state codec writes (streams.codecs); a state set aside is in those bytes already.
-        raw_key, encoded = key.encode(), value.record if set_aside else encode_state(value)
+        raw_key, encoded = key.encode(), stored_bytes(value)  # what the state codec writes (streams.codecs)
         store = self.data
         if isinstance(store, SerializedStore):
             # RocksDB: the bytes already made, not a second encoding through Faust's serializer registry.

@@ -29,7 +29,7 @@ import orjson
 from models.alerts import to_cloudevent
 from models.policy import Policy
 from streams.processor import HOLD_DECODED, Processor, is_input_offsets_key
-from streams.state_record import SetAside, decode_state, encode_state
+from streams.state_record import decode_state, encode_state, stored_bytes
 from streams.tools.bench.workload import Message
 from streams.tools.topic_commands import read_plans_file
 
@@ -72,7 +72,7 @@ def _catalog() -> dict[str, Any]:
 def _write(records: dict[str, bytes], dirty: Mapping[str, Any]) -> None:
     """A checkpoint's writes, as the worker stores them (a state set aside is in those bytes already)."""
     for key, state in dirty.items():
-        records[key] = state.record if type(state) is SetAside else encode_state(state)
+        records[key] = stored_bytes(state)
 
 
 def run_rules(
