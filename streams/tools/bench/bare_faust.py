@@ -21,6 +21,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import loop as mode_loop
 
 from models.events import INPUT_TOPICS
+from streams.tools.bench.result import publish
 
 FETCH_MAX_WAIT_MS = int(os.environ.get("BENCH_FETCH_MAX_WAIT_MS", "10"))
 
@@ -80,7 +81,7 @@ def build(result: Path) -> faust.App:
             if seen[0] == 1:
                 seen[1] = time.time()
             elif seen[0] == expect:
-                result.write_bytes(orjson.dumps({"first": seen[1], "last": time.time(), "count": seen[0]}))
+                publish(result, {"first": seen[1], "last": time.time(), "count": seen[0]})
 
     return app
 

@@ -53,6 +53,7 @@ from streams.compat.producer import kafka_producer
 from streams.compat.stream import current_event_var
 from streams.outbox import Outbox
 from streams.tools.bench.bare_faust import _App
+from streams.tools.bench.result import publish
 
 __all__ = ["Variant", "VARIANTS", "CHAIN", "state_record", "build"]
 
@@ -161,7 +162,7 @@ class _Seen:
             found["cpu_seconds"] = time.process_time() - self.cpu_first
             found["loop"] = type(asyncio.get_running_loop()).__module__
             found.update(produced=self.produced, state_writes=self.state_writes, batches=self.batches)
-            self.result.write_bytes(orjson.dumps(found))
+            publish(self.result, found)
 
 
 def build(result: Path, variant: Variant) -> faust.App:

@@ -20,6 +20,7 @@ import orjson
 from quixstreams import Application, State
 
 from models.events import INPUT_TOPICS
+from streams.tools.bench.result import publish
 
 OUTPUT_TOPIC = "bench.quix-out"
 
@@ -52,7 +53,7 @@ def main() -> None:
         if seen[0] == 1:
             seen[1] = time.time()
         elif seen[0] == expect:
-            result.write_bytes(orjson.dumps({"first": seen[1], "last": time.time(), "count": seen[0]}))
+            publish(result, {"first": seen[1], "last": time.time(), "count": seen[0]})
         return orjson.dumps({"n": record["n"], "type": kind})
 
     for name in INPUT_TOPICS:
