@@ -106,13 +106,14 @@ def _end(role: str, partition: int) -> int | None:
 
 
 def _consumed(role: str, partition: int) -> int | None:
-    """The offset of the last record the consumer handed to the stream, once it has read to the end of the log."""
+    """The offset past the last record the consumer handed to Faust, once what it handed over reaches the end of
+    the log (None until then): the agent is caught up on the partition when it has handled up to there."""
     tp = TP(_TOPIC_OF_ROLE[role], partition)
-    position, end = position_and_end(app, tp)
+    position, handed = app.consumer.handed_over(tp)
+    end = _end(role, partition)
     if position is None or end is None or position < end:
         return None
-    read = app.consumer.last_read_offset(tp)
-    return -1 if read is None else read
+    return 0 if handed is None else handed
 
 
 processor = Processor(

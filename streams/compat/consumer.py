@@ -76,21 +76,59 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class Consumer(faust_aiokafka.Consumer):
     fairwatch_thread: ConsumerThread | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: TP -> the consumer's position as of the last fetch Faust took (not the live one: see handed_over).
+        self._handed_position: dict[TP, int | None] = {}
+        #: TP -> the offset past the last record a fetch gave Faust since the last seek.
+        self._handed_next: dict[TP, int] = {}
+
     def _new_consumer_thread(self) -> ConsumerThread:
         self.fairwatch_thread = ConsumerThread(self, loop=self.loop, beacon=self.beacon)
         return self.fairwatch_thread
 
-    def last_read_offset(self, tp: TP) -> int | None:
-        """The offset of the last record Faust's fetcher handed to the streams on ``tp`` (None: none yet).
+    def handed_over(self, tp: TP) -> tuple[int | None, int | None]:
+        """(position, next) of ``tp`` as of the last fetch Faust took: the consumer's position then, and the
+        offset past the last record handed to Faust since the last seek (None: none since).
 
-        After Faust's seek to the committed offsets it holds that offset instead until a record comes.
+        Every record below ``next`` is Faust's to deliver, held in its fetch loop or in a stream's buffer,
+        whether or not it has reached the agent yet; none at or past ``position`` is. The live position is no
+        substitute: the consumer thread moves it when it takes a fetch's records, before Faust's fetch loop
+        has them, and Faust's own read offset lags the records it still holds undelivered.
         """
-        return self._read_offset.get(tp)
+        return self._handed_position.get(tp), self._handed_next.get(tp)
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        records = await super()._getmany(active_partitions, timeout)
+        thread = self.fairwatch_thread
+        if thread is not None:
+            # Faust calls this from one loop, one fetch at a time: nothing moves a position until the next call.
+            for tp in active_partitions if active_partitions is not None else records:
+                self._handed_position[tp] = thread.partition_position(tp)[0]
+        for tp, taken in records.items():
+            if taken:
+                self._handed_next[tp] = taken[-1].offset + 1
+        return records
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        await super().seek(partition, offset)
+        self._forget_handed((partition,))
+
+    def _forget_handed(self, partitions: Iterable[TP]) -> None:
+        """After a seek or a rebalance, nothing is handed over on these until the next fetch says so."""
+        for tp in partitions:
+            self._handed_position.pop(tp, None)
+            self._handed_next.pop(tp, None)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        self._forget_handed(revoked)
+        await super().on_partitions_revoked(revoked)
 
     async def perform_seek(self) -> None:
         """After Faust's seek to the committed offsets (recovery is complete by now), the table's input offsets
         decide where each input partition resumes: the one seek fairwatch makes, before the stream is resumed,
         so it cannot race the fetch of a running stream."""
+        self._forget_handed(tuple(self._handed_next) + tuple(self._handed_position))
         await super().perform_seek()
         hook: ResumeHook | None = getattr(self.app, "fairwatch_resume", None)
         if hook is None:

@@ -12,6 +12,7 @@ from importlib.metadata import version
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.consumer import fetcher as aiokafka_fetcher
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.consumer.subscription_state import SubscriptionState, TopicPartitionState
 from faust.stores import rocksdb
@@ -69,8 +70,26 @@ def test_faust_seeks_to_committed_offsets_through_perform_seek_after_recovery() 
     source = inspect.getsource(FaustConsumer.perform_seek)
     assert "_committed_offset" in source and "_read_offset" in source
     assert "_new_consumer_thread" in vars(faust_aiokafka.Consumer)
-    # What Consumer.last_read_offset reads: the fetcher sets it for every record it hands to the streams.
-    assert "set_read_offset = self._read_offset.__setitem__" in inspect.getsource(FaustConsumer._drain_messages)
+
+
+def test_every_fetch_faust_takes_passes_through_getmany_one_at_a_time() -> None:
+    # Consumer.handed_over is kept by the _getmany override: Faust must fetch through it, by these names, and
+    # deliver a fetch's records before it asks for the next (so no position moves between the two).
+    assert "_getmany" in vars(Consumer)
+    assert "await self._thread.getmany(" in inspect.getsource(faust_aiokafka.Consumer._getmany)
+    assert "await self._getmany(" in inspect.getsource(FaustConsumer._wait_next_records)
+    assert list(inspect.signature(faust_aiokafka.Consumer._getmany).parameters) == [
+        "self",
+        "active_partitions",
+        "timeout",
+    ]
+    drain = inspect.getsource(FaustConsumer._drain_messages)
+    assert "ait = cast(AsyncIterator, getmany(timeout=1.0))" in drain and "async for tp, message in ait:" in drain
+    # The position moves when the consumer thread takes a fetch's records, and only then.
+    assert "state.consumed_to(self._partition_records.next_fetch_offset)" in inspect.getsource(
+        aiokafka_fetcher.FetchResult._update_position
+    )
+    assert "on_partitions_revoked" in vars(FaustConsumer) and "seek" in vars(FaustConsumer)
 
 
 def test_a_global_tables_changelog_is_named_by_changelog_topic_name() -> None:

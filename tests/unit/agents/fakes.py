@@ -200,10 +200,11 @@ class FakeThread:
 class FakeConsumer:
     def __init__(self) -> None:
         self.fairwatch_thread = FakeThread()
-        self.read: dict[TP, int] = {}
+        #: TP -> (position, next offset past the last record) as of the last fetch Faust took.
+        self.handed: dict[TP, tuple[int | None, int | None]] = {}
 
-    def last_read_offset(self, tp: TP) -> int | None:
-        return self.read.get(tp)
+    def handed_over(self, tp: TP) -> tuple[int | None, int | None]:
+        return self.handed.get(tp, (None, None))
 
 
 class FakeSignal:

@@ -236,11 +236,12 @@ def test_a_control_message_that_is_not_a_forget_request_is_ignored(
     assert "is not a forget request: ignored" in caplog.text
 
 
-def caught_up(agents: Agents, partition: int, end: int) -> None:
-    """The consumer has read orders/<partition> to ``end``, the end of the log."""
+def caught_up(agents: Agents, partition: int, end: int, handed: int | None = None) -> None:
+    """The consumer has read orders/<partition> to ``end``, the end of the log, and handed Faust the records
+    below ``handed`` (default: all of them)."""
     tp = TP(agents.topic("orders"), partition)
     agents.app.consumer.fairwatch_thread.positions[tp] = (end, end, None)
-    agents.app.consumer.read[tp] = end - 1
+    agents.app.consumer.handed[tp] = (end, end if handed is None else handed)
 
 
 def tick(agents: Agents, partition: int) -> Event:
@@ -267,6 +268,30 @@ def test_a_tick_fires_the_deadlines_the_wall_clock_passed_once_the_topic_is_caug
     # A tick moves no input offset: the customer alone is written, as an event of the tick's partition.
     assert [(step, key) for step, _, key in agents.journal if step == "put"] == [("put", CUSTOMER)]
     assert agents.customers.writes[-1] == (1, CUSTOMER, 1, 1)
+
+
+def test_a_tick_waits_for_every_record_handed_to_faust_and_not_for_a_trailing_marker(agents: Agents) -> None:
+    orders = agents.topic("orders")
+    asyncio.run(agents.ingest.handle_batch(messages(orders, 1, [(CUSTOMER.encode(), placed("o-1", T0, T0 + 2 * DAY))])))
+
+    # Offset 1 is in Faust's hands (its fetch loop or the stream's buffer), not yet the agent's: a jump of stream
+    # time now would fire deadlines that record may settle (as when complaints were taken for unanswered).
+    caught_up(agents, 1, end=2)
+    asyncio.run(agents.ingest.handle_batch([tick(agents, 1)]))
+    assert not agents.alerts.sent
+
+    # The consumer thread is at the end, but the fetch that took offset 1 has not reached Faust's loop yet.
+    tp = TP(orders, 1)
+    agents.app.consumer.fairwatch_thread.positions[tp] = (2, 2, None)
+    agents.app.consumer.handed[tp] = (1, 1)
+    asyncio.run(agents.ingest.handle_batch([tick(agents, 1)]))
+    assert not agents.alerts.sent
+
+    # Offset 1 is a transaction's commit marker: no record to wait for, and the high-water mark one past it.
+    caught_up(agents, 1, end=2, handed=1)
+    asyncio.run(agents.ingest.handle_batch([tick(agents, 1)]))
+    raised = [orjson.loads(sent.value)["data"] for sent in agents.alerts.sent]
+    assert {(alert["kind"], alert["customer_id"]) for alert in raised} == {("promise.late_delivery", CUSTOMER)}
 
 
 def test_the_tick_timer_sends_one_empty_tick_per_owned_input_partition_only_when_ready(agents: Agents) -> None:
