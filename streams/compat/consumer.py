@@ -15,7 +15,7 @@ from faust.types import TP
 
 from streams.highwater import true_end_offsets
 
-__all__ = ["FairwatchTransport", "VERSIONS_CHECKED", "ResumeHook", "PartitionPosition"]
+__all__ = ["FairwatchTransport", "VERSIONS_CHECKED", "ResumeHook", "PartitionPosition", "MAX_POLL_RECORDS"]
 
 log = logging.getLogger("fairwatch")
 
@@ -28,6 +28,16 @@ ResumeHook = Callable[[Iterable[TP], Mapping[TP, int | None], Mapping[TP, int]],
 #: (position, high-water mark, last stable offset) of a partition, each None while unknown.
 PartitionPosition = tuple[int | None, int | None, int | None]
 
+#: At most this many records a fetch hands from the consumer thread to the streams. Unbounded (Faust's
+#: broker_max_poll_records, None by default), a fetch hands over all the fetcher holds, up to 1 MiB a partition,
+#: and Faust's getmany keeps all of it decoded until the last record has gone to the agent: through the
+#: benchmark's backlog 51,000-57,000 records, 25 MiB by sys.getsizeof and 40 MiB of Python's allocated blocks,
+#: and RSS settles above the high-water they leave. With 2,000, RSS through the backlog 195-207 MiB against
+#: 238-268 (200,000 events, 4,000 customers) and 249-266 against 313-362 (500,000 events, 10,000 customers),
+#: two runs each, at 1,407-1,748 events/s against 1,249-1,383 and 1,630-1,645 against 1,244-1,360. A
+#: broker_max_poll_records set in Faust's configuration is kept.
+MAX_POLL_RECORDS = 2000
+
 
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
@@ -38,6 +48,9 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # read_committed is the default (streams.config: the embedded broker's profile reads uncommitted).
         consumer._fetch_max_wait_ms = self.app.fairwatch_config.fetch_max_wait_ms
         consumer._isolation_level = self.app.fairwatch_config.isolation_level
+        # Read by this thread's getmany (Faust's), which passes it to the fetcher as max_records on every fetch.
+        if consumer._max_poll_records is None:
+            consumer._max_poll_records = MAX_POLL_RECORDS
         return consumer
 
     async def _highwaters(self, partitions: Any) -> Any:

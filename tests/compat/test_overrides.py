@@ -9,8 +9,10 @@ import asyncio
 import inspect
 from contextvars import ContextVar
 from importlib.metadata import version
+from types import SimpleNamespace
 
 import faust
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.consumer import fetcher as aiokafka_fetcher
 from aiokafka.consumer.group_coordinator import GroupCoordinator
@@ -22,7 +24,7 @@ from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.compat import VERSIONS_CHECKED, current_event_var
-from streams.compat.consumer import Consumer, ConsumerThread
+from streams.compat.consumer import MAX_POLL_RECORDS, Consumer, ConsumerThread
 from streams.compat.tables import CustomersTable, PlansTable
 
 
@@ -42,6 +44,27 @@ def test_the_consumer_reads_fetch_wait_and_isolation_level_from_the_attributes_s
     assert "isolation_level=self._isolation_level" in start
     assert "_create_worker_consumer" in vars(faust_aiokafka.AIOKafkaConsumerThread)
     assert "_create_worker_consumer" in vars(ConsumerThread)
+
+
+def test_the_worker_consumer_hands_over_at_most_max_poll_records_a_fetch_unless_faust_is_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def make(max_poll_records: int | None) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", max_poll_records=max_poll_records)
+
+    config = SimpleNamespace(fetch_max_wait_ms=10, isolation_level="read_uncommitted")
+    for configured, expected in ((None, MAX_POLL_RECORDS), (50, 50)):
+        consumer = asyncio.run(make(configured))
+        monkeypatch.setattr(
+            faust_aiokafka.AIOKafkaConsumerThread, "_create_worker_consumer", lambda self, transport, c=consumer: c
+        )
+        thread = object.__new__(ConsumerThread)
+        thread.app = SimpleNamespace(fairwatch_config=config)
+        assert thread._create_worker_consumer(None)._max_poll_records == expected
+    # What takes it to the fetcher: Faust's getmany passes it as max_records on every fetch.
+    getmany = inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread.getmany)
+    assert "max_records=_consumer._max_poll_records" in getmany
+    assert "max_records=max_records" in inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread._fetch_records)
 
 
 def test_recovery_end_offsets_come_through_highwaters() -> None:
