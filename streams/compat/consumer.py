@@ -141,7 +141,9 @@ class Consumer(faust_aiokafka.Consumer):
         """After Faust's seek to the committed offsets (recovery is complete by now), the table's input offsets
         decide where each input partition resumes: the one seek fairwatch makes, before the stream is resumed,
         so it cannot race the fetch of a running stream."""
-        self._forget_handed(tuple(self._handed_next) + tuple(self._handed_position))
+        # Every assigned partition is sought here: nothing is handed over on any until the next fetch.
+        self._handed_position.clear()
+        self._handed_next.clear()
         await super().perform_seek()
         hook: ResumeHook | None = getattr(self.app, "fairwatch_resume", None)
         if hook is None:
