@@ -16,14 +16,17 @@ the one it builds on (its ``base``) is what that one thing costs per event:
 - ``sensor``: Faust's Prometheus sensor (``faust.sensors.prometheus.setup_prometheus_sensors``);
 - ``light-sensor``: instead, the sensor agents/web.py sets up (streams.compat.sensor: Faust's metric families,
   counted plainly per event and made into families when scraped);
-- ``state-2k`` / ``state-9k``: a RocksDB Faust table (fairwatch's RocksDB options, raw serializers, a
+- ``state-256`` / ``state-2k`` / ``state-9k``: a RocksDB Faust table (fairwatch's RocksDB options, raw serializers, a
   changelog): per event the customer's record (keyed by the message key) is read from the store's bytes and
   orjson-decoded (once per batch per customer, as the processor keeps a batch's states), changed; per batch
   each touched customer is orjson-encoded once, written to the store and its changelog record sent in one
   record batch per partition (streams.outbox), awaited: fairwatch's write path, records of ~2 KB (10 events
-  a customer) or ~9 KB (50);
-- ``state-2k-produce`` / ``state-9k-produce``: the same plus one more record per event to an output topic
-  (as the alerts go, in record batches, delivered before the state as fairwatch's checkpoint orders them).
+  a customer) or ~9 KB (50), or of 256 B: about one order's facts, what an event would write if a customer's
+  state were split into one small record per order, subscription and complaint (the least a stateful worker
+  that keeps a customer's facts can write);
+- ``state-256-produce`` / ``state-2k-produce`` / ``state-9k-produce``: the same plus one more record per event
+  to an output topic (as the alerts go, in record batches, delivered before the state as fairwatch's
+  checkpoint orders them).
 
 ``bare-last`` is ``bare`` again, run last: how far the shared machine drifted over the phase.
 Off the chain, ``bare-noacks`` is ``bare`` with its topic's acks off (``app.topic(..., acks=False)``, Faust's
@@ -97,6 +100,8 @@ CHAIN: tuple[Variant, ...] = _chain(
     ("web", "batched", "+ web server", {"web": True}),
     ("sensor", "web", "+ Prometheus sensor", {"sensor": "faust"}),
     ("light-sensor", "web", "+ light Prometheus sensor", {"sensor": "light"}),
+    ("state-256", "light-sensor", "+ RocksDB state 256 B r/w", {"state_bytes": 256}),
+    ("state-256-produce", "state-256", "+ 1 output record/event", {"produce": True}),
     ("state-2k", "light-sensor", "+ RocksDB state 2 KB r/w", {"state_bytes": 2_048}),
     ("state-2k-produce", "state-2k", "+ 1 output record/event", {"produce": True}),
     ("state-9k", "light-sensor", "+ RocksDB state 9 KB r/w", {"state_bytes": 9_216}),

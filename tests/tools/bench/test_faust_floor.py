@@ -61,13 +61,17 @@ def test_every_floor_variant_reads_the_stream_and_reports_its_cost(tmp_path: Pat
         if VARIANTS[name].batched:
             assert 1 <= row["mean_batch"] <= 1000, name  # take_events(1000, ...)
         assert row["loop"] == ("uvloop" if VARIANTS[name].loop == "uvloop" else "asyncio.unix_events"), name
-    # The two output variants each sent one record per keyed event; no other variant sends any.
-    assert produced == 2 * keyed
-    for name in ("state-2k-produce", "state-9k-produce"):
+    # The output variants each sent one record per keyed event; no other variant sends any.
+    producing = [variant.name for variant in CHAIN if variant.produce]
+    assert producing == ["state-256-produce", "state-2k-produce", "state-9k-produce"]
+    assert produced == len(producing) * keyed
+    for name in producing:
         assert floor[name]["produced_per_event"] == keyed / len(stream), name
-    for name in ("state-2k", "state-2k-produce", "state-9k", "state-9k-produce"):
+    stateful = [variant.name for variant in CHAIN if variant.state_bytes]
+    assert len(stateful) == 6
+    for name in stateful:
         # One changelog record per customer a batch touched: at most one per event, at least one per customer.
         assert 150 / len(stream) <= floor[name]["state_writes_per_event"] <= 1, name
     # Each state variant kept its state in RocksDB under the child's data directory.
-    for name in ("state-2k", "state-9k"):
+    for name in ("state-256", "state-2k", "state-9k"):
         assert list(tmp_path.glob(f"floor-{name}-data/*/tables/*floor-state-*.db")), name
