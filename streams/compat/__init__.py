@@ -13,7 +13,8 @@ an upgrade moves the private name it relies on.
 - ``producer``: the aiokafka producer under Faust's, which streams.outbox sends
   record batches through.
 - ``stream``: the current-event context variable that the table and its RocksDB
-  store read the partition from.
+  store read the partition from; the batch window of ``take_events``, asked for at
+  each batch.
 - ``sensor``: Faust's Prometheus sensor whose per-event hooks only count; a
   collector publishes Faust's metric families from the counts at scrape time.
 """

@@ -10,6 +10,7 @@ import inspect
 from contextvars import ContextVar
 from importlib.metadata import version
 from types import SimpleNamespace
+from typing import Any
 
 import faust
 import pytest
@@ -25,6 +26,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.compat import VERSIONS_CHECKED, current_event_var
 from streams.compat.consumer import MAX_POLL_RECORDS, Consumer, ConsumerThread
+from streams.compat.stream import wait_batches_for
 from streams.compat.tables import CustomersTable, PlansTable
 
 
@@ -140,6 +142,35 @@ def test_the_table_records_its_changelog_offset_as_fausts_own_send_callback_does
 def test_the_current_event_is_the_context_variable_the_table_reads() -> None:
     assert isinstance(current_event_var, ContextVar)
     assert "_current_event" in inspect.getsource(faust.streams.current_event)
+
+
+def test_take_events_waits_for_each_batch_through_the_streams_wait_for_stopped() -> None:
+    # wait_batches_for wraps the stream instance's wait_for_stopped: take_events must wait for every batch
+    # through it, passing its timeout by keyword; and the method must be mode's, which an instance may shadow.
+    take_events = inspect.getsource(faust.streams.Stream.take_events)
+    loop = take_events[take_events.index("while not self.should_stop:") :]
+    assert "await self.wait_for_stopped(" in loop and "buffer_full, timeout=timeout" in loop
+    assert "timeout" in inspect.signature(faust.streams.Stream.wait_for_stopped).parameters
+    assert "wait_for_stopped" not in vars(faust.streams.Stream)
+
+
+def test_the_batch_window_is_asked_for_at_each_wait_and_replaces_the_timeout_faust_passes() -> None:
+    calls: list[tuple[tuple[Any, ...], float | None]] = []
+
+    class Stream:
+        async def wait_for_stopped(self, *events: Any, timeout: float | None = None) -> bool:
+            calls.append((events, timeout))
+            return True
+
+    windows = iter([0.1, 0.01])
+    stream = Stream()
+    wait_batches_for(stream, lambda: next(windows))
+
+    async def two_waits() -> list[bool]:
+        return [await stream.wait_for_stopped("full", timeout=5.0) for _ in range(2)]
+
+    assert asyncio.run(two_waits()) == [True, True]
+    assert calls == [(("full",), 0.1), (("full",), 0.01)]
 
 
 def test_the_aiokafka_producer_is_reached_through_faust_producers_ensure_producer() -> None:

@@ -290,9 +290,17 @@ class FakeStream:
     batches: list[list[Event]]
     journal: Journal
     taken: list[int] = field(default_factory=list)
+    #: The timeout of each wait for a batch to fill, as Faust passes it (``within``, unless the agent's
+    #: streams.compat.stream.wait_batches_for wrapper asks for another).
+    waits: list[float | None] = field(default_factory=list)
+
+    async def wait_for_stopped(self, *events: Any, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return False
 
     async def take_events(self, max_: int, within: float) -> AsyncIterator[list[Event]]:
         for number, batch in enumerate(self.batches, 1):
+            await self.wait_for_stopped(None, timeout=within)
             self.taken.append(len(batch))
             try:
                 yield batch

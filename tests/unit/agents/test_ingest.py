@@ -294,6 +294,31 @@ def test_a_tick_waits_for_every_record_handed_to_faust_and_not_for_a_trailing_ma
     assert {(alert["kind"], alert["customer_id"]) for alert in raised} == {("promise.late_delivery", CUSTOMER)}
 
 
+def test_a_batch_waits_longer_to_fill_while_the_worker_is_a_batch_or_more_behind_its_logs(agents: Agents) -> None:
+    ingest = agents.ingest
+    orders, billing = agents.topic("orders"), agents.topic("billing")
+    agents.app.active = {TP(orders, 0), TP(billing, 1)}
+    thread = agents.app.consumer.fairwatch_thread
+
+    def behind(on_orders: int, on_billing: int) -> None:
+        thread.positions[TP(orders, 0)] = (100, 100 + on_orders, None)
+        thread.positions[TP(billing, 1)] = (7, 7 + on_billing, None)
+
+    behind(0, 0)
+    assert ingest.batch_within() == ingest.BATCH_WITHIN
+    behind(ingest.BATCH_MAX // 2, ingest.BATCH_MAX // 2 - 1)  # one record short of a batch, over both topics
+    assert ingest.batch_within() == ingest.BATCH_WITHIN
+    behind(ingest.BATCH_MAX // 2, ingest.BATCH_MAX // 2)
+    assert ingest.batch_within() == ingest.BATCH_WITHIN_BEHIND > ingest.BATCH_WITHIN
+
+    # The agent asks at each batch's wait: Faust's fixed ``within`` is not what it waits.
+    stream = run_agent(agents, [[], []])
+    assert stream.waits == [ingest.BATCH_WITHIN_BEHIND] * 2
+    behind(0, 0)
+    stream = run_agent(agents, [[]])
+    assert stream.waits == [ingest.BATCH_WITHIN]
+
+
 def test_the_tick_timer_sends_one_empty_tick_per_owned_input_partition_only_when_ready(agents: Agents) -> None:
     orders, alerts = agents.topic("orders"), agents.topic("alerts")
     assert agents.app.timers["tick"] == agents.rt.config.tick_seconds
