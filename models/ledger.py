@@ -32,6 +32,7 @@ episode; the share disputed, per kind, is real-world precision's complement.
 from __future__ import annotations
 
 import bisect
+import heapq
 import sys
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -256,6 +257,7 @@ class Finding:
         "_notes",
         "alert_id",
         "amount",
+        "born",
         "currency",
         "customer_id",
         "feedback",
@@ -283,6 +285,8 @@ class Finding:
         self.raised_at = emission.at
         self.resolved_at: int | None = emission.at if emission.lifecycle == "resolved" else None
         self.last_at = emission.at
+        #: When the ledger first folded it (Ledger sets it): which of two findings alike in age it forgets first.
+        self.born = 0
         #: The CRM's answers on the current episode (``acknowledged``, ``closed``, ``disputed``).
         self.feedback: Mapping[str, Answer] = emission.feedback or _NO_ANSWERS
         #: Where a promise stands (``details.status``, ``breach`` or ``problem``; ``open``): open_promises counts it.
@@ -477,6 +481,10 @@ class Ledger:
         self.stale = 0  # re-sent or out-of-date emissions ignored
         self.malformed = 0  # documents that were not alerts
         self.forgotten_customers = 0  # customers dropped on a forget notice
+        #: For a bounded ledger, the order it forgets in: (open, last emission, born, alert_id) of each finding as
+        #: each fold left it, a heap. A later fold or a forget makes an entry stale; it is skipped when popped.
+        self._age: list[tuple[bool, int, int, str]] = []
+        self._births = 0
 
     def add_document(self, document: Any) -> bool:
         """Fold a decoded alert document; False if it was malformed, a re-send or stale.
@@ -506,6 +514,8 @@ class Ledger:
             return False
         if finding is None:
             finding = Finding(emission)
+            self._births += 1
+            finding.born = self._births
             self.findings[emission.alert_id] = finding
             siblings = self.by_customer.get(emission.customer_id)
             if siblings is None:
@@ -517,20 +527,41 @@ class Ledger:
             finding.fold(emission)
         self.seq += 1
         self.feed.append(FeedEntry(self.seq, emission))
-        if self.max_findings is not None and len(self.findings) > self.max_findings + self.max_findings // 10:
-            self._forget(len(self.findings) - self.max_findings)
+        if self.max_findings is not None:
+            heapq.heappush(self._age, (finding.open, finding.last_at, finding.born, finding.alert_id))
+            if len(self.findings) > self.max_findings + self.max_findings // 10:
+                self._forget(len(self.findings) - self.max_findings)
+            elif len(self._age) > 2 * len(self.findings) + 1_000:
+                self._rebuild_age()
         return True
 
     def _forget(self, count: int) -> None:
-        # In steps of a tenth of the bound, so the sort is paid once per many emissions.
-        ranked = sorted(self.findings.values(), key=lambda f: (f.open, f.last_at))
-        for finding in ranked[:count]:
-            del self.findings[finding.alert_id]
+        """Forget ``count`` findings: the resolved first, then the open, each by its last emission, then in the
+        order first folded (what one stable sort of the findings on (open, last_at) ranks first).
+
+        In steps of a tenth of the bound; the order is kept as a heap, as sorting every finding at each step
+        was a third of what the worker spent folding its alerts (issue 14)."""
+        findings, age = self.findings, self._age
+        forgotten = 0
+        while forgotten < count:
+            opened, last_at, born, alert_id = heapq.heappop(age)
+            finding = findings.get(alert_id)
+            if finding is None or finding.born != born or finding.last_at != last_at or finding.open != opened:
+                continue  # stale: folded again since, or forgotten
+            del findings[alert_id]
             alert_ids = self.by_customer[finding.customer_id]
-            alert_ids.remove(finding.alert_id)
+            alert_ids.remove(alert_id)
             if not alert_ids:
                 del self.by_customer[finding.customer_id]
+            forgotten += 1
         self.forgotten += count
+        if len(age) > 2 * len(findings) + 1_000:
+            self._rebuild_age()
+
+    def _rebuild_age(self) -> None:
+        # Stale entries outnumber the live ones: start again from the findings (linear, paid once in a while).
+        self._age = [(f.open, f.last_at, f.born, f.alert_id) for f in self.findings.values()]
+        heapq.heapify(self._age)
 
     def forget_customer(self, customer_id: str) -> None:
         """Drop the customer's findings and feed entries (the page then shows nothing of them)."""

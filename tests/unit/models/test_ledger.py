@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import random
 import tracemalloc
 from decimal import Decimal
 from typing import Any
@@ -240,6 +241,51 @@ def test_a_bounded_ledger_forgets_the_findings_resolved_longest_ago_first() -> N
     assert ledger.forgotten == 2
     assert set(ledger.findings) == {f"old-{n}" for n in range(2, 10)} | {"open-0", "open-1"}
     assert "c-0" not in ledger.by_customer and ledger.of_customer("c-2")[0].alert_id == "old-2"
+
+
+class SortingLedger(Ledger):
+    """The bounded ledger as it forgot before it kept its order in a heap: one stable sort of every finding."""
+
+    def _forget(self, count: int) -> None:
+        ranked = sorted(self.findings.values(), key=lambda f: (f.open, f.last_at))
+        for finding in ranked[:count]:
+            del self.findings[finding.alert_id]
+            alert_ids = self.by_customer[finding.customer_id]
+            alert_ids.remove(finding.alert_id)
+            if not alert_ids:
+                del self.by_customer[finding.customer_id]
+        self.forgotten += count
+
+
+def test_a_bounded_ledger_forgets_what_one_stable_sort_on_open_and_last_emission_would() -> None:
+    # Ties in time (forgotten in the order first folded), answers dated before the last emission (a fold that
+    # leaves the finding's age as it was), conditions resolved and raised again, forgotten ones coming back, and
+    # customers forgotten: the heap must rank as the sort did, at every step.
+    rng = random.Random(14)
+    heap, sorting = Ledger(max_findings=40), SortingLedger(max_findings=40)
+    revisions: dict[str, int] = {}
+    lifecycles = ("raised", "updated", "resolved", "raised", "acknowledged")
+    for step in range(6_000):
+        if step % 997 == 0:
+            customer = f"c-{rng.randrange(30)}"
+            heap.forget_customer(customer)
+            sorting.forget_customer(customer)
+            continue
+        number = rng.randrange(120)
+        alert_id = f"late-{number}"
+        revisions[alert_id] = revisions.get(alert_id, 0) + 1
+        document = alert(
+            alert_id,
+            revisions[alert_id],
+            rng.choice(lifecycles),
+            customer=f"c-{number % 30}",
+            at=T0 + rng.randrange(50) * HOUR,
+        )
+        assert heap.add_document(copy.deepcopy(document)) == sorting.add_document(document)
+        assert list(heap.findings) == list(sorting.findings), step
+        assert heap.by_customer == sorting.by_customer and heap.forgotten == sorting.forgotten
+    assert sorting.forgotten > 1_000  # the bound was met many times over
+    assert len(heap._age) <= 2 * len(heap.findings) + 1_000  # stale entries do not pile up
 
 
 # --- How a finding is held (compactly: models.ledger.Finding) -----------------------------------------------------
