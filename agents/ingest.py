@@ -72,9 +72,9 @@ BATCH_WITHIN = 0.01
 #: How long a batch may wait to fill while the worker's input partitions are BATCH_MAX records or more behind
 #: the ends of their logs (a backlog after downtime, a burst). Faust hands the stream about 10k messages a
 #: second here, so 10 ms made batches of about 100 there, nearly every event a customer's only one in its batch.
-#: With 0.1 s a backlog's batches hold about 850, each customer is written once for more events (0.76 -> 0.51
-#: writes a message) and the worker went from 2,053-2,248 to 2,595-2,791 events/s (100,000 events, 10,000
-#: customers, two runs each, alternated). Events that far behind already waited longer than this for their turn.
+#: With 0.1 s the benchmark's backlog came in batches of 860-930, 0.72-0.74 -> 0.54-0.55 table writes a message,
+#: and the worker went from 1,534-1,628 to 1,981-2,241 events/s (500,000 events for 10,000 customers, two runs
+#: each, alternated; README: Benchmark). Events that far behind already waited longer than this for their turn.
 BATCH_WITHIN_BEHIND = 0.1
 #: Customers whose deadlines one batch fires because stream time passed them; the rest, still due, fire in the
 #: batches after (and a customer's own always before their next event). When stream time jumps (a worker
