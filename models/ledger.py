@@ -531,7 +531,7 @@ class Ledger:
             heapq.heappush(self._age, (finding.open, finding.last_at, finding.born, finding.alert_id))
             if len(self.findings) > self.max_findings + self.max_findings // 10:
                 self._forget(len(self.findings) - self.max_findings)
-            elif len(self._age) > 2 * len(self.findings) + 1_000:
+            if len(self._age) > 2 * len(self.findings) + 1_000:
                 self._rebuild_age()
         return True
 
@@ -555,8 +555,6 @@ class Ledger:
                 del self.by_customer[finding.customer_id]
             forgotten += 1
         self.forgotten += count
-        if len(age) > 2 * len(findings) + 1_000:
-            self._rebuild_age()
 
     def _rebuild_age(self) -> None:
         # Stale entries outnumber the live ones: start again from the findings (linear, paid once in a while).
